@@ -1,0 +1,30 @@
+# The one place that touches OpenMP's C API. Without -fopenmp the shims below make every
+# query answer "one thread", and Cython's prange runs serially, so kernels need no #ifdefs.
+#
+# `threads_for(work, n_threads)` is the serial cut-off every kernel uses: below
+# PARALLEL_MIN_WORK (in element-operations) a parallel region costs more than it saves.
+# The value comes from benchmarks/test_bench_kernels.py::test_parallel_threshold.
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define FNN_OPENMP_ENABLED 1
+    #else
+    #define FNN_OPENMP_ENABLED 0
+    static int omp_get_max_threads(void) { return 1; }
+    static int omp_get_thread_num(void) { return 0; }
+    #endif
+    #define FNN_PARALLEL_MIN_WORK 32768
+    """
+    const bint FNN_OPENMP_ENABLED
+    const Py_ssize_t FNN_PARALLEL_MIN_WORK
+    int omp_get_max_threads() noexcept nogil
+    int omp_get_thread_num() noexcept nogil
+
+
+cdef inline int threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
+    """Threads to use for `work` element-operations: 1 below the cut-off, else n_threads."""
+    if n_threads < 1 or work < FNN_PARALLEL_MIN_WORK:
+        return 1
+    return n_threads

@@ -1,0 +1,61 @@
+"""The thread-count resolver: the only Python-visible code that asks OpenMP anything.
+
+effective_n_threads() answers, in order: an explicit argument, the user's
+fastnn.config.set_num_threads(), else OpenMP's own maximum (which already reflects
+OMP_NUM_THREADS and any threadpoolctl limit on our OpenMP runtime), capped by the CPUs this
+process may run on. It never calls omp_set_num_threads: kernels pass num_threads to each
+parallel region instead, so nothing global changes under other libraries' feet.
+"""
+import os
+
+from fastnn._kernels._openmp cimport FNN_OPENMP_ENABLED, FNN_PARALLEL_MIN_WORK, omp_get_max_threads
+
+
+def openmp_enabled():
+    """True when the kernels were compiled with OpenMP."""
+    return bool(FNN_OPENMP_ENABLED)
+
+
+def parallel_min_work():
+    """Element-operations below which a kernel runs on one thread."""
+    return FNN_PARALLEL_MIN_WORK
+
+
+def cpu_count():
+    """CPUs this process may run on (affinity-aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def effective_n_threads(n_threads=None):
+    """Resolve a thread count for the kernels.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        None uses fastnn.config.get_num_threads() if the user set one, else OpenMP's
+        default. A negative value counts back from the CPUs available (-1 = all of them).
+
+    Returns
+    -------
+    int
+        At least 1; always 1 when fastnn was built without OpenMP.
+    """
+    if n_threads is None:
+        from fastnn import config
+
+        n_threads = config.get_num_threads()
+    if n_threads is not None and (not isinstance(n_threads, int) or n_threads == 0):
+        raise ValueError(
+            f"n_threads must be a non-zero integer or None, got {n_threads!r}"
+        )
+    if not FNN_OPENMP_ENABLED:
+        return 1
+    available = min(omp_get_max_threads(), cpu_count())
+    if n_threads is None:
+        return max(1, available)
+    if n_threads < 0:
+        return max(1, cpu_count() + n_threads + 1)
+    return n_threads

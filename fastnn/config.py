@@ -1,0 +1,57 @@
+"""Process-wide settings: the float type of new models and the kernels' thread count.
+
+Mirrors ``keras.config`` for the names Keras scripts use (``floatx``, ``set_floatx``,
+``epsilon``, ``set_epsilon``) and adds the thread setting that Keras leaves to TensorFlow.
+"""
+
+from __future__ import annotations
+
+_FLOATX = "float32"
+_EPSILON = 1e-7
+_NUM_THREADS: int | None = None
+
+_VALID_FLOATX = ("float32", "float64")
+
+
+def floatx() -> str:
+    """The default float type, ``"float32"`` unless changed by :func:`set_floatx`."""
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    """Set the default float type: ``"float32"`` or ``"float64"``."""
+    global _FLOATX
+    value = str(value)
+    if value not in _VALID_FLOATX:
+        raise ValueError(f"Unknown floatx type: {value!r}. Expected one of {list(_VALID_FLOATX)}.")
+    _FLOATX = value
+
+
+def epsilon() -> float:
+    """The fuzz factor Keras uses to clip probabilities and avoid division by zero (1e-7)."""
+    return _EPSILON
+
+
+def set_epsilon(value: float) -> None:
+    """Set the fuzz factor returned by :func:`epsilon`."""
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def get_num_threads() -> int | None:
+    """The thread count set by :func:`set_num_threads`, or None (OpenMP's default)."""
+    return _NUM_THREADS
+
+
+def set_num_threads(n_threads: int | None) -> None:
+    """Use ``n_threads`` threads in the kernels; None returns to OpenMP's default.
+
+    OpenMP's default honours ``OMP_NUM_THREADS`` and threadpoolctl limits; a negative value
+    counts back from the available CPUs (-1 = all).
+    """
+    global _NUM_THREADS
+    if n_threads is not None and (
+        isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads == 0
+    ):
+        raise ValueError(f"n_threads must be a non-zero integer or None, got {n_threads!r}")
+    _NUM_THREADS = n_threads
