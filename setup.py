@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools._distutils.ccompiler import new_compiler
@@ -90,7 +91,7 @@ def extensions(use_openmp: bool) -> list[Extension]:
             Extension(
                 f"fastnn._kernels.{name}",
                 sources=sources,
-                include_dirs=["csrc"],
+                include_dirs=["csrc", numpy.get_include()],
                 extra_compile_args=cflags,
                 extra_link_args=omp + ["-lm"],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

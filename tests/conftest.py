@@ -48,3 +48,22 @@ def as_layout(a, layout):
 
 
 LAYOUTS = ["c", "strided", "fortran", "readonly"]
+
+
+@pytest.fixture(scope="session")
+def tf_keras():
+    """TensorFlow's Keras 3, the reference for parity tests.
+
+    Skips when TensorFlow is not installed, except in CI (CI=true), where the test extra installs
+    it and a missing TensorFlow must fail rather than silently skip every parity test.
+    """
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import tensorflow as tf
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("TensorFlow is required for the Keras parity tests in CI")
+        pytest.skip("TensorFlow is not installed")
+    return tf.keras

@@ -1,0 +1,248 @@
+/* fastnn's C layer: every exported C symbol is declared here once, with one line on what it does.
+ *
+ * Conventions
+ *   - Plain C99, no Python. Functions compute one element, one row or one tile; the Cython layer
+ *     (fastnn/_kernels/) owns the loops over rows, the threads and the dtype dispatch.
+ *   - Every kernel exists as _f32 and _f64; both are generated from one source (see each .c file).
+ *   - Inputs are const pointers; outputs are `out` pointers written and never read unless the
+ *     comment says "in place". Nothing here allocates, checks its input or keeps state.
+ *   - Point functions (one element) are static inline in activations.h, losses.h, optimizers.h
+ *     and rng.h; only the row/tile kernels below are real symbols.
+ */
+#ifndef FASTNN_H
+#define FASTNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- cpu.c ------------------------------------------------------------------------------ */
+
+/* Name of the SIMD variant the run-time dispatcher picks on this CPU. */
+const char *fnn_simd_path(void);
+
+/* ---- gemm.c ----------------------------------------------------------------------------- */
+/* Register tile of fnn_gemm_*: C is computed in blocks of FNN_GEMM_MR rows by
+ * FNN_GEMM_NR_F32 / _F64 columns; callers that split C between threads cut at multiples of
+ * these so that every thread count gives the same bits. */
+#define FNN_GEMM_MR 6
+#define FNN_GEMM_NR_F32 16
+#define FNN_GEMM_NR_F64 8
+/* Up to this many rows of op(A), a row-major B is read in place instead of being packed. */
+#define FNN_GEMM_STREAM_MAX_M 16
+
+/* C = alpha*op(A)*op(B) + beta*C, all row-major with leading dimensions; op(A) is m x k (A is
+ * stored k x m when trans_a), op(B) is k x n (B is stored n x k when trans_b). Single-threaded,
+ * re-entrant, no workspace; beta == 0 never reads C, alpha == 0 or k == 0 never reads A, B. */
+void fnn_gemm_f32(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                  const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
+                  float *c, ptrdiff_t ldc);
+void fnn_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                  const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb, double beta,
+                  double *c, ptrdiff_t ldc);
+
+/* ---- activations.c ---------------------------------------------------------------------- */
+/* Activation ids; fastnn._kernels._activations.ACTIVATIONS maps Keras names to them. */
+typedef enum {
+    FNN_ACT_LINEAR = 0,
+    FNN_ACT_RELU,             /* Keras relu(x, negative_slope, max_value, threshold) */
+    FNN_ACT_RELU6,
+    FNN_ACT_LEAKY_RELU,       /* uses negative_slope */
+    FNN_ACT_ELU,              /* uses alpha */
+    FNN_ACT_SELU,
+    FNN_ACT_SIGMOID,
+    FNN_ACT_HARD_SIGMOID,     /* Keras 3: relu6(x + 3) / 6 */
+    FNN_ACT_HARD_SILU,
+    FNN_ACT_SILU,
+    FNN_ACT_GELU,             /* exact (erf) */
+    FNN_ACT_GELU_APPROXIMATE, /* tanh approximation */
+    FNN_ACT_TANH,
+    FNN_ACT_SOFTPLUS,
+    FNN_ACT_SOFTSIGN,
+    FNN_ACT_EXPONENTIAL,
+    FNN_ACT_MISH,
+    FNN_ACT_SOFTMAX,          /* row-wise */
+    FNN_ACT_LOG_SOFTMAX,      /* row-wise */
+    FNN_ACT_COUNT
+} fnn_activation;
+
+/* Activation parameters; an activation ignores the fields it does not use. */
+typedef struct {
+    double negative_slope; /* relu, leaky_relu */
+    double max_value;      /* relu; +INFINITY stands for Keras's None */
+    double threshold;      /* relu */
+    double alpha;          /* elu */
+} fnn_act_params;
+
+/* Bits of fnn_act_needs(): which arrays the backward pass of an activation reads. */
+enum { FNN_ACT_NEEDS_Z = 1, FNN_ACT_NEEDS_A = 2 };
+
+/* What fnn_act_backward_* reads for `act` with `p`: FNN_ACT_NEEDS_Z (the pre-activation, bias
+ * included), FNN_ACT_NEEDS_A (the output), or 0 (linear); the array not needed may be NULL. */
+int fnn_act_needs(int act, const fnn_act_params *p);
+
+/* out = f(z + bias) over `rows` rows of `cols` (row-major); bias (cols) may be NULL. In place:
+ * out may alias z. zb_out, if not NULL, also receives z + bias (may alias z), for the activations
+ * whose backward needs the pre-activation. softmax/log_softmax work row-wise on the max-shifted
+ * row, so no exp overflows; every other activation is finite wherever its maths is. */
+void fnn_act_forward_f32(int act, const fnn_act_params *p, ptrdiff_t rows, ptrdiff_t cols,
+                         const float *z, const float *bias, float *out, float *zb_out);
+void fnn_act_forward_f64(int act, const fnn_act_params *p, ptrdiff_t rows, ptrdiff_t cols,
+                         const double *z, const double *bias, double *out, double *zb_out);
+
+/* dz = dL/dz from g = dL/da: g * f'(z) elementwise, the row Jacobian product for softmax and
+ * log_softmax. Reads z and/or a (z + bias and f(z + bias)) as fnn_act_needs() says. In place:
+ * dz may alias g. Kinks take TensorFlow's gradient (relu'(0) = 0, leaky_relu'(0) = slope). */
+void fnn_act_backward_f32(int act, const fnn_act_params *p, ptrdiff_t rows, ptrdiff_t cols,
+                          const float *z, const float *a, const float *g, float *dz);
+void fnn_act_backward_f64(int act, const fnn_act_params *p, ptrdiff_t rows, ptrdiff_t cols,
+                          const double *z, const double *a, const double *g, double *dz);
+
+/* ---- losses.c --------------------------------------------------------------------------- */
+/* Loss ids: Keras 3's per-sample losses (shared/reference/keras.md section 3) and the fused
+ * logits forms, which fold softmax/sigmoid into the cross-entropy and never clip with eps. */
+typedef enum fnn_loss_id {
+    FNN_LOSS_MEAN_SQUARED_ERROR = 0,
+    FNN_LOSS_MEAN_ABSOLUTE_ERROR = 1,
+    FNN_LOSS_MEAN_ABSOLUTE_PERCENTAGE_ERROR = 2,
+    FNN_LOSS_MEAN_SQUARED_LOGARITHMIC_ERROR = 3,
+    FNN_LOSS_SQUARED_HINGE = 4,
+    FNN_LOSS_HINGE = 5,
+    FNN_LOSS_CATEGORICAL_HINGE = 6,
+    FNN_LOSS_LOG_COSH = 7,
+    FNN_LOSS_CATEGORICAL_CROSSENTROPY = 8,
+    FNN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY = 9,           /* integer labels only */
+    FNN_LOSS_BINARY_CROSSENTROPY = 10,
+    FNN_LOSS_KL_DIVERGENCE = 11,
+    FNN_LOSS_POISSON = 12,
+    FNN_LOSS_COSINE_SIMILARITY = 13,
+    FNN_LOSS_HUBER = 14,
+    FNN_LOSS_BINARY_FOCAL_CROSSENTROPY = 15,
+    FNN_LOSS_SOFTMAX_CATEGORICAL_CROSSENTROPY = 16,         /* y_pred holds logits */
+    FNN_LOSS_SOFTMAX_SPARSE_CATEGORICAL_CROSSENTROPY = 17,  /* logits, integer labels only */
+    FNN_LOSS_SIGMOID_BINARY_CROSSENTROPY = 18,              /* y_pred holds logits */
+    FNN_LOSS_COUNT = 19
+} fnn_loss_id;
+
+/* A loss and its parameters. label_smoothing: BCE, focal, CCE and their fused forms; delta:
+ * huber; gamma, alpha, apply_class_balancing, from_logits: binary focal; hinge_binary_labels:
+ * hinge and squared_hinge map y -> 2y - 1 (Keras decides it for the whole batch). */
+typedef struct {
+    int loss;
+    double label_smoothing;
+    double delta;
+    double gamma;
+    double alpha;
+    int apply_class_balancing;
+    int from_logits;
+    int hinge_binary_labels;
+} fnn_loss_spec;
+
+/* Rows [0, n) of (n, c) y_true / y_pred, any dense-label loss: values_out[i] = per-sample loss,
+ * reduced over the row as Keras does. If grad_out is not NULL it gets d values_out[i] / d y_pred
+ * (d / d logits for the fused forms) times sample_weight[i] (1 when NULL) times scale. */
+void fnn_loss_rows_f32(const fnn_loss_spec *spec, size_t n, size_t c, const float *y_true,
+                       const float *y_pred, const float *sample_weight, float scale,
+                       float *values_out, float *grad_out);
+void fnn_loss_rows_f64(const fnn_loss_spec *spec, size_t n, size_t c, const double *y_true,
+                       const double *y_pred, const double *sample_weight, double scale,
+                       double *values_out, double *grad_out);
+
+/* One row of c predictions with the integer label `label` (< c): returns the sparse categorical
+ * cross-entropy (probabilities, or logits for the SOFTMAX_ id); if grad_out is not NULL writes
+ * its gradient times `weight` (sample weight times scale) there. */
+float fnn_sparse_loss_row_f32(const fnn_loss_spec *spec, size_t c, size_t label,
+                              const float *y_pred, float weight, float *grad_out);
+double fnn_sparse_loss_row_f64(const fnn_loss_spec *spec, size_t c, size_t label,
+                               const double *y_pred, double weight, double *grad_out);
+
+/* ---- optimizers.c ----------------------------------------------------------------------- */
+/* Keras 3's optimizer steps (shared/reference/keras.md 5.2), each one fused in-place pass over
+ * n parameters w, their gradient g and slot buffers of the same length. Every kernel first
+ * takes g' = clip(g * grad_scale, -clip_value, clip_value) (clipnorm / global_clipnorm as a
+ * scale, clipvalue as a clip; 1 and inf turn them off) and w' = w - w * wd_lr (decoupled weight
+ * decay, wd_lr = weight_decay * lr, 0 = off), then applies the rule. Step-dependent scalars
+ * (bias corrections) are passed in, computed once per step in double. A slot marked "or NULL"
+ * turns its feature off. Elementwise: any split into chunks gives the same bits. */
+
+/* SGD: m NULL: w -= lr*g'. Else m = momentum*m - lr*g', then w += m, or with nesterov
+ * w += momentum*m - lr*g' (new m). */
+void fnn_sgd_chunk_f32(float *w, const float *g, float *m, size_t n, float lr, float momentum, int nesterov, float wd_lr, float grad_scale, float clip_value);
+void fnn_sgd_chunk_f64(double *w, const double *g, double *m, size_t n, double lr, double momentum, int nesterov, double wd_lr, double grad_scale, double clip_value);
+/* Adam / AdamW: m += (g'-m)(1-beta_1); v += (g'^2-v)(1-beta_2); amsgrad (vhat or NULL):
+ * vhat = max(vhat, v) used as v; w -= alpha*m/(sqrt(v)+epsilon), alpha = lr sqrt(1-beta_2^t)/(1-beta_1^t). */
+void fnn_adam_chunk_f32(float *w, const float *g, float *m, float *v, float *vhat, size_t n, float alpha, float beta_1, float beta_2, float epsilon, float wd_lr, float grad_scale, float clip_value);
+void fnn_adam_chunk_f64(double *w, const double *g, double *m, double *v, double *vhat, size_t n, double alpha, double beta_1, double beta_2, double epsilon, double wd_lr, double grad_scale, double clip_value);
+/* RMSprop: v = rho v + (1-rho) g'^2; centered (a or NULL): a = rho a + (1-rho) g', den = v - a^2
+ * + eps, else den = v + eps; inc = lr g'/sqrt(den); momentum (mom or NULL): mom = momentum*mom
+ * + inc, w -= mom; else w -= inc. */
+void fnn_rmsprop_chunk_f32(float *w, const float *g, float *v, float *a, float *mom, size_t n, float lr, float rho, float momentum, float epsilon, float wd_lr, float grad_scale, float clip_value);
+void fnn_rmsprop_chunk_f64(double *w, const double *g, double *v, double *a, double *mom, size_t n, double lr, double rho, double momentum, double epsilon, double wd_lr, double grad_scale, double clip_value);
+/* Adagrad: acc += g'^2; w -= lr g'/sqrt(acc + epsilon) (acc starts at initial_accumulator_value). */
+void fnn_adagrad_chunk_f32(float *w, const float *g, float *acc, size_t n, float lr, float epsilon, float wd_lr, float grad_scale, float clip_value);
+void fnn_adagrad_chunk_f64(double *w, const double *g, double *acc, size_t n, double lr, double epsilon, double wd_lr, double grad_scale, double clip_value);
+/* Adadelta: eg = rho eg + (1-rho) g'^2; d = -sqrt(ed+eps) g'/sqrt(eg+eps); ed = rho ed + (1-rho) d^2;
+ * w += lr d. */
+void fnn_adadelta_chunk_f32(float *w, const float *g, float *eg, float *ed, size_t n, float lr, float rho, float epsilon, float wd_lr, float grad_scale, float clip_value);
+void fnn_adadelta_chunk_f64(double *w, const double *g, double *eg, double *ed, size_t n, double lr, double rho, double epsilon, double wd_lr, double grad_scale, double clip_value);
+/* Adamax: m += (g'-m)(1-beta_1); u = max(beta_2 u, |g'|); w -= alpha m/(u+epsilon), alpha = lr/(1-beta_1^t). */
+void fnn_adamax_chunk_f32(float *w, const float *g, float *m, float *u, size_t n, float alpha, float beta_1, float beta_2, float epsilon, float wd_lr, float grad_scale, float clip_value);
+void fnn_adamax_chunk_f64(double *w, const double *g, double *m, double *u, size_t n, double alpha, double beta_1, double beta_2, double epsilon, double wd_lr, double grad_scale, double clip_value);
+/* Nadam: m, v as Adam; w -= lr (coef_m m + coef_g g') / (sqrt(v/one_m_b2t) + epsilon), with
+ * coef_m = mu_{t+1}/(1 - prod_t mu_{t+1}), coef_g = (1-mu_t)/(1-prod_t), one_m_b2t = 1 - beta_2^t. */
+void fnn_nadam_chunk_f32(float *w, const float *g, float *m, float *v, size_t n, float lr, float beta_1, float beta_2, float epsilon, float coef_m, float coef_g, float one_m_b2t, float wd_lr, float grad_scale, float clip_value);
+void fnn_nadam_chunk_f64(double *w, const double *g, double *m, double *v, size_t n, double lr, double beta_1, double beta_2, double epsilon, double coef_m, double coef_g, double one_m_b2t, double wd_lr, double grad_scale, double clip_value);
+/* Lion: w -= lr sign(beta_1 m + (1-beta_1) g'); then m = beta_2 m + (1-beta_2) g'. */
+void fnn_lion_chunk_f32(float *w, const float *g, float *m, size_t n, float lr, float beta_1, float beta_2, float wd_lr, float grad_scale, float clip_value);
+void fnn_lion_chunk_f64(double *w, const double *g, double *m, size_t n, double lr, double beta_1, double beta_2, double wd_lr, double grad_scale, double clip_value);
+
+/* ---- reductions.c ----------------------------------------------------------------------- */
+/* Reductions and in-place passes over flat buffers (gradient clipping, finiteness checks) and
+ * column sums (bias gradients). Sums accumulate in double for both dtypes, in an order fixed by
+ * the data's length only; callers that split a buffer between threads cut it at a fixed chunk
+ * size and add the chunks' results in order, so every thread count gives the same bits. */
+
+/* Columns per fnn_colsum_block_* call: its double accumulators live on the stack. */
+#define FNN_COLSUM_BLOCK 64
+
+/* Sum of x[i]^2 over one chunk, in double (16 interleaved lanes, combined pairwise). */
+double fnn_sumsq_chunk_f32(const float *x, size_t n);
+double fnn_sumsq_chunk_f64(const double *x, size_t n);
+/* 1 when every x[i] is finite (no inf, no NaN), else 0. */
+int fnn_all_finite_chunk_f32(const float *x, size_t n);
+int fnn_all_finite_chunk_f64(const double *x, size_t n);
+/* In place: x[i] *= factor. */
+void fnn_scale_chunk_f32(float *x, size_t n, float factor);
+void fnn_scale_chunk_f64(double *x, size_t n, double factor);
+/* In place: x[i] = min(max(x[i], lo), hi), lo <= hi; NaN stays NaN. */
+void fnn_clip_chunk_f32(float *x, size_t n, float lo, float hi);
+void fnn_clip_chunk_f64(double *x, size_t n, double lo, double hi);
+/* out[j] = (or, if accumulate, out[j] +) sum over r < n_rows of x[r*ld + j], j < n_cols <=
+ * FNN_COLSUM_BLOCK: each column summed in double over the rows in order, rounded once. */
+void fnn_colsum_block_f32(const float *x, size_t n_rows, size_t ld, size_t n_cols, float *out, int accumulate);
+void fnn_colsum_block_f64(const double *x, size_t n_rows, size_t ld, size_t n_cols, double *out, int accumulate);
+
+/* ---- rng.c ------------------------------------------------------------------------------ */
+/* Counter-based RNG (rng.h: Philox4x32-10, counter layout, conversions). Each kernel covers
+ * the elements [e0, e0 + n) of the stream (seed, step, layer); x and out point at element e0.
+ * Every value depends only on (seed, step, layer, element index), never on how calls split the
+ * work. layer < 2^16, e0 + n <= 2^48. In place (out == x) allowed. */
+
+/* Inverted dropout: out = w(e) / 2^32 >= rate ? x * (1 / (1 - rate)) : 0, rate in [0, 1] (1 gives
+ * zeros; a dropped inf/nan gives 0). Also the backward: pass g as x for dx = g * mask / (1-rate). */
+void fnn_dropout_f32(const float *x, float *out, size_t n, uint64_t e0, double rate, uint64_t seed, uint64_t step, uint16_t layer);
+void fnn_dropout_f64(const double *x, double *out, size_t n, uint64_t e0, double rate, uint64_t seed, uint64_t step, uint16_t layer);
+/* Gaussian noise: out = x + stddev * z(e), z standard normal (Box-Muller in double). */
+void fnn_gaussian_noise_f32(const float *x, float *out, size_t n, uint64_t e0, double stddev, uint64_t seed, uint64_t step, uint16_t layer);
+void fnn_gaussian_noise_f64(const double *x, double *out, size_t n, uint64_t e0, double stddev, uint64_t seed, uint64_t step, uint16_t layer);
+/* Gaussian dropout: out = x * (1 + sqrt(rate / (1 - rate)) * z(e)), rate in [0, 1). Also the
+ * backward: pass g as x. */
+void fnn_gaussian_dropout_f32(const float *x, float *out, size_t n, uint64_t e0, double rate, uint64_t seed, uint64_t step, uint16_t layer);
+void fnn_gaussian_dropout_f64(const double *x, double *out, size_t n, uint64_t e0, double rate, uint64_t seed, uint64_t step, uint16_t layer);
+/* out = z(e): standard normals, the float32 ones the float64 ones rounded. */
+void fnn_rng_normal_f32(float *out, size_t n, uint64_t e0, uint64_t seed, uint64_t step, uint16_t layer);
+void fnn_rng_normal_f64(double *out, size_t n, uint64_t e0, uint64_t seed, uint64_t step, uint16_t layer);
+/* out = u(e): uniforms in [0, 1), never 1; the float32 ones the float64 ones truncated. */
+void fnn_rng_uniform_f32(float *out, size_t n, uint64_t e0, uint64_t seed, uint64_t step, uint16_t layer);
+void fnn_rng_uniform_f64(double *out, size_t n, uint64_t e0, uint64_t seed, uint64_t step, uint16_t layer);
+
+#endif /* FASTNN_H */

@@ -1,0 +1,216 @@
+/* Body of gemm.c, included once per element type T and vector width. The includer defines
+ * T, NAME(x) (a unique suffix), VEC_BYTES and VECS_PER_ROW (VEC_BYTES * VECS_PER_ROW is 64
+ * for every instance, so the register tile is FNN_GEMM_MR x 64 bytes whatever the width),
+ * GEMM_KC (depth of one pass over k) and GEMM_MC (rows of A swept while one packed B panel
+ * stays in L1).
+ *
+ * Every element of C gets the same arithmetic wherever its tile sits, whichever way B is
+ * read and whatever the vector width: per k-block a lane-wise multiply-add chain started
+ * from zero, p in increasing order, then one update of C: alpha*acc on the first block when
+ * beta == 0, else C + alpha*acc (a general beta scales C beforehand). So any split of C into blocks whose edges are
+ * multiples of the tile gives identical bits.
+ */
+#include <stddef.h>
+
+#define MR FNN_GEMM_MR
+#define LANES ((ptrdiff_t)(VEC_BYTES / sizeof(T)))
+#define NV VECS_PER_ROW
+#define NR (LANES * NV)
+#define VEC NAME(gemm_vec)
+#define UVEC NAME(gemm_uvec)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+typedef T VEC __attribute__((vector_size(VEC_BYTES)));
+/* The same vector read from any element address (B's and C's rows are not aligned). */
+typedef T UVEC __attribute__((vector_size(VEC_BYTES), aligned(sizeof(T))));
+
+/* acc[r][v] = sum_p a[r*a_rs + p*a_cs] * b[p*b_rs + v*LANES ..] for r < rows, v < nv. Called
+ * with constant `rows` and `nv` so that each tile shape gets its own loop without wasted
+ * multiply-adds. */
+ALWAYS_INLINE void NAME(micro_tile)(ptrdiff_t kc, const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                                    const int rows, const int nv, const T *b, ptrdiff_t b_rs,
+                                    VEC acc[MR][2 * NV])
+{
+    VEC s[MR][2 * NV];
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < nv; v++)
+            s[r][v] = (VEC){0};
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        VEC bv[2 * NV];
+        for (int v = 0; v < nv; v++)
+            bv[v] = *(const UVEC *)(b + p * b_rs + v * LANES);
+        for (int r = 0; r < rows; r++) {
+            const T ar = a[r * a_rs + p * a_cs];
+            for (int v = 0; v < nv; v++)
+                s[r][v] += bv[v] * ar;
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = s[r][v];
+}
+
+/* micro_tile for 1 <= mr <= MR rows, dispatched to a constant row count. With `wide`, tiles
+ * of up to 3 rows span two panels (2*NR columns): short tiles need the extra independent
+ * accumulators to keep the FMA pipes busy. */
+ALWAYS_INLINE void NAME(any_tile)(ptrdiff_t kc, const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                                  ptrdiff_t mr, int wide, const T *b, ptrdiff_t b_rs,
+                                  VEC acc[MR][2 * NV])
+{
+    _Static_assert(MR == 6, "one case per tile height");
+    switch (mr) {
+    case 6: NAME(micro_tile)(kc, a, a_rs, a_cs, 6, NV, b, b_rs, acc); break;
+    case 5: NAME(micro_tile)(kc, a, a_rs, a_cs, 5, NV, b, b_rs, acc); break;
+    case 4: NAME(micro_tile)(kc, a, a_rs, a_cs, 4, NV, b, b_rs, acc); break;
+    case 3:
+        if (wide)
+            NAME(micro_tile)(kc, a, a_rs, a_cs, 3, 2 * NV, b, b_rs, acc);
+        else
+            NAME(micro_tile)(kc, a, a_rs, a_cs, 3, NV, b, b_rs, acc);
+        break;
+    case 2:
+        if (wide)
+            NAME(micro_tile)(kc, a, a_rs, a_cs, 2, 2 * NV, b, b_rs, acc);
+        else
+            NAME(micro_tile)(kc, a, a_rs, a_cs, 2, NV, b, b_rs, acc);
+        break;
+    default:
+        if (wide)
+            NAME(micro_tile)(kc, a, a_rs, a_cs, 1, 2 * NV, b, b_rs, acc);
+        else
+            NAME(micro_tile)(kc, a, a_rs, a_cs, 1, NV, b, b_rs, acc);
+        break;
+    }
+}
+
+/* One vector of C after this k-block, for beta_eff 0 (the old value is never read) or 1.
+ * The empty asm makes the rounded product a value of its own: otherwise GCC fuses it into
+ * the addition at some call sites and not at others, and the bits would depend on which
+ * path (hence which thread split) wrote the tile. */
+ALWAYS_INLINE void NAME(update)(VEC *c, const VEC *acc, T alpha, T beta_eff)
+{
+    VEC product = alpha * *acc;
+    __asm__("" : "+m"(product));
+    *c = beta_eff == 0 ? product : *c + product;
+}
+
+/* Write an mr x nr tile (nr <= 2*NR) into C; short rows go through a padded copy so that
+ * they take the same vector arithmetic as full ones. */
+ALWAYS_INLINE void NAME(store_tile)(T *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
+                                    VEC acc[MR][2 * NV], T alpha, T beta_eff)
+{
+    for (ptrdiff_t r = 0; r < mr; r++) {
+        for (int v = 0; v < 2 * NV; v++) {
+            T *cv = c + r * ldc + v * LANES;
+            const ptrdiff_t n_here = nr - v * LANES;
+            if (n_here >= LANES) {
+                VEC x = *(const UVEC *)cv;
+                NAME(update)(&x, &acc[r][v], alpha, beta_eff);
+                *(UVEC *)cv = x;
+            } else if (n_here > 0) {
+                VEC x = {0};
+                for (ptrdiff_t j = 0; j < n_here; j++)
+                    x[j] = cv[j];
+                NAME(update)(&x, &acc[r][v], alpha, beta_eff);
+                for (ptrdiff_t j = 0; j < n_here; j++)
+                    cv[j] = x[j];
+            }
+        }
+    }
+}
+
+/* Copy op(B)[0..kc, 0..nr) into a kc x NR panel, zero beyond nr. */
+ALWAYS_INLINE void NAME(pack_b)(T *restrict panel, const T *restrict b, ptrdiff_t ldb,
+                                int trans_b, ptrdiff_t kc, ptrdiff_t nr)
+{
+    if (!trans_b && nr == NR) {
+        for (ptrdiff_t p = 0; p < kc; p++)
+            for (int v = 0; v < NV; v++)
+                *(VEC *)(panel + p * NR + v * LANES) = *(const UVEC *)(b + p * ldb + v * LANES);
+    } else if (!trans_b) {
+        for (ptrdiff_t p = 0; p < kc; p++)
+            for (ptrdiff_t j = 0; j < NR; j++)
+                panel[p * NR + j] = j < nr ? b[p * ldb + j] : 0;
+    } else {
+        for (ptrdiff_t j = nr; j < NR; j++)
+            for (ptrdiff_t p = 0; p < kc; p++)
+                panel[p * NR + j] = 0;
+        for (ptrdiff_t j = 0; j < nr; j++)
+            for (ptrdiff_t p = 0; p < kc; p++)
+                panel[p * NR + j] = b[j * ldb + p];
+    }
+}
+
+/* The whole product for k >= 1 and alpha != 0 (the entry point handles the rest). */
+ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                              T alpha, const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb,
+                              T beta, T *c, ptrdiff_t ldc)
+{
+    const ptrdiff_t a_rs = trans_a ? 1 : lda, a_cs = trans_a ? lda : 1;
+    const int stream_b = !trans_b && m <= FNN_GEMM_STREAM_MAX_M;
+    T panel[GEMM_KC * NR] __attribute__((aligned(64)));
+    VEC acc[MR][2 * NV];
+
+    if (beta != 0 && beta != 1) {
+        for (ptrdiff_t i = 0; i < m; i++)
+            for (ptrdiff_t j = 0; j < n; j++)
+                c[i * ldc + j] *= beta;
+        beta = 1;
+    }
+    /* Equal k-blocks of at most GEMM_KC: no short last block paying a C update for little work. */
+    const ptrdiff_t kc_even = (k + (k + GEMM_KC - 1) / GEMM_KC - 1) / ((k + GEMM_KC - 1) / GEMM_KC);
+    for (ptrdiff_t pc = 0; pc < k; pc += kc_even) {
+        const ptrdiff_t kc = k - pc < kc_even ? k - pc : kc_even;
+        const T beta_eff = pc == 0 ? beta : 1;
+        const T *a_k = a + pc * a_cs;
+        for (ptrdiff_t ic = 0; ic < m; ic += GEMM_MC) {
+            const ptrdiff_t mc = m - ic < GEMM_MC ? m - ic : GEMM_MC;
+            for (ptrdiff_t jc = 0; jc < n;) {
+                const T *b_k = trans_b ? b + jc * ldb + pc : b + pc * ldb + jc;
+                if (stream_b && n - jc >= 2 * NR) {
+                    /* Two panels read in place: full-height tiles take them one at a time,
+                     * short ones both at once. */
+                    for (ptrdiff_t ir = ic; ir < ic + mc; ir += MR) {
+                        const ptrdiff_t mr = ic + mc - ir < MR ? ic + mc - ir : MR;
+                        const T *a_i = a_k + ir * a_rs;
+                        T *c_i = c + ir * ldc + jc;
+                        if (mr <= 3) {
+                            NAME(any_tile)(kc, a_i, a_rs, a_cs, mr, 1, b_k, ldb, acc);
+                            NAME(store_tile)(c_i, ldc, mr, 2 * NR, acc, alpha, beta_eff);
+                        } else {
+                            for (ptrdiff_t half = 0; half < 2 * NR; half += NR) {
+                                NAME(any_tile)(kc, a_i, a_rs, a_cs, mr, 0, b_k + half, ldb, acc);
+                                NAME(store_tile)(c_i + half, ldc, mr, NR, acc, alpha, beta_eff);
+                            }
+                        }
+                    }
+                    jc += 2 * NR;
+                    continue;
+                }
+                const ptrdiff_t nr = n - jc < NR ? n - jc : NR;
+                const T *bp = panel;
+                ptrdiff_t b_rs = NR;
+                if (stream_b && nr == NR) {
+                    bp = b_k;
+                    b_rs = ldb;
+                } else {
+                    NAME(pack_b)(panel, b_k, ldb, trans_b, kc, nr);
+                }
+                for (ptrdiff_t ir = ic; ir < ic + mc; ir += MR) {
+                    const ptrdiff_t mr = ic + mc - ir < MR ? ic + mc - ir : MR;
+                    NAME(any_tile)(kc, a_k + ir * a_rs, a_rs, a_cs, mr, 0, bp, b_rs, acc);
+                    NAME(store_tile)(c + ir * ldc + jc, ldc, mr, nr, acc, alpha, beta_eff);
+                }
+                jc += NR;
+            }
+        }
+    }
+}
+
+#undef MR
+#undef LANES
+#undef NV
+#undef NR
+#undef VEC
+#undef UVEC
+#undef ALWAYS_INLINE

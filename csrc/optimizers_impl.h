@@ -1,0 +1,94 @@
+/* Chunk kernels of optimizers.c, written once for both dtypes: optimizers.c includes this file
+ * twice with T (float or double) and SUF(name) (name##_f32 or name##_f64) defined.
+ *
+ * Each kernel updates n parameters in place, element by element, so any split of a buffer into
+ * chunks gives the same bits. Optional slots are NULL when their feature is off; the test on
+ * them sits outside the loops, so every variant is its own branch-free, vectorized loop.
+ * Scalars arrive as T: the rule's 1 - beta terms are formed here in T, as Keras forms them from
+ * its float32-cast betas, while the step-dependent corrections were computed in double.
+ */
+
+FNN_CLONES void SUF(fnn_sgd_chunk)(T *restrict w, const T *restrict g, T *restrict m, size_t n,
+                                   T lr, T momentum, int nesterov, T wd_lr, T grad_scale,
+                                   T clip_value)
+{
+    if (m == NULL)
+        FNN_OPT_LOOP(SUF(fnn_rule_sgd)(wi, gi, lr))
+    else if (nesterov)
+        FNN_OPT_LOOP(SUF(fnn_rule_sgd_momentum)(wi, gi, &m[i], lr, momentum, 1))
+    else
+        FNN_OPT_LOOP(SUF(fnn_rule_sgd_momentum)(wi, gi, &m[i], lr, momentum, 0))
+}
+
+FNN_CLONES void SUF(fnn_adam_chunk)(T *restrict w, const T *restrict g, T *restrict m,
+                                    T *restrict v, T *restrict vhat, size_t n, T alpha, T beta_1,
+                                    T beta_2, T epsilon, T wd_lr, T grad_scale, T clip_value)
+{
+    const T one_m_b1 = 1 - beta_1, one_m_b2 = 1 - beta_2;
+    if (vhat == NULL)
+        FNN_OPT_LOOP(SUF(fnn_rule_adam)(wi, gi, &m[i], &v[i], NULL, alpha, one_m_b1, one_m_b2,
+                                        epsilon, 0))
+    else
+        FNN_OPT_LOOP(SUF(fnn_rule_adam)(wi, gi, &m[i], &v[i], &vhat[i], alpha, one_m_b1,
+                                        one_m_b2, epsilon, 1))
+}
+
+FNN_CLONES void SUF(fnn_rmsprop_chunk)(T *restrict w, const T *restrict g, T *restrict v,
+                                       T *restrict a, T *restrict mom, size_t n, T lr, T rho,
+                                       T momentum, T epsilon, T wd_lr, T grad_scale, T clip_value)
+{
+    const T one_m_rho = 1 - rho;
+    if (a == NULL && mom == NULL)
+        FNN_OPT_LOOP(SUF(fnn_rule_rmsprop)(wi, gi, &v[i], NULL, NULL, lr, rho, one_m_rho,
+                                           momentum, epsilon, 0, 0))
+    else if (a == NULL)
+        FNN_OPT_LOOP(SUF(fnn_rule_rmsprop)(wi, gi, &v[i], NULL, &mom[i], lr, rho, one_m_rho,
+                                           momentum, epsilon, 0, 1))
+    else if (mom == NULL)
+        FNN_OPT_LOOP(SUF(fnn_rule_rmsprop)(wi, gi, &v[i], &a[i], NULL, lr, rho, one_m_rho,
+                                           momentum, epsilon, 1, 0))
+    else
+        FNN_OPT_LOOP(SUF(fnn_rule_rmsprop)(wi, gi, &v[i], &a[i], &mom[i], lr, rho, one_m_rho,
+                                           momentum, epsilon, 1, 1))
+}
+
+FNN_CLONES void SUF(fnn_adagrad_chunk)(T *restrict w, const T *restrict g, T *restrict acc,
+                                       size_t n, T lr, T epsilon, T wd_lr, T grad_scale,
+                                       T clip_value)
+{
+    FNN_OPT_LOOP(SUF(fnn_rule_adagrad)(wi, gi, &acc[i], lr, epsilon))
+}
+
+FNN_CLONES void SUF(fnn_adadelta_chunk)(T *restrict w, const T *restrict g, T *restrict eg,
+                                        T *restrict ed, size_t n, T lr, T rho, T epsilon,
+                                        T wd_lr, T grad_scale, T clip_value)
+{
+    const T one_m_rho = 1 - rho;
+    FNN_OPT_LOOP(SUF(fnn_rule_adadelta)(wi, gi, &eg[i], &ed[i], lr, rho, one_m_rho, epsilon))
+}
+
+FNN_CLONES void SUF(fnn_adamax_chunk)(T *restrict w, const T *restrict g, T *restrict m,
+                                      T *restrict u, size_t n, T alpha, T beta_1, T beta_2,
+                                      T epsilon, T wd_lr, T grad_scale, T clip_value)
+{
+    const T one_m_b1 = 1 - beta_1;
+    FNN_OPT_LOOP(SUF(fnn_rule_adamax)(wi, gi, &m[i], &u[i], alpha, one_m_b1, beta_2, epsilon))
+}
+
+FNN_CLONES void SUF(fnn_nadam_chunk)(T *restrict w, const T *restrict g, T *restrict m,
+                                     T *restrict v, size_t n, T lr, T beta_1, T beta_2,
+                                     T epsilon, T coef_m, T coef_g, T one_m_b2t, T wd_lr,
+                                     T grad_scale, T clip_value)
+{
+    const T one_m_b1 = 1 - beta_1, one_m_b2 = 1 - beta_2;
+    FNN_OPT_LOOP(SUF(fnn_rule_nadam)(wi, gi, &m[i], &v[i], lr, one_m_b1, one_m_b2, coef_m,
+                                     coef_g, one_m_b2t, epsilon))
+}
+
+FNN_CLONES void SUF(fnn_lion_chunk)(T *restrict w, const T *restrict g, T *restrict m, size_t n,
+                                    T lr, T beta_1, T beta_2, T wd_lr, T grad_scale,
+                                    T clip_value)
+{
+    const T one_m_b1 = 1 - beta_1, one_m_b2 = 1 - beta_2;
+    FNN_OPT_LOOP(SUF(fnn_rule_lion)(wi, gi, &m[i], lr, beta_1, one_m_b1, beta_2, one_m_b2))
+}

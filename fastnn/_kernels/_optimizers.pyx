@@ -1,0 +1,339 @@
+"""Optimizer steps: Keras 3's update rules (shared/reference/keras.md 5.2) as fused in-place kernels.
+
+What it computes. One function per optimizer updates a flat parameter buffer w in place from
+its gradient g and its slot buffers (same length as w), in one pass: per element it takes the
+gradient after clipping, g' = clip(g * grad_scale, -clip_value, clip_value), decays the weight,
+w' = w - w * weight_decay * lr (Keras's decoupled decay, before the step, for every optimizer:
+AdamW is adam_update with weight_decay > 0), then applies the rule (csrc/optimizers_point.h).
+lr is the step's learning rate, already evaluated from any schedule; t = iterations + 1.
+
+Clipping. clipvalue folds in as clip_value; clipnorm and global_clipnorm fold in as
+grad_scale = c / max(norm, c) (resp. c * min(1 / global_norm, 1 / c)) computed by the caller
+with _reductions.l2_norm. That saves a read and a write of the whole gradient per step. A
+per-tensor clipnorm over a flat buffer calls the step once per tensor slice with its own scale
+(or scales the slices with _reductions.scale_inplace first). grad_scale = 1 and
+clip_value = inf are exact no-ops.
+
+Optional slots. A slot passed as None (NULL in the cdef API) turns its feature off, so the
+caller allocates exactly the slots Keras creates: sgd m (momentum != 0), adam vhat (amsgrad),
+rmsprop avg_g (centered) and mom (momentum > 0). Adagrad's acc must be filled with
+initial_accumulator_value by the caller before the first step.
+
+Nadam's running product. nadam_update takes u_product = prod_{k<t} mu_k (1.0 before the first
+step, the value Keras keeps in `_u_product`), computes mu_t = beta_1 (1 - 0.5 * 0.96**t) and
+mu_{t+1} from t, and returns the product including step t, u_product * mu_t, for the caller to
+keep for step t + 1. A step applied in several calls (tensor slices) passes the same u_product
+to each and keeps the return value once.
+
+Precision. Step-dependent scalars (Adam's alpha = lr sqrt(1 - beta_2**t) / (1 - beta_1**t),
+Adamax's, Nadam's corrections) are computed once per call, in double, as Keras computes them,
+then rounded to the buffer's dtype; the per-element arithmetic stays in the buffer's dtype in
+Keras's own operation order.
+
+How it threads. The buffer is cut into CHUNK-element chunks handed out by a static prange;
+small buffers run on one thread (threads_for). The rules are elementwise, so any split gives
+the same bits.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport pow, sqrt
+
+from fastnn._kernels._openmp cimport threads_for
+
+cdef extern from "fastnn.h":
+    void fnn_sgd_chunk_f32(float *w, const float *g, float *m, size_t n, float lr,
+                           float momentum, int nesterov, float wd_lr, float grad_scale,
+                           float clip_value) noexcept nogil
+    void fnn_sgd_chunk_f64(double *w, const double *g, double *m, size_t n, double lr,
+                           double momentum, int nesterov, double wd_lr, double grad_scale,
+                           double clip_value) noexcept nogil
+    void fnn_adam_chunk_f32(float *w, const float *g, float *m, float *v, float *vhat,
+                            size_t n, float alpha, float beta_1, float beta_2, float epsilon,
+                            float wd_lr, float grad_scale, float clip_value) noexcept nogil
+    void fnn_adam_chunk_f64(double *w, const double *g, double *m, double *v, double *vhat,
+                            size_t n, double alpha, double beta_1, double beta_2,
+                            double epsilon, double wd_lr, double grad_scale,
+                            double clip_value) noexcept nogil
+    void fnn_rmsprop_chunk_f32(float *w, const float *g, float *v, float *a, float *mom,
+                               size_t n, float lr, float rho, float momentum, float epsilon,
+                               float wd_lr, float grad_scale, float clip_value) noexcept nogil
+    void fnn_rmsprop_chunk_f64(double *w, const double *g, double *v, double *a, double *mom,
+                               size_t n, double lr, double rho, double momentum,
+                               double epsilon, double wd_lr, double grad_scale,
+                               double clip_value) noexcept nogil
+    void fnn_adagrad_chunk_f32(float *w, const float *g, float *acc, size_t n, float lr,
+                               float epsilon, float wd_lr, float grad_scale,
+                               float clip_value) noexcept nogil
+    void fnn_adagrad_chunk_f64(double *w, const double *g, double *acc, size_t n, double lr,
+                               double epsilon, double wd_lr, double grad_scale,
+                               double clip_value) noexcept nogil
+    void fnn_adadelta_chunk_f32(float *w, const float *g, float *eg, float *ed, size_t n,
+                                float lr, float rho, float epsilon, float wd_lr,
+                                float grad_scale, float clip_value) noexcept nogil
+    void fnn_adadelta_chunk_f64(double *w, const double *g, double *eg, double *ed, size_t n,
+                                double lr, double rho, double epsilon, double wd_lr,
+                                double grad_scale, double clip_value) noexcept nogil
+    void fnn_adamax_chunk_f32(float *w, const float *g, float *m, float *u, size_t n,
+                              float alpha, float beta_1, float beta_2, float epsilon,
+                              float wd_lr, float grad_scale, float clip_value) noexcept nogil
+    void fnn_adamax_chunk_f64(double *w, const double *g, double *m, double *u, size_t n,
+                              double alpha, double beta_1, double beta_2, double epsilon,
+                              double wd_lr, double grad_scale, double clip_value) noexcept nogil
+    void fnn_nadam_chunk_f32(float *w, const float *g, float *m, float *v, size_t n, float lr,
+                             float beta_1, float beta_2, float epsilon, float coef_m,
+                             float coef_g, float one_m_b2t, float wd_lr, float grad_scale,
+                             float clip_value) noexcept nogil
+    void fnn_nadam_chunk_f64(double *w, const double *g, double *m, double *v, size_t n,
+                             double lr, double beta_1, double beta_2, double epsilon,
+                             double coef_m, double coef_g, double one_m_b2t, double wd_lr,
+                             double grad_scale, double clip_value) noexcept nogil
+    void fnn_lion_chunk_f32(float *w, const float *g, float *m, size_t n, float lr,
+                            float beta_1, float beta_2, float wd_lr, float grad_scale,
+                            float clip_value) noexcept nogil
+    void fnn_lion_chunk_f64(double *w, const double *g, double *m, size_t n, double lr,
+                            double beta_1, double beta_2, double wd_lr, double grad_scale,
+                            double clip_value) noexcept nogil
+
+# Elements per prange task: a chunk of Adam's five buffers (80 KB in float32) stays in L2.
+# Any value gives the same bits.
+cdef enum:
+    CHUNK = 4096
+
+
+cdef inline Py_ssize_t _n_chunks(Py_ssize_t n) noexcept nogil:
+    return (n + CHUNK - 1) // CHUNK
+
+
+cdef inline Py_ssize_t _len(Py_ssize_t n, Py_ssize_t c) noexcept nogil:
+    return min(<Py_ssize_t> CHUNK, n - c * CHUNK)
+
+
+cdef inline floating *_at(floating *p, Py_ssize_t c) noexcept nogil:
+    """Start of chunk c of an optional slot: NULL stays NULL."""
+    return NULL if p == NULL else p + c * CHUNK
+
+
+cdef inline floating *_opt(floating[::1] a):
+    return NULL if a is None else &a[0]
+
+
+cdef void sgd_update_nogil(floating *w, const floating *g, floating *m, Py_ssize_t n, double lr,
+                           double momentum, bint nesterov, double weight_decay,
+                           double grad_scale, double clip_value, int n_threads) noexcept nogil:
+    cdef Py_ssize_t c, o
+    cdef double wd_lr = weight_decay * lr
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+        o = c * CHUNK
+        if floating is float:
+            fnn_sgd_chunk_f32(w + o, g + o, _at(m, c), _len(n, c), lr, momentum, nesterov,
+                              wd_lr, grad_scale, clip_value)
+        else:
+            fnn_sgd_chunk_f64(w + o, g + o, _at(m, c), _len(n, c), lr, momentum, nesterov,
+                              wd_lr, grad_scale, clip_value)
+
+
+cdef void adam_update_nogil(floating *w, const floating *g, floating *m, floating *v,
+                            floating *vhat, Py_ssize_t n, double lr, double beta_1,
+                            double beta_2, double epsilon, long t, double weight_decay,
+                            double grad_scale, double clip_value, int n_threads) noexcept nogil:
+    cdef Py_ssize_t c, o
+    cdef double alpha = lr * sqrt(1 - pow(beta_2, t)) / (1 - pow(beta_1, t))
+    cdef double wd_lr = weight_decay * lr
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+        o = c * CHUNK
+        if floating is float:
+            fnn_adam_chunk_f32(w + o, g + o, m + o, v + o, _at(vhat, c), _len(n, c), alpha,
+                               beta_1, beta_2, epsilon, wd_lr, grad_scale, clip_value)
+        else:
+            fnn_adam_chunk_f64(w + o, g + o, m + o, v + o, _at(vhat, c), _len(n, c), alpha,
+                               beta_1, beta_2, epsilon, wd_lr, grad_scale, clip_value)
+
+
+cdef void rmsprop_update_nogil(floating *w, const floating *g, floating *v, floating *avg_g,
+                               floating *mom, Py_ssize_t n, double lr, double rho,
+                               double momentum, double epsilon, double weight_decay,
+                               double grad_scale, double clip_value,
+                               int n_threads) noexcept nogil:
+    cdef Py_ssize_t c, o
+    cdef double wd_lr = weight_decay * lr
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+        o = c * CHUNK
+        if floating is float:
+            fnn_rmsprop_chunk_f32(w + o, g + o, v + o, _at(avg_g, c), _at(mom, c), _len(n, c),
+                                  lr, rho, momentum, epsilon, wd_lr, grad_scale, clip_value)
+        else:
+            fnn_rmsprop_chunk_f64(w + o, g + o, v + o, _at(avg_g, c), _at(mom, c), _len(n, c),
+                                  lr, rho, momentum, epsilon, wd_lr, grad_scale, clip_value)
+
+
+cdef void adagrad_update_nogil(floating *w, const floating *g, floating *acc, Py_ssize_t n,
+                               double lr, double epsilon, double weight_decay,
+                               double grad_scale, double clip_value,
+                               int n_threads) noexcept nogil:
+    cdef Py_ssize_t c, o
+    cdef double wd_lr = weight_decay * lr
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+        o = c * CHUNK
+        if floating is float:
+            fnn_adagrad_chunk_f32(w + o, g + o, acc + o, _len(n, c), lr, epsilon, wd_lr,
+                                  grad_scale, clip_value)
+        else:
+            fnn_adagrad_chunk_f64(w + o, g + o, acc + o, _len(n, c), lr, epsilon, wd_lr,
+                                  grad_scale, clip_value)
+
+
+cdef void adadelta_update_nogil(floating *w, const floating *g, floating *acc_g,
+                                floating *acc_delta, Py_ssize_t n, double lr, double rho,
+                                double epsilon, double weight_decay, double grad_scale,
+                                double clip_value, int n_threads) noexcept nogil:
+    cdef Py_ssize_t c, o
+    cdef double wd_lr = weight_decay * lr
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+        o = c * CHUNK
+        if floating is float:
+            fnn_adadelta_chunk_f32(w + o, g + o, acc_g + o, acc_delta + o, _len(n, c), lr, rho,
+                                   epsilon, wd_lr, grad_scale, clip_value)
+        else:
+            fnn_adadelta_chunk_f64(w + o, g + o, acc_g + o, acc_delta + o, _len(n, c), lr, rho,
+                                   epsilon, wd_lr, grad_scale, clip_value)
+
+
+cdef void adamax_update_nogil(floating *w, const floating *g, floating *m, floating *u,
+                              Py_ssize_t n, double lr, double beta_1, double beta_2,
+                              double epsilon, long t, double weight_decay, double grad_scale,
+                              double clip_value, int n_threads) noexcept nogil:
+    cdef Py_ssize_t c, o
+    cdef double alpha = lr / (1 - pow(beta_1, t))
+    cdef double wd_lr = weight_decay * lr
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+        o = c * CHUNK
+        if floating is float:
+            fnn_adamax_chunk_f32(w + o, g + o, m + o, u + o, _len(n, c), alpha, beta_1, beta_2,
+                                 epsilon, wd_lr, grad_scale, clip_value)
+        else:
+            fnn_adamax_chunk_f64(w + o, g + o, m + o, u + o, _len(n, c), alpha, beta_1, beta_2,
+                                 epsilon, wd_lr, grad_scale, clip_value)
+
+
+cdef double nadam_update_nogil(floating *w, const floating *g, floating *m, floating *v,
+                               Py_ssize_t n, double lr, double beta_1, double beta_2,
+                               double epsilon, long t, double u_product, double weight_decay,
+                               double grad_scale, double clip_value,
+                               int n_threads) noexcept nogil:
+    cdef Py_ssize_t c, o
+    cdef double mu_t = beta_1 * (1 - 0.5 * pow(0.96, t))
+    cdef double mu_next = beta_1 * (1 - 0.5 * pow(0.96, t + 1))
+    cdef double product = u_product * mu_t
+    cdef double coef_m = mu_next / (1 - product * mu_next)
+    cdef double coef_g = (1 - mu_t) / (1 - product)
+    cdef double one_m_b2t = 1 - pow(beta_2, t)
+    cdef double wd_lr = weight_decay * lr
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+        o = c * CHUNK
+        if floating is float:
+            fnn_nadam_chunk_f32(w + o, g + o, m + o, v + o, _len(n, c), lr, beta_1, beta_2,
+                                epsilon, coef_m, coef_g, one_m_b2t, wd_lr, grad_scale,
+                                clip_value)
+        else:
+            fnn_nadam_chunk_f64(w + o, g + o, m + o, v + o, _len(n, c), lr, beta_1, beta_2,
+                                epsilon, coef_m, coef_g, one_m_b2t, wd_lr, grad_scale,
+                                clip_value)
+    return product
+
+
+cdef void lion_update_nogil(floating *w, const floating *g, floating *m, Py_ssize_t n,
+                            double lr, double beta_1, double beta_2, double weight_decay,
+                            double grad_scale, double clip_value, int n_threads) noexcept nogil:
+    cdef Py_ssize_t c, o
+    cdef double wd_lr = weight_decay * lr
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+        o = c * CHUNK
+        if floating is float:
+            fnn_lion_chunk_f32(w + o, g + o, m + o, _len(n, c), lr, beta_1, beta_2, wd_lr,
+                               grad_scale, clip_value)
+        else:
+            fnn_lion_chunk_f64(w + o, g + o, m + o, _len(n, c), lr, beta_1, beta_2, wd_lr,
+                               grad_scale, clip_value)
+
+
+def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] m, double lr,
+               double momentum, bint nesterov, double weight_decay, double grad_scale,
+               double clip_value, int n_threads):
+    """SGD step in place; m (momentum buffer) None when momentum == 0."""
+    cdef floating *m_p = _opt(m)
+    with nogil:
+        sgd_update_nogil(&w[0], &g[0], m_p, w.shape[0], lr, momentum, nesterov, weight_decay,
+                         grad_scale, clip_value, n_threads)
+
+
+def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+                floating[::1] vhat, double lr, double beta_1, double beta_2, double epsilon,
+                long t, double weight_decay, double grad_scale, double clip_value,
+                int n_threads):
+    """Adam (AdamW with weight_decay > 0) step in place; vhat None unless amsgrad."""
+    cdef floating *vhat_p = _opt(vhat)
+    with nogil:
+        adam_update_nogil(&w[0], &g[0], &m[0], &v[0], vhat_p, w.shape[0], lr, beta_1, beta_2,
+                          epsilon, t, weight_decay, grad_scale, clip_value, n_threads)
+
+
+def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] v,
+                   floating[::1] avg_g, floating[::1] mom, double lr, double rho,
+                   double momentum, double epsilon, double weight_decay, double grad_scale,
+                   double clip_value, int n_threads):
+    """RMSprop step in place; avg_g None unless centered, mom None when momentum == 0."""
+    cdef floating *avg_g_p = _opt(avg_g)
+    cdef floating *mom_p = _opt(mom)
+    with nogil:
+        rmsprop_update_nogil(&w[0], &g[0], &v[0], avg_g_p, mom_p, w.shape[0], lr, rho,
+                             momentum, epsilon, weight_decay, grad_scale, clip_value, n_threads)
+
+
+def adagrad_update(floating[::1] w, const floating[::1] g, floating[::1] acc, double lr,
+                   double epsilon, double weight_decay, double grad_scale, double clip_value,
+                   int n_threads):
+    """Adagrad step in place; acc starts filled with initial_accumulator_value."""
+    with nogil:
+        adagrad_update_nogil(&w[0], &g[0], &acc[0], w.shape[0], lr, epsilon, weight_decay,
+                             grad_scale, clip_value, n_threads)
+
+
+def adadelta_update(floating[::1] w, const floating[::1] g, floating[::1] acc_g,
+                    floating[::1] acc_delta, double lr, double rho, double epsilon,
+                    double weight_decay, double grad_scale, double clip_value, int n_threads):
+    """Adadelta step in place (acc_g: running mean of g**2, acc_delta: of the updates**2)."""
+    with nogil:
+        adadelta_update_nogil(&w[0], &g[0], &acc_g[0], &acc_delta[0], w.shape[0], lr, rho,
+                              epsilon, weight_decay, grad_scale, clip_value, n_threads)
+
+
+def adamax_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] u,
+                  double lr, double beta_1, double beta_2, double epsilon, long t,
+                  double weight_decay, double grad_scale, double clip_value, int n_threads):
+    """Adamax step in place (u: the exponentially weighted infinity norm)."""
+    with nogil:
+        adamax_update_nogil(&w[0], &g[0], &m[0], &u[0], w.shape[0], lr, beta_1, beta_2, epsilon,
+                            t, weight_decay, grad_scale, clip_value, n_threads)
+
+
+def nadam_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+                 double lr, double beta_1, double beta_2, double epsilon, long t,
+                 double u_product, double weight_decay, double grad_scale, double clip_value,
+                 int n_threads):
+    """Nadam step in place; u_product = prod of mu_k for k < t (1.0 at t = 1). Returns the
+    product through step t, to pass at step t + 1."""
+    cdef double product
+    with nogil:
+        product = nadam_update_nogil(&w[0], &g[0], &m[0], &v[0], w.shape[0], lr, beta_1,
+                                     beta_2, epsilon, t, u_product, weight_decay, grad_scale,
+                                     clip_value, n_threads)
+    return product
+
+
+def lion_update(floating[::1] w, const floating[::1] g, floating[::1] m, double lr,
+                double beta_1, double beta_2, double weight_decay, double grad_scale,
+                double clip_value, int n_threads):
+    """Lion step in place."""
+    with nogil:
+        lion_update_nogil(&w[0], &g[0], &m[0], w.shape[0], lr, beta_1, beta_2, weight_decay,
+                          grad_scale, clip_value, n_threads)

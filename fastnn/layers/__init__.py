@@ -1,0 +1,32 @@
+"""Keras 3's dense-network layers (``keras.layers``)."""
+
+from fastnn._registry import Registry
+from fastnn.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from fastnn.layers.base import Layer, Variable
+from fastnn.layers.core import Activation, Dense, Flatten, Input, InputLayer, KerasTensor
+from fastnn.layers.normalization import BatchNormalization, LayerNormalization
+from fastnn.layers.regularization import Dropout, GaussianDropout, GaussianNoise
+
+_LAYERS = {
+    cls.__name__: cls
+    for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Flatten, GaussianDropout,
+                GaussianNoise, InputLayer, LayerNormalization, LeakyReLU, PReLU, ReLU, Softmax)
+}
+_REGISTRY = Registry("layer", _LAYERS, module="keras.layers")
+
+
+def get(identifier):
+    """A layer from a config dict or an instance."""
+    return _REGISTRY.get(identifier, accept=lambda x: isinstance(x, Layer))
+
+
+def serialize(layer):
+    return _REGISTRY.serialize(layer)
+
+
+def deserialize(config):
+    return _REGISTRY.deserialize(config)
+
+
+__all__ = [*_LAYERS, "Input", "KerasTensor", "Layer", "Variable", "get", "serialize",
+           "deserialize"]

@@ -1,0 +1,192 @@
+"""InputLayer/Input, Dense, Activation and Flatten."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from fastnn import activations as _activations
+from fastnn import constraints as _constraints
+from fastnn import initializers as _initializers
+from fastnn import regularizers as _regularizers
+from fastnn.layers.base import Layer
+
+
+def _shape_tuple(shape) -> tuple:
+    if shape is None:
+        return None
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(None if s is None else int(s) for s in shape)
+
+
+class InputLayer(Layer):
+    """The entry of a model: fixes the per-sample input shape (Keras 3 ``InputLayer``)."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
+                 input_tensor=None, optional=False, name=None, ragged=None, **kwargs):
+        if "input_shape" in kwargs:
+            warnings.warn("Argument `input_shape` is deprecated. Use `shape` instead.",
+                          UserWarning, stacklevel=2)
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs:
+            batch_shape = kwargs.pop("batch_input_shape")
+        if sparse or ragged or input_tensor is not None:
+            raise ValueError("fastnn's InputLayer supports dense NumPy inputs only "
+                             "(sparse, ragged and input_tensor are not supported).")
+        if shape is not None and batch_shape is not None:
+            raise ValueError("You cannot pass both `shape` and `batch_shape` at the same time.")
+        if shape is None and batch_shape is None:
+            raise ValueError("You must pass a `shape` argument.")
+        if batch_shape is not None:
+            batch_shape = _shape_tuple(batch_shape)
+            shape, batch_size = batch_shape[1:], batch_shape[0]
+        shape = _shape_tuple(shape)
+        if any(s is not None and s < 1 for s in shape):
+            raise ValueError(f"Input shape dimensions must be positive, got {shape}.")
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.shape = shape
+        self.batch_size = batch_size
+        self.optional = optional
+        self.built = True
+
+    @property
+    def batch_shape(self) -> tuple:
+        return (self.batch_size, *self.shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": False,
+                "name": self.name, "optional": self.optional}
+
+
+class KerasTensor:
+    """What ``Input(shape)`` returns: a symbolic input a Sequential model starts from."""
+
+    def __init__(self, layer: InputLayer):
+        self._input_layer = layer
+        self.shape = layer.batch_shape
+        self.dtype = layer.dtype
+        self.name = layer.name
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+          tensor=None, optional=False, ragged=None):  # noqa: N802 - Keras's name
+    """A symbolic input of per-sample ``shape``, to start a Sequential model with."""
+    return KerasTensor(InputLayer(shape=shape, batch_size=batch_size, dtype=dtype,
+                                  sparse=sparse, batch_shape=batch_shape, name=name,
+                                  input_tensor=tensor, optional=optional, ragged=ragged))
+
+
+class Dense(Layer):
+    """``activation(inputs @ kernel + bias)``, Keras 3's densely connected layer.
+
+    Parameters
+    ----------
+    units : int
+        Positive number of outputs.
+    activation : str or callable, optional
+        A built-in activation; None is linear.
+    use_bias : bool
+    kernel_initializer, bias_initializer : initializer
+        ``"glorot_uniform"`` (U(±sqrt(6/(in+out))), Glorot & Bengio 2010) and ``"zeros"``.
+    kernel_regularizer, bias_regularizer, activity_regularizer : regularizer, optional
+    kernel_constraint, bias_constraint : constraint, optional
+    """
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 **kwargs):
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(
+                "Received an invalid value for `units`, expected a positive integer. "
+                f"Received: units={units}"
+            )
+        if lora_rank is not None:
+            raise ValueError("fastnn's Dense does not support LoRA (lora_rank must be None).")
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.units = int(units)
+        self.activation = _activations.get(activation)
+        self._activation_spec = _activations.kernel_spec(self.activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
+        self.bias_regularizer = _regularizers.get(bias_regularizer)
+        self.kernel_constraint = _constraints.get(kernel_constraint)
+        self.bias_constraint = _constraints.get(bias_constraint)
+
+    def build(self, input_shape) -> None:
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"Input 0 of layer '{self.name}' needs a known last dimension; received "
+                f"input_shape={input_shape}."
+            )
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
+                                      "kernel", self.kernel_regularizer, self.kernel_constraint)
+        self.bias = (self.add_weight((self.units,), self.bias_initializer, "bias",
+                                     self.bias_regularizer, self.bias_constraint)
+                     if self.use_bias else None)
+        self.built = True
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        return (*input_shape[:-1], self.units)
+
+    def engine_ops(self, width: int) -> list[dict[str, Any]]:
+        return [{"kind": "dense", "n_out": self.units, "activation": self._activation_spec,
+                 "kernel": self.kernel, "bias": self.bias}]
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": _activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
+            "bias_initializer": _initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": _constraints.serialize(self.kernel_constraint),
+            "bias_constraint": _constraints.serialize(self.bias_constraint),
+        }
+
+
+class Activation(Layer):
+    """Applies an activation function to its input."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _activations.get(activation)
+        self._activation_spec = _activations.kernel_spec(self.activation)
+        self.built = True
+
+    def engine_ops(self, width: int) -> list[dict[str, Any]]:
+        return [{"kind": "activation", "n_out": width, "activation": self._activation_spec}]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(),
+                "activation": _activations.serialize(self.activation)}
+
+
+class Flatten(Layer):
+    """``(N, d1, d2, ...)`` to ``(N, d1·d2·...)``; ``(N,)`` to ``(N, 1)``."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format
+        self.built = True
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        rest = input_shape[1:]
+        size = None if any(s is None for s in rest) else math.prod(rest) if rest else 1
+        return (input_shape[0], size)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "data_format": self.data_format}

@@ -1,0 +1,91 @@
+"""Dropout, GaussianNoise and GaussianDropout: random in training, identity in inference.
+
+Their random numbers come from the engine's counter-based generator, keyed by the layer's seed,
+the training step and the element, so a run is reproducible for any thread count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastnn import _random
+from fastnn.layers.base import Layer, check_rate
+
+
+class _NoiseLayer(Layer):
+    kind = ""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` must be an integer or None, got {seed!r}.")
+        self.seed = seed
+        # Without a seed, draw one now from fastnn's state (reproducible after
+        # fastnn.utils.set_random_seed).
+        self._stream_seed = seed if seed is not None else _random.next_seed()
+        self.built = True
+
+    def _amount(self) -> float:
+        raise NotImplementedError
+
+    def engine_ops(self, width: int) -> list[dict[str, Any]]:
+        if self._amount() == 0:
+            return []
+        return [{"kind": self.kind, "n_out": width, "rate": self._amount(),
+                 "seed": self._stream_seed}]
+
+
+class Dropout(_NoiseLayer):
+    """Inverted dropout: in training, zero each input with probability ``rate`` and scale the
+    rest by ``1/(1-rate)`` (Srivastava et al., 2014)."""
+
+    kind = "dropout"
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        self.rate = check_rate(rate, "rate", "Dropout")
+        if noise_shape is not None:
+            raise ValueError("fastnn's Dropout does not support `noise_shape`.")
+        self.noise_shape = None
+        super().__init__(seed=seed, **kwargs)
+
+    def _amount(self) -> float:
+        return self.rate
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+                "noise_shape": self.noise_shape}
+
+
+class GaussianNoise(_NoiseLayer):
+    """Adds N(0, stddev²) noise in training."""
+
+    kind = "gaussian_noise"
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        self.stddev = check_rate(stddev, "stddev", "GaussianNoise")
+        super().__init__(seed=seed, **kwargs)
+
+    def _amount(self) -> float:
+        return self.stddev
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
+class GaussianDropout(_NoiseLayer):
+    """Multiplies by N(1, rate/(1-rate)) noise in training."""
+
+    kind = "gaussian_dropout"
+
+    def __init__(self, rate, seed=None, **kwargs):
+        self.rate = check_rate(rate, "rate", "GaussianDropout")
+        if self.rate == 1:
+            raise ValueError("GaussianDropout needs rate < 1 (its noise has variance "
+                             "rate / (1 - rate)).")
+        super().__init__(seed=seed, **kwargs)
+
+    def _amount(self) -> float:
+        return self.rate
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

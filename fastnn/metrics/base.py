@@ -1,0 +1,206 @@
+"""The metric base classes: Metric, Mean, Sum and MeanMetricWrapper, and Keras's auto-naming.
+
+A metric accumulates statistics over ``update_state`` calls in float64 NumPy scalars and
+arrays (the model calls it once per epoch with all the epoch's predictions, so every update
+is vectorized), and ``result()`` returns a NumPy value of the metric's dtype.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from fastnn import config
+from fastnn import losses as _losses
+from fastnn.losses import squeeze_or_expand_to_same_rank
+
+_NAME_UIDS: dict[str, int] = {}
+
+
+def snake_case(name: str) -> str:
+    """"AUC" -> "auc", "R2Score" -> "r2_score", "TopKCategoricalAccuracy" ->
+    "top_k_categorical_accuracy"."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base: str) -> str:
+    """``base`` the first time, then ``base_1``, ``base_2``, ... (Keras's process-wide
+    auto-naming: a second ``AUC()`` is called ``auc_1``)."""
+    n = _NAME_UIDS.get(base, 0)
+    _NAME_UIDS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def clear_name_uids() -> None:
+    """Forget the auto-naming counters (what ``keras.backend.clear_session`` does)."""
+    _NAME_UIDS.clear()
+
+
+def broadcast_to(x: np.ndarray, shape: tuple, what: str) -> np.ndarray:
+    """``np.broadcast_to`` with an error naming what did not fit."""
+    try:
+        return np.broadcast_to(x, shape)
+    except ValueError:
+        raise ValueError(f"{what} of shape {x.shape} does not match shape {shape}.") from None
+
+
+def samplewise(values: Any, sample_weight: Any, dtype: np.dtype):
+    """Per-sample means of ``values`` (over every axis after the first, or after the weights'
+    axes) weighted by ``sample_weight``, and the per-sample weights (None if none given)."""
+    values = np.asarray(values, dtype=dtype)
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=dtype)
+        values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
+        if values.ndim > sample_weight.ndim:
+            values = values.mean(axis=tuple(range(sample_weight.ndim, values.ndim)))
+        sample_weight = broadcast_to(sample_weight, values.shape, "sample_weight")
+        values = values * sample_weight
+        if sample_weight.ndim > 1:
+            sample_weight = sample_weight.mean(axis=tuple(range(1, sample_weight.ndim)))
+    if values.ndim > 1:
+        values = values.mean(axis=tuple(range(1, values.ndim)))
+    return values, sample_weight
+
+
+class Metric:
+    """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``.
+
+    Parameters
+    ----------
+    dtype : str, optional
+        Type of the result; defaults to :func:`fastnn.config.floatx`.
+    name : str, optional
+        Defaults to the class name in snake_case, made unique (``auc``, ``auc_1``, ...).
+    """
+
+    def __init__(self, dtype=None, name=None):
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self._dtype = np.dtype(dtype or config.floatx())
+
+    @property
+    def dtype(self) -> str:
+        return str(self._dtype)
+
+    def update_state(self, *args, **kwargs) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement update_state.")
+
+    def result(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement result.")
+
+    def reset_state(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement reset_state.")
+
+    def __call__(self, *args, **kwargs):
+        """Update with this data, then return the result so far."""
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def _value(self, x):
+        """``x`` as the metric's dtype: a NumPy scalar, or an array for vector results."""
+        return np.asarray(x, dtype=self._dtype)[()]
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class Sum(Metric):
+    """The (weighted) sum of the values given to ``update_state(values, sample_weight)``."""
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self._total = 0.0
+
+    def update_state(self, values, sample_weight=None) -> None:
+        values = np.asarray(values, dtype=self._dtype)
+        if sample_weight is not None:
+            values, sample_weight = squeeze_or_expand_to_same_rank(
+                values, np.asarray(sample_weight, dtype=self._dtype)
+            )
+            values = values * broadcast_to(sample_weight, values.shape, "sample_weight")
+        self._total += float(values.sum(dtype=np.float64))
+
+    def result(self):
+        return self._value(self._total)
+
+
+class Mean(Metric):
+    """The (weighted) mean of the values given to ``update_state(values, sample_weight)``:
+    multi-axis values are first averaged per sample, then weighted per sample."""
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self._total = 0.0
+        self._count = 0.0
+
+    def update_state(self, values, sample_weight=None) -> None:
+        values, sample_weight = samplewise(values, sample_weight, self._dtype)
+        self._total += float(values.sum(dtype=np.float64))
+        if sample_weight is not None:
+            self._count += float(sample_weight.sum(dtype=np.float64))
+        else:
+            self._count += values.shape[0] if values.ndim else 1
+
+    def result(self):
+        return self._value(self._total / self._count if self._count else 0.0)
+
+
+class MeanMetricWrapper(Mean):
+    """The mean of a per-sample function ``fn(y_true, y_pred, **kwargs)`` over every sample
+    seen (a loss function, an accuracy function or your own)."""
+
+    def __init__(self, fn: Callable | str, name=None, dtype=None, **kwargs):
+        super().__init__(name=name, dtype=dtype)
+        self._fn = _losses.get(fn) if isinstance(fn, str) else fn
+        self._fn_kwargs = kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        if self._fn is _losses.sparse_categorical_crossentropy:
+            values, mask = _losses._sparse_values_and_mask(y_true, y_pred, **self._fn_kwargs)
+        else:
+            values, mask = self._fn(y_true, y_pred, **self._fn_kwargs), None
+        if mask is not None:
+            # Ignored samples count for nothing, as if their weight were 0.
+            if sample_weight is None:
+                sample_weight = mask.astype(self._dtype)
+            else:
+                m, w = squeeze_or_expand_to_same_rank(
+                    mask.astype(self._dtype), np.asarray(sample_weight, dtype=self._dtype)
+                )
+                sample_weight = m * w
+        super().update_state(values, sample_weight)
+
+    def get_config(self) -> dict:
+        fn = getattr(self._fn, "__name__", self._fn)
+        return {"fn": fn, **super().get_config(), **self._fn_kwargs}
+
+
+class BuiltinWrapper(MeanMetricWrapper):
+    """A built-in mean metric: its function is fixed and its keyword arguments are
+    attributes and, with name and dtype, its whole config."""
+
+    fn: Callable
+
+    def __init__(self, name, dtype, **kwargs):
+        super().__init__(type(self).fn, name=name, dtype=dtype, **kwargs)
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    def get_config(self) -> dict:
+        return {**Metric.get_config(self), **self._fn_kwargs}

@@ -1,0 +1,435 @@
+"""compile, fit, evaluate, predict and the *_on_batch methods (Keras 3 semantics).
+
+Python runs once per epoch: it validates the data, draws the epoch's order, asks the optimizer
+for the learning rate of each step, and hands the whole epoch to the engine. The engine returns
+the loss sum and the training-mode predictions, from which the epoch's metrics are computed
+in NumPy; then validation, logs and callbacks. The engine runs in shorter chunks only to
+repaint a progress bar, and batch by batch only for callbacks with batch hooks or when
+weights have constraints.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from fastnn import _random
+from fastnn import losses as _losses
+from fastnn import metrics as _metrics
+from fastnn import optimizers as _optimizers
+from fastnn._kernels._engine import HYPER, N_HYPER, OPTIMIZERS
+from fastnn._kernels._openmp_helpers import effective_n_threads
+from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
+from fastnn.models import data as _data
+from fastnn.optimizers.base import KERNEL_SLOTS
+
+# A progress bar repaints about this often (seconds); the engine runs that long per call.
+_REPAINT_SECONDS = 0.1
+# Rows per engine call in predict/evaluate: results do not depend on it; larger is faster.
+_INFERENCE_ROWS = 1024
+
+
+def _resolve_verbose(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; received {verbose!r}.")
+    return int(verbose)
+
+
+def _check_batch_size(batch_size, default: int = 32) -> int:
+    if batch_size is None:
+        return default
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}.")
+    return int(batch_size)
+
+
+class Trainer:
+    """The training half of a model; Sequential provides layers, build and the plan."""
+
+    def _init_trainer(self) -> None:
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+        self._compile_metrics: list = []
+        self._weighted_metrics: list = []
+        self._metric_objects: list | None = None
+        self._training_ready = False
+        self._loss_spec = None
+
+    # ---- compile ---------------------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Choose the optimizer, loss and metrics (Keras 3's signature and defaults)."""
+        if isinstance(loss_weights, (list, tuple)) and metrics is None and loss_weights \
+                and all(isinstance(m, str) for m in loss_weights):
+            # Keras 2's positional order was (optimizer, loss, metrics): old scripts that call
+            # compile("adam", "mse", ["mae"]) mean metrics.
+            metrics, loss_weights = loss_weights, None
+        if loss_weights not in (None, 1, 1.0) and not (isinstance(loss_weights, (list, tuple))
+                                                      and list(loss_weights) == [1]):
+            raise ValueError("fastnn models have one output; loss_weights is not supported.")
+        new_optimizer = _optimizers.get(optimizer)
+        if loss is not None and not (isinstance(loss, str)
+                                     and loss.lower() in ("crossentropy", "ce")):
+            _losses.engine_spec(loss)  # fail now, not at fit, for a loss the engine lacks
+        new_metrics = self._metric_list(metrics, "metrics")
+        new_weighted = self._metric_list(weighted_metrics, "weighted_metrics")
+        self.optimizer = new_optimizer
+        self.loss = loss
+        self._compile_metrics = new_metrics
+        self._weighted_metrics = new_weighted
+        self._metric_objects = None
+        self._training_ready = False
+        self.compiled = True
+        self._invalidate_plan()
+
+    @staticmethod
+    def _metric_list(metrics, name: str) -> list:
+        if metrics is None:
+            return []
+        if isinstance(metrics, dict):
+            raise ValueError(f"`{name}` as a dict is for multi-output models; fastnn models "
+                             "have one output: pass a list.")
+        if not isinstance(metrics, (list, tuple)):
+            raise ValueError(f"Expected `{name}` argument to be a list, tuple, or dict. "
+                             f"Received instead: {name}={metrics} of type {type(metrics)}")
+        for m in metrics:
+            if isinstance(m, str) and m.lower() in ("accuracy", "acc", "crossentropy", "ce"):
+                continue
+            _metrics.get(m)   # unknown names fail now
+        return list(metrics)
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled or self.loss is None:
+            raise RuntimeError(
+                f"You must call `compile()` with a loss before using `{what}`. "
+                "Example: model.compile(optimizer='adam', loss='mse')."
+            )
+
+    def _prepare_training(self, y_shape: tuple) -> None:
+        """Loss, metrics and optimizer slots, resolved against the data's shapes once."""
+        plan = self._plan
+        out_shape = (None, plan.out_dim)
+        if not self._training_ready or self._loss_spec is None:
+            loss = self.loss
+            if isinstance(loss, str) and loss.lower() in ("crossentropy", "ce"):
+                loss = _losses.resolve_compile_loss(loss, y_shape, out_shape)
+            spec = _losses.engine_spec(loss)
+            fused = None
+            if not plan.last_has_activity_regularizer:
+                fused = _losses.fused_logits_spec(spec, plan.last_activation)
+            if spec.reduction not in ("sum_over_batch_size", "mean"):
+                raise ValueError("fastnn trains with the 'sum_over_batch_size' reduction; "
+                                 f"received reduction={spec.reduction!r}.")
+            use = fused or spec
+            plan.engine.set_loss(use.kernel, use.sparse, fused is not None,
+                                 use.label_smoothing, use.delta, use.gamma, use.alpha,
+                                 use.apply_class_balancing, use.from_logits, False)
+            self._loss_spec = use
+            self._set_optimizer()
+            self._training_ready = True
+        if self._metric_objects is None:
+            self._metric_objects = self._build_metrics(y_shape, out_shape)
+
+    def _set_optimizer(self) -> None:
+        plan, opt = self._plan, self.optimizer
+        spec = opt.engine_spec()
+        hyper = np.zeros(N_HYPER, dtype=np.float64)
+        for name, index in HYPER.items():
+            hyper[index] = float(getattr(spec, name))
+        slots = dict(zip(spec.slot_names, opt.slots_for(plan.params.size, plan.dtype)))
+        kernel_slots = KERNEL_SLOTS[spec.kind]
+        plan.engine.set_optimizer(OPTIMIZERS[spec.kind.name.lower()], hyper,
+                                  [slots.get(name) for name in kernel_slots])
+        if hasattr(opt, "u_product"):
+            plan.engine.nadam_u_product = float(opt.u_product)
+
+    def _build_metrics(self, y_shape, out_shape) -> list:
+        objects = []
+        for m in self._compile_metrics:
+            objects.append((_metrics.resolve_compile_metric(m, y_shape, out_shape), False))
+        for m in self._weighted_metrics:
+            objects.append((_metrics.resolve_compile_metric(m, y_shape, out_shape), True))
+        return objects
+
+    # ---- fit ---------------------------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; returns a History (Keras 3's arguments and defaults)."""
+        self._require_compiled("fit")
+        verbose = _resolve_verbose(verbose)
+        batch_size = _check_batch_size(batch_size)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"`epochs` must be a non-negative integer; received {epochs!r}.")
+        if shuffle not in (True, False, "batch"):
+            raise ValueError(f"`shuffle` must be True, False or 'batch'; received {shuffle!r}.")
+        arrays = self._training_arrays(x, y, sample_weight, class_weight)
+        xs, ys, ws, y_shape = arrays
+        val = None
+        if validation_data is not None:
+            vx, vy, vw = _data.unpack_validation_data(validation_data)
+            val = self._eval_arrays(vx, vy, vw)
+        elif validation_split:
+            (xs, ys, ws), (vx, vy, vw) = _data.split_validation([xs, ys, ws], validation_split)
+            val = (vx, vy, vw)
+        if xs.shape[0] == 0:
+            raise ValueError("Expected input data to be non-empty.")
+        val_batch = _check_batch_size(validation_batch_size, batch_size)
+        n = xs.shape[0]
+        steps = -(-n // batch_size)
+        if steps_per_epoch is not None:
+            steps = _check_batch_size(steps_per_epoch)
+        history = History()
+        cbs = list(callbacks or [])
+        if not all(isinstance(cb, Callback) for cb in cbs):
+            raise ValueError("`callbacks` must be a list of fastnn.callbacks.Callback objects.")
+        if verbose:
+            cbs.append(ProgbarLogger(verbose))
+        cbs.append(history)
+        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        cb = CallbackList(cbs, self, params)
+        per_batch = cb.needs_batch_hooks or bool(self._plan.constrained)
+        n_threads = effective_n_threads()
+        self.stop_training = False
+        stream = _EpochStream(n, batch_size, shuffle, steps_per_epoch)
+        cb.call("on_train_begin", None)
+        logs: dict[str, float] = {}
+        for epoch in range(initial_epoch, epochs):
+            for metric, _ in self._metric_objects:
+                metric.reset_state()
+            cb.call("on_epoch_begin", epoch, None)
+            order = stream.next_epoch(steps)
+            logs = self._train_one_epoch(xs, ys, ws, order, batch_size, per_batch, verbose,
+                                         cb, n_threads)
+            if self.stop_training and not logs:
+                break
+            if val is not None and _validate_now(epoch, validation_freq):
+                val_logs = self._evaluate_arrays(*val, val_batch, n_threads)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            logs = dict(sorted(logs.items()))
+            cb.call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        cb.call("on_train_end", logs)
+        self.history = history
+        return history
+
+    def _training_arrays(self, x, y, sample_weight, class_weight):
+        xs = self._prepare_x(x)
+        if y is None:
+            raise ValueError("`y` is required to train: fastnn trains on (x, y) arrays.")
+        y_raw = _data.as_numeric_array(y, "y")
+        y_shape = tuple(y_raw.shape)
+        self._prepare_training((None, *y_shape[1:]))
+        ys = _data.prepare_y(y_raw, xs.shape[0], self._plan.out_dim, self._loss_spec.sparse,
+                             self._plan.dtype)
+        ws = _data.prepare_sample_weight(sample_weight, class_weight, y_raw, xs.shape[0],
+                                         self._plan.dtype)
+        return xs, ys, ws, y_shape
+
+    def _eval_arrays(self, x, y, sample_weight):
+        xs = self._prepare_x(x)
+        y_raw = _data.as_numeric_array(y, "y")
+        self._prepare_training((None, *y_raw.shape[1:]))
+        ys = _data.prepare_y(y_raw, xs.shape[0], self._plan.out_dim, self._loss_spec.sparse,
+                             self._plan.dtype)
+        ws = _data.prepare_sample_weight(sample_weight, None, y_raw, xs.shape[0],
+                                         self._plan.dtype)
+        return xs, ys, ws
+
+    def _train_one_epoch(self, xs, ys, ws, order, batch_size, per_batch, verbose, cb,
+                         n_threads) -> dict[str, float]:
+        """All batches of one epoch through the engine; returns the epoch's logs."""
+        engine, opt = self._plan.engine, self.optimizer
+        n_rows = order.shape[0]
+        n_batches = -(-n_rows // batch_size)
+        want_preds = bool(self._metric_objects)
+        preds = np.empty((n_rows, self._plan.out_dim), dtype=self._plan.dtype) \
+            if want_preds else None
+        lrs = opt.learning_rates(opt.iterations, n_batches)
+        loss_sum, rows_done, batch = 0.0, 0, 0
+        chunk = 1 if (per_batch or verbose == 1) else n_batches
+        while batch < n_batches and not (self.stop_training and per_batch):
+            lo = batch * batch_size
+            hi = min(n_rows, (batch + chunk) * batch_size)
+            if per_batch:
+                cb.call("on_train_batch_begin", batch, None)
+            started = time.perf_counter()
+            part_sum, rows, done, interrupt = engine.train_epoch(
+                xs, ys, ws, order[lo:hi], batch_size, lrs[batch:], opt.iterations + 1,
+                None if preds is None else preds[lo:hi], n_threads)
+            opt.iterations = opt.iterations + done
+            if hasattr(opt, "u_product"):
+                opt.u_product = engine.nadam_u_product
+            loss_sum += part_sum
+            rows_done += rows
+            batch += done
+            if interrupt is not None:
+                raise interrupt
+            if self._plan.constrained:
+                self._apply_constraints()
+            running = {"loss": loss_sum / rows_done}
+            cb.call("on_train_batch_end", batch - 1, running)
+            if not per_batch and verbose == 1:
+                # Grow the chunk so that the bar repaints about every _REPAINT_SECONDS.
+                spent = max(time.perf_counter() - started, 1e-6)
+                chunk = max(1, min(n_batches, int(done * _REPAINT_SECONDS / spent)))
+        logs = {"loss": loss_sum / rows_done}
+        if want_preds:
+            y_seen = ys[order[:rows_done]]
+            w_seen = None if ws is None else ws[order[:rows_done]]
+            logs.update(self._metric_results(y_seen, preds[:rows_done], w_seen))
+        return logs
+
+    def _apply_constraints(self) -> None:
+        for var in self._plan.constrained:
+            var.assign(var.constraint(var.value))
+
+    def _metric_results(self, y, preds, sample_weight) -> dict[str, float]:
+        results = {}
+        for metric, weighted in self._metric_objects:
+            metric.update_state(y, preds, sample_weight=sample_weight if weighted else None)
+            results[metric.name] = float(metric.result())
+        return results
+
+    # ---- evaluate / predict ------------------------------------------------------------
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Loss and metrics in inference mode; a scalar, a list or a dict as Keras returns."""
+        self._require_compiled("evaluate")
+        verbose = _resolve_verbose(verbose)
+        batch_size = _check_batch_size(batch_size)
+        xs, ys, ws = self._eval_arrays(x, y, sample_weight)
+        if xs.shape[0] == 0:
+            raise ValueError("Expected input data to be non-empty.")
+        started = time.perf_counter()
+        logs = self._evaluate_arrays(xs, ys, ws, batch_size, effective_n_threads())
+        if verbose:
+            from fastnn.callbacks.progbar import Progbar
+
+            steps_done = -(-xs.shape[0] // batch_size)
+            bar = Progbar(steps_done, verbose)
+            bar.start = started
+            bar.update(steps_done, dict(sorted(logs.items())), final=True)
+        return self._format_results(logs, return_dict)
+
+    def _evaluate_arrays(self, xs, ys, ws, batch_size, n_threads) -> dict[str, float]:
+        engine = self._plan.engine
+        want_preds = bool(self._metric_objects)
+        preds = np.empty((xs.shape[0], self._plan.out_dim), dtype=self._plan.dtype) \
+            if want_preds else None
+        # Keras weights each batch's mean loss by its size, which is the plain mean over rows
+        # whatever the batch size; one engine call of many rows computes the same.
+        total = engine.evaluate(xs, ys, ws, max(batch_size, _INFERENCE_ROWS), preds, n_threads)
+        logs = {"loss": total / xs.shape[0]}
+        if want_preds:
+            for metric, _ in self._metric_objects:
+                metric.reset_state()
+            logs.update(self._metric_results(ys, preds, ws))
+        return logs
+
+    def _format_results(self, logs, return_dict):
+        if return_dict:
+            return dict(sorted(logs.items()))
+        values = [logs["loss"]] + [logs[m.name] for m, _ in self._metric_objects]
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs for x, shape (n, outputs), in the model's dtype.
+
+        Unlike Keras, ``verbose="auto"`` prints nothing here: a progress bar per call is the
+        cost (and the log spam) that makes Keras's predict slow in loops.
+        """
+        if verbose not in ("auto", 0, 1, 2):
+            raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; received {verbose!r}.")
+        batch_size = _check_batch_size(batch_size)
+        xs = self._prepare_x(x)
+        out = np.empty((xs.shape[0], self._plan.out_dim), dtype=self._plan.dtype)
+        if xs.shape[0]:
+            self._plan.engine.predict(xs, out, max(batch_size, _INFERENCE_ROWS),
+                                      effective_n_threads())
+        return out
+
+    def predict_on_batch(self, x):
+        """``predict`` on one batch."""
+        return self.predict(x)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One optimizer step on (x, y) as a single batch; returns its loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        xs, ys, ws, _ = self._training_arrays(x, y, sample_weight, class_weight)
+        if xs.shape[0] == 0:
+            raise ValueError("Expected input data to be non-empty.")
+        for metric, _ in self._metric_objects:
+            metric.reset_state()
+        order = np.arange(xs.shape[0], dtype=np.int64)
+        logs = self._train_one_epoch(xs, ys, ws, order, xs.shape[0], True, 0,
+                                     CallbackList([], self, {}), effective_n_threads())
+        return self._format_results(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss (and metrics) of one batch in inference mode."""
+        self._require_compiled("test_on_batch")
+        xs, ys, ws = self._eval_arrays(x, y, sample_weight)
+        logs = self._evaluate_arrays(xs, ys, ws, max(1, xs.shape[0]), effective_n_threads())
+        return self._format_results(logs, return_dict)
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss", "compile_metrics"] if self._compile_metrics else ["loss"]
+
+
+def _validate_now(epoch: int, validation_freq) -> bool:
+    if isinstance(validation_freq, int):
+        if validation_freq < 1:
+            raise ValueError(f"`validation_freq` must be >= 1; received {validation_freq}.")
+        return (epoch + 1) % validation_freq == 0
+    if isinstance(validation_freq, (list, tuple, set)):
+        return (epoch + 1) in validation_freq
+    raise ValueError(f"`validation_freq` must be an int or a list of epochs; received "
+                     f"{validation_freq!r}.")
+
+
+class _EpochStream:
+    """The order of training rows, epoch after epoch.
+
+    Keras draws a fresh permutation per epoch; with ``steps_per_epoch`` its iterator runs on
+    across epochs, which a cursor over successive permutations reproduces here.
+    """
+
+    def __init__(self, n: int, batch_size: int, shuffle, steps_per_epoch):
+        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
+        self.steps_per_epoch = steps_per_epoch
+        self.pending = np.empty(0, dtype=np.int64)
+
+    def _permutation(self) -> np.ndarray:
+        if self.shuffle is True:
+            return _random.generator().permutation(self.n).astype(np.int64)
+        order = np.arange(self.n, dtype=np.int64)
+        if self.shuffle == "batch":
+            rng = _random.generator()
+            for lo in range(0, self.n, self.batch_size):
+                rng.shuffle(order[lo:lo + self.batch_size])
+        return order
+
+    def next_epoch(self, steps: int) -> np.ndarray:
+        if self.steps_per_epoch is None:
+            return self._permutation()
+        want = steps * self.batch_size
+        while self.pending.shape[0] < want:
+            self.pending = np.concatenate([self.pending, self._permutation()])
+        order, self.pending = self.pending[:want], self.pending[want:]
+        return order

@@ -1,0 +1,89 @@
+"""Lion: sign of an interpolated momentum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastnn._kernels import _optimizers
+from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al., 2023, "Symbolic Discovery of Optimization Algorithms").
+
+    ``w -= lr * sign(beta_1 * m + (1 - beta_1) * g)``, then ``m = beta_2 * m + (1 - beta_2) * g``.
+
+    Parameters
+    ----------
+    learning_rate : float, LearningRateSchedule or callable, default 0.001
+    beta_1 : float, default 0.9
+        In (0, 1].
+    beta_2 : float, default 0.99
+    **others
+        See :class:`~fastnn.optimizers.Optimizer`.
+    """
+
+    kind = OptimizerKind.LION
+
+    def __init__(
+        self,
+        learning_rate: LearningRate = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.99,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
+        loss_scale_factor: float | None = None,
+        gradient_accumulation_steps: int | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            use_ema=use_ema,
+            ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency,
+            loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+            name=name,
+            **kwargs,
+        )
+        if beta_1 <= 0 or beta_1 > 1:
+            raise ValueError(
+                "Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer "
+                f"degenerates to SignSGD. Received: beta_1={beta_1}."
+            )
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+
+    @property
+    def slot_groups(self) -> tuple[tuple[str, ...], ...]:
+        return (("momentum",),)
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"beta_1": float(self.beta_1), "beta_2": float(self.beta_2)}
+
+    def _update(self, w, g, slots, lr, t, weight_decay, grad_scale, clip_value, n_threads):
+        _optimizers.lion_update(
+            w,
+            g,
+            slots["momentum"],
+            lr,
+            self.beta_1,
+            self.beta_2,
+            weight_decay,
+            grad_scale,
+            clip_value,
+            n_threads,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
