@@ -94,6 +94,8 @@ def extensions(use_openmp: bool) -> list[Extension]:
                 include_dirs=["csrc", numpy.get_include()],
                 extra_compile_args=cflags,
                 extra_link_args=omp + ["-lm"],
+                # Header edits must rebuild every module (point functions are inline there).
+                depends=[str(h.relative_to(ROOT)) for h in sorted((ROOT / "csrc").glob("*.h"))],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             )
         )

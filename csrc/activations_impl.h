@@ -3,7 +3,9 @@
  *
  * Elementwise activations run one flat loop over a whole block when there is no bias (the
  * block of rows is contiguous), else one loop per row after adding the bias into that row, so
- * the row is still in L1 when the activation reads it back. softmax and log_softmax reduce in
+ * the row is still in L1 when the activation reads it back. Both go through one call site of
+ * map_forward: GCC if-converts (and so vectorizes) the inlined loops there, and did not at a
+ * second, top-level call site. softmax and log_softmax reduce in
  * double, in index order: the result does not depend on how rows are split over threads.
  */
 
@@ -120,30 +122,27 @@ FNN_CLONES void SUF(fnn_act_forward)(int act, const fnn_act_params *p, ptrdiff_t
 {
     const SUF(act_args) r = SUF(act_args_from)(p);
     const int rowwise = act == FNN_ACT_SOFTMAX || act == FNN_ACT_LOG_SOFTMAX;
-    if (!bias && !rowwise) {
-        if (zb_out && zb_out != z)
-            memmove(zb_out, z, (size_t)(rows * cols) * sizeof(T));
-        SUF(map_forward)(act, &r, rows * cols, z, out);
-        return;
-    }
+    /* Without a bias an elementwise activation sees the block as one long row. */
+    const int flat = !bias && !rowwise;
+    const ptrdiff_t n_rows = flat ? 1 : rows, n_cols = flat ? rows * cols : cols;
     T *shifted = zb_out ? zb_out : out; /* where z + bias lands before f reads it */
-    for (ptrdiff_t i = 0; i < rows; ++i) {
-        const T *x = z + i * cols;
-        T *o = out + i * cols;
+    for (ptrdiff_t i = 0; i < n_rows; ++i) {
+        const T *x = z + i * n_cols;
+        T *o = out + i * n_cols;
         if (bias) {
-            T *sh = shifted + i * cols;
-            for (ptrdiff_t j = 0; j < cols; ++j)
+            T *sh = shifted + i * n_cols;
+            for (ptrdiff_t j = 0; j < n_cols; ++j)
                 sh[j] = x[j] + bias[j];
             x = sh;
         } else if (zb_out && zb_out != z) {
-            memmove(zb_out + i * cols, x, (size_t)cols * sizeof(T));
+            memmove(zb_out + i * n_cols, x, (size_t)n_cols * sizeof(T));
         }
         if (act == FNN_ACT_SOFTMAX)
-            SUF(softmax_row)(cols, x, o);
+            SUF(softmax_row)(n_cols, x, o);
         else if (act == FNN_ACT_LOG_SOFTMAX)
-            SUF(log_softmax_row)(cols, x, o);
+            SUF(log_softmax_row)(n_cols, x, o);
         else
-            SUF(map_forward)(act, &r, cols, x, o);
+            SUF(map_forward)(act, &r, n_cols, x, o);
     }
 }
 

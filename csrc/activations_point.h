@@ -29,6 +29,7 @@ static inline T SUF(fnn_exp)(T x)
     const T n = (xc * K(FNN_LOG2E) + K(FNN_SHIFTER)) - K(FNN_SHIFTER);
     const T r = (xc - n * K(FNN_LN2_HI)) - n * K(FNN_LN2_LO);
     T p = K(fnn_inv_factorial[FNN_EXP_DEGREE]);
+    FNN_UNROLL
     for (int k = FNN_EXP_DEGREE - 1; k >= 0; --k)
         p = p * r + K(fnn_inv_factorial[k]);
     const int32_t ni = (int32_t)n;
@@ -42,6 +43,7 @@ static inline T SUF(fnn_exp)(T x)
 static inline T SUF(fnn_expm1)(T x)
 {
     T q = K(fnn_inv_factorial[FNN_EXPM1_DEGREE + 1]);
+    FNN_UNROLL
     for (int k = FNN_EXPM1_DEGREE; k >= 1; --k)
         q = q * x + K(fnn_inv_factorial[k]);
     return fabs(x) < K(FNN_LN2 / 2) ? x * q : SUF(fnn_exp)(x) - 1;
@@ -54,6 +56,7 @@ static inline T SUF(fnn_log1p_unit)(T e)
     const T s = e / (2 + e);
     const T s2 = s * s;
     T q = K(1.0 / (2 * FNN_LOG1P_DEGREE + 1));
+    FNN_UNROLL
     for (int k = FNN_LOG1P_DEGREE - 1; k >= 0; --k)
         q = q * s2 + K(1.0 / (2 * k + 1));
     return 2 * s * q;
@@ -92,6 +95,7 @@ static inline T SUF(fnn_normal_cdf)(T x)
     const T t = 2 / (2 + ax * K(FNN_SQRT1_2));
     const T u = 2 * t - 1;
     T b1 = 0, b2 = 0;
+    FNN_UNROLL
     for (int k = FNN_ERFC_DEGREE; k >= 1; --k) {
         const T b0 = K(fnn_erfc_cheb[k]) + 2 * u * b1 - b2;
         b2 = b1;

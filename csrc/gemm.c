@@ -17,7 +17,7 @@
 
 #define T float
 #define GEMM_KC 256
-#define GEMM_MC 192
+#define GEMM_MC 132
 #define VEC_BYTES 32
 #define VECS_PER_ROW 2
 #define NAME(x) x##_f32_v32
@@ -38,7 +38,7 @@
 
 #define T double
 #define GEMM_KC 256
-#define GEMM_MC 96
+#define GEMM_MC 66
 #define VEC_BYTES 32
 #define VECS_PER_ROW 2
 #define NAME(x) x##_f64_v32
@@ -81,6 +81,8 @@ static inline int wide_vectors(void)
                     c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];                   \
         } else if (wide_vectors()) {                                                          \
             gemm_##SUF##_v64(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); \
+        } else if (alpha == 1) { /* a copy with the scaling folded away */                    \
+            gemm_##SUF##_v32(trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);     \
         } else {                                                                              \
             gemm_##SUF##_v32(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); \
         }                                                                                     \

@@ -1,14 +1,16 @@
 /* Body of gemm.c, included once per element type T and vector width. The includer defines
  * T, NAME(x) (a unique suffix), VEC_BYTES and VECS_PER_ROW (VEC_BYTES * VECS_PER_ROW is 64
  * for every instance, so the register tile is FNN_GEMM_MR x 64 bytes whatever the width),
- * GEMM_KC (depth of one pass over k) and GEMM_MC (rows of A swept while one packed B panel
- * stays in L1).
+ * GEMM_KC (depth of one pass over k) and GEMM_MC (rows of op(A) packed per pass: the packed
+ * GEMM_MC x GEMM_KC block of A stays in L2 while the kc x NR panels of B stream through L1).
  *
  * Every element of C gets the same arithmetic wherever its tile sits, whichever way B is
  * read and whatever the vector width: per k-block a lane-wise multiply-add chain started
  * from zero, p in increasing order, then one update of C: alpha*acc on the first block when
- * beta == 0, else C + alpha*acc (a general beta scales C beforehand). So any split of C into blocks whose edges are
- * multiples of the tile gives identical bits.
+ * beta == 0, else C + alpha*acc (a general beta scales C beforehand). Packing, tile heights
+ * and the one-row path (which keeps the chains in a buffer instead of registers) do not
+ * change that arithmetic, so any split of C into blocks whose column edges are multiples
+ * of NR gives identical bits.
  */
 #include <stddef.h>
 
@@ -25,8 +27,8 @@ typedef T VEC __attribute__((vector_size(VEC_BYTES)));
 typedef T UVEC __attribute__((vector_size(VEC_BYTES), aligned(sizeof(T))));
 
 /* acc[r][v] = sum_p a[r*a_rs + p*a_cs] * b[p*b_rs + v*LANES ..] for r < rows, v < nv. Called
- * with constant `rows` and `nv` so that each tile shape gets its own loop without wasted
- * multiply-adds. */
+ * with constant `rows`, `nv` and (for packed A) strides, so that each tile shape gets its own
+ * loop without wasted multiply-adds. */
 ALWAYS_INLINE void NAME(micro_tile)(ptrdiff_t kc, const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                                     const int rows, const int nv, const T *b, ptrdiff_t b_rs,
                                     VEC acc[MR][2 * NV])
@@ -50,37 +52,59 @@ ALWAYS_INLINE void NAME(micro_tile)(ptrdiff_t kc, const T *a, ptrdiff_t a_rs, pt
             acc[r][v] = s[r][v];
 }
 
-/* micro_tile for 1 <= mr <= MR rows, dispatched to a constant row count. With `wide`, tiles
+/* micro_tile for a tile of `rows` rows, A either packed (`rows` values per p, contiguous) or
+ * read in place with its strides. */
+ALWAYS_INLINE void NAME(strided_tile)(ptrdiff_t kc, const T *a, int packed, ptrdiff_t a_rs,
+                                      ptrdiff_t a_cs, const int rows, const int nv,
+                                      const T *b, ptrdiff_t b_rs, VEC acc[MR][2 * NV])
+{
+    if (packed)
+        NAME(micro_tile)(kc, a, 1, rows, rows, nv, b, b_rs, acc);
+    else
+        NAME(micro_tile)(kc, a, a_rs, a_cs, rows, nv, b, b_rs, acc);
+}
+
+/* The tile for 1 <= mr <= MR rows, dispatched to a constant row count. With `wide`, tiles
  * of up to 3 rows span two panels (2*NR columns): short tiles need the extra independent
  * accumulators to keep the FMA pipes busy. */
-ALWAYS_INLINE void NAME(any_tile)(ptrdiff_t kc, const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
-                                  ptrdiff_t mr, int wide, const T *b, ptrdiff_t b_rs,
-                                  VEC acc[MR][2 * NV])
+ALWAYS_INLINE void NAME(any_tile)(ptrdiff_t kc, const T *a, int packed, ptrdiff_t a_rs,
+                                  ptrdiff_t a_cs, ptrdiff_t mr, int wide, const T *b,
+                                  ptrdiff_t b_rs, VEC acc[MR][2 * NV])
 {
     _Static_assert(MR == 6, "one case per tile height");
     switch (mr) {
-    case 6: NAME(micro_tile)(kc, a, a_rs, a_cs, 6, NV, b, b_rs, acc); break;
-    case 5: NAME(micro_tile)(kc, a, a_rs, a_cs, 5, NV, b, b_rs, acc); break;
-    case 4: NAME(micro_tile)(kc, a, a_rs, a_cs, 4, NV, b, b_rs, acc); break;
+    case 6: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 6, NV, b, b_rs, acc); break;
+    case 5: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 5, NV, b, b_rs, acc); break;
+    case 4: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 4, NV, b, b_rs, acc); break;
     case 3:
         if (wide)
-            NAME(micro_tile)(kc, a, a_rs, a_cs, 3, 2 * NV, b, b_rs, acc);
+            NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 3, 2 * NV, b, b_rs, acc);
         else
-            NAME(micro_tile)(kc, a, a_rs, a_cs, 3, NV, b, b_rs, acc);
+            NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 3, NV, b, b_rs, acc);
         break;
     case 2:
         if (wide)
-            NAME(micro_tile)(kc, a, a_rs, a_cs, 2, 2 * NV, b, b_rs, acc);
+            NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 2, 2 * NV, b, b_rs, acc);
         else
-            NAME(micro_tile)(kc, a, a_rs, a_cs, 2, NV, b, b_rs, acc);
+            NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 2, NV, b, b_rs, acc);
         break;
     default:
         if (wide)
-            NAME(micro_tile)(kc, a, a_rs, a_cs, 1, 2 * NV, b, b_rs, acc);
+            NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 1, 2 * NV, b, b_rs, acc);
         else
-            NAME(micro_tile)(kc, a, a_rs, a_cs, 1, NV, b, b_rs, acc);
+            NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 1, NV, b, b_rs, acc);
         break;
     }
+}
+
+/* Height of the next tile when `left` rows remain. A remainder of 1 or 2 rows is merged
+ * with the last full tile and the two split evenly (8 -> 4 + 4, 7 -> 4 + 3): a 1- or 2-row
+ * tile has too few independent accumulators to keep the FMA pipes busy. */
+ALWAYS_INLINE ptrdiff_t NAME(tile_rows)(ptrdiff_t left)
+{
+    if (left > MR && left < MR + 3)
+        return left - left / 2;
+    return left < MR ? left : MR;
 }
 
 /* One vector of C after this k-block, for beta_eff 0 (the old value is never read) or 1.
@@ -89,8 +113,11 @@ ALWAYS_INLINE void NAME(any_tile)(ptrdiff_t kc, const T *a, ptrdiff_t a_rs, ptrd
  * path (hence which thread split) wrote the tile. */
 ALWAYS_INLINE void NAME(update)(VEC *c, const VEC *acc, T alpha, T beta_eff)
 {
-    VEC product = alpha * *acc;
-    __asm__("" : "+m"(product));
+    VEC product = *acc;
+    if (alpha != 1) { /* 1 * acc == acc exactly: the usual case skips the barrier */
+        product *= alpha;
+        __asm__("" : "+m"(product));
+    }
     *c = beta_eff == 0 ? product : *c + product;
 }
 
@@ -141,6 +168,74 @@ ALWAYS_INLINE void NAME(pack_b)(T *restrict panel, const T *restrict b, ptrdiff_
     }
 }
 
+/* Copy `rows` rows of op(A) over kc into dst, p-major (dst[p*rows + r]), so the micro
+ * kernel reads A sequentially whatever its layout. */
+ALWAYS_INLINE void NAME(pack_rows)(T *restrict dst, const T *restrict a, ptrdiff_t a_rs,
+                                   ptrdiff_t a_cs, const int rows, ptrdiff_t kc)
+{
+    for (ptrdiff_t p = 0; p < kc; p++)
+        for (int r = 0; r < rows; r++)
+            dst[p * rows + r] = a[r * a_rs + p * a_cs];
+}
+
+/* Pack the tiles of rows [0, mc) of op(A)'s k-block, in the order and heights tile_rows
+ * gives; the tile starting at row i lands at dst + i*kc. */
+ALWAYS_INLINE void NAME(pack_a)(T *restrict dst, const T *restrict a, ptrdiff_t a_rs,
+                                ptrdiff_t a_cs, ptrdiff_t mc, ptrdiff_t kc)
+{
+    for (ptrdiff_t ir = 0; ir < mc;) {
+        const ptrdiff_t mr = NAME(tile_rows)(mc - ir);
+        T *d = dst + ir * kc;
+        const T *s = a + ir * a_rs;
+        switch (mr) {
+        case 6: NAME(pack_rows)(d, s, a_rs, a_cs, 6, kc); break;
+        case 5: NAME(pack_rows)(d, s, a_rs, a_cs, 5, kc); break;
+        case 4: NAME(pack_rows)(d, s, a_rs, a_cs, 4, kc); break;
+        case 3: NAME(pack_rows)(d, s, a_rs, a_cs, 3, kc); break;
+        case 2: NAME(pack_rows)(d, s, a_rs, a_cs, 2, kc); break;
+        default: NAME(pack_rows)(d, s, a_rs, a_cs, 1, kc); break;
+        }
+        ir += mr;
+    }
+}
+
+/* C[0, 0..w) for one row of op(A) (w a multiple of NR): B's rows are streamed in order, four
+ * at a time, into a buffer of lane-wise chains, as a matrix-vector product wants: every B
+ * element is used once, so reading B sequentially matters more than register blocking. */
+ALWAYS_INLINE void NAME(row_times_b)(ptrdiff_t kc, const T *a, ptrdiff_t a_cs, const T *b,
+                                     ptrdiff_t ldb, ptrdiff_t w, VEC *restrict acc, T *c,
+                                     T alpha, T beta_eff)
+{
+    const ptrdiff_t nv = w / LANES;
+    for (ptrdiff_t v = 0; v < nv; v++)
+        acc[v] = (VEC){0};
+    ptrdiff_t p = 0;
+    for (; p + 4 <= kc; p += 4) {
+        const T a0 = a[p * a_cs], a1 = a[(p + 1) * a_cs];
+        const T a2 = a[(p + 2) * a_cs], a3 = a[(p + 3) * a_cs];
+        const T *b0 = b + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+        for (ptrdiff_t v = 0; v < nv; v++) {
+            VEC x = acc[v];
+            x += *(const UVEC *)(b0 + v * LANES) * a0;
+            x += *(const UVEC *)(b1 + v * LANES) * a1;
+            x += *(const UVEC *)(b2 + v * LANES) * a2;
+            x += *(const UVEC *)(b3 + v * LANES) * a3;
+            acc[v] = x;
+        }
+    }
+    for (; p < kc; p++) {
+        const T ap = a[p * a_cs];
+        const T *bp = b + p * ldb;
+        for (ptrdiff_t v = 0; v < nv; v++)
+            acc[v] += *(const UVEC *)(bp + v * LANES) * ap;
+    }
+    for (ptrdiff_t v = 0; v < nv; v++) {
+        VEC x = *(const UVEC *)(c + v * LANES);
+        NAME(update)(&x, &acc[v], alpha, beta_eff);
+        *(UVEC *)(c + v * LANES) = x;
+    }
+}
+
 /* The whole product for k >= 1 and alpha != 0 (the entry point handles the rest). */
 ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                               T alpha, const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb,
@@ -148,7 +243,13 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
 {
     const ptrdiff_t a_rs = trans_a ? 1 : lda, a_cs = trans_a ? lda : 1;
     const int stream_b = !trans_b && m <= FNN_GEMM_STREAM_MAX_M;
+    /* One row of op(A) against a row-major B: B streamed row by row up to the last whole
+     * panel; the rest of the columns take the tile path. */
+    const ptrdiff_t n_rowwise = m == 1 && !trans_b ? n / NR * NR : 0;
+    /* A is copied only when more than one panel of B will read it. */
+    const int packed = n - n_rowwise > NR;
     T panel[GEMM_KC * NR] __attribute__((aligned(64)));
+    T a_block[GEMM_MC * GEMM_KC] __attribute__((aligned(64)));
     VEC acc[MR][2 * NV];
 
     if (beta != 0 && beta != 1) {
@@ -157,32 +258,46 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                 c[i * ldc + j] *= beta;
         beta = 1;
     }
-    /* Equal k-blocks of at most GEMM_KC: no short last block paying a C update for little work. */
-    const ptrdiff_t kc_even = (k + (k + GEMM_KC - 1) / GEMM_KC - 1) / ((k + GEMM_KC - 1) / GEMM_KC);
+    /* Equal k-blocks of at most GEMM_KC: no short last block paying a C update for little
+     * work. Likewise equal row blocks of at most GEMM_MC. */
+    const ptrdiff_t k_blocks = (k + GEMM_KC - 1) / GEMM_KC;
+    const ptrdiff_t kc_even = (k + k_blocks - 1) / k_blocks;
+    const ptrdiff_t m_blocks = (m + GEMM_MC - 1) / GEMM_MC;
+    const ptrdiff_t mc_even = ((m + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
     for (ptrdiff_t pc = 0; pc < k; pc += kc_even) {
         const ptrdiff_t kc = k - pc < kc_even ? k - pc : kc_even;
         const T beta_eff = pc == 0 ? beta : 1;
         const T *a_k = a + pc * a_cs;
-        for (ptrdiff_t ic = 0; ic < m; ic += GEMM_MC) {
-            const ptrdiff_t mc = m - ic < GEMM_MC ? m - ic : GEMM_MC;
-            for (ptrdiff_t jc = 0; jc < n;) {
+        for (ptrdiff_t jc = 0; jc < n_rowwise; jc += GEMM_KC * NR / 2) {
+            const ptrdiff_t w = n_rowwise - jc < GEMM_KC * NR / 2 ? n_rowwise - jc : GEMM_KC * NR / 2;
+            NAME(row_times_b)(kc, a_k, a_cs, b + pc * ldb + jc, ldb, w, (VEC *)panel, c + jc,
+                              alpha, beta_eff);
+        }
+        for (ptrdiff_t ic = 0; ic < m; ic += mc_even) {
+            const ptrdiff_t mc = m - ic < mc_even ? m - ic : mc_even;
+            const T *a_i0 = a_k + ic * a_rs;
+            if (packed)
+                NAME(pack_a)(a_block, a_i0, a_rs, a_cs, mc, kc);
+            for (ptrdiff_t jc = n_rowwise; jc < n;) {
                 const T *b_k = trans_b ? b + jc * ldb + pc : b + pc * ldb + jc;
                 if (stream_b && n - jc >= 2 * NR) {
                     /* Two panels read in place: full-height tiles take them one at a time,
                      * short ones both at once. */
-                    for (ptrdiff_t ir = ic; ir < ic + mc; ir += MR) {
-                        const ptrdiff_t mr = ic + mc - ir < MR ? ic + mc - ir : MR;
-                        const T *a_i = a_k + ir * a_rs;
-                        T *c_i = c + ir * ldc + jc;
+                    for (ptrdiff_t ir = 0; ir < mc;) {
+                        const ptrdiff_t mr = NAME(tile_rows)(mc - ir);
+                        const T *a_i = packed ? a_block + ir * kc : a_i0 + ir * a_rs;
+                        T *c_i = c + (ic + ir) * ldc + jc;
                         if (mr <= 3) {
-                            NAME(any_tile)(kc, a_i, a_rs, a_cs, mr, 1, b_k, ldb, acc);
+                            NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 1, b_k, ldb, acc);
                             NAME(store_tile)(c_i, ldc, mr, 2 * NR, acc, alpha, beta_eff);
                         } else {
                             for (ptrdiff_t half = 0; half < 2 * NR; half += NR) {
-                                NAME(any_tile)(kc, a_i, a_rs, a_cs, mr, 0, b_k + half, ldb, acc);
+                                NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 0, b_k + half,
+                                               ldb, acc);
                                 NAME(store_tile)(c_i + half, ldc, mr, NR, acc, alpha, beta_eff);
                             }
                         }
+                        ir += mr;
                     }
                     jc += 2 * NR;
                     continue;
@@ -196,10 +311,13 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                 } else {
                     NAME(pack_b)(panel, b_k, ldb, trans_b, kc, nr);
                 }
-                for (ptrdiff_t ir = ic; ir < ic + mc; ir += MR) {
-                    const ptrdiff_t mr = ic + mc - ir < MR ? ic + mc - ir : MR;
-                    NAME(any_tile)(kc, a_k + ir * a_rs, a_rs, a_cs, mr, 0, bp, b_rs, acc);
-                    NAME(store_tile)(c + ir * ldc + jc, ldc, mr, nr, acc, alpha, beta_eff);
+                for (ptrdiff_t ir = 0; ir < mc;) {
+                    const ptrdiff_t mr = NAME(tile_rows)(mc - ir);
+                    const T *a_i = packed ? a_block + ir * kc : a_i0 + ir * a_rs;
+                    NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 0, bp, b_rs, acc);
+                    NAME(store_tile)(c + (ic + ir) * ldc + jc, ldc, mr, nr, acc, alpha,
+                                     beta_eff);
+                    ir += mr;
                 }
                 jc += NR;
             }

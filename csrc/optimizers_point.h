@@ -94,7 +94,8 @@ static inline T SUF(fnn_rule_adadelta)(T w, T g, T *eg, T *ed, T lr, T rho, T on
     return w + lr * d;
 }
 
-/* Adamax: m += (g - m)(1 - b1); u = max(b2 u, |g|); w -= alpha m / (u + eps), alpha = lr / (1 - b1^t). */
+/* Adamax: m += (g - m)(1 - b1); u = max(b2 u, |g|); w -= alpha m / (u + eps) with
+ * alpha = lr / (1 - b1^t). */
 static inline T SUF(fnn_rule_adamax)(T w, T g, T *m, T *u, T alpha, T one_m_b1, T b2, T eps)
 {
     const T mi = *m + (g - *m) * one_m_b1;

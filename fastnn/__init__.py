@@ -20,13 +20,25 @@ from fastnn import (
     utils,
 )
 from fastnn._info import show_config
-from fastnn.layers import Input
+from fastnn.initializers import Initializer
+from fastnn.layers import Input, KerasTensor, Layer, Variable
+from fastnn.losses import Loss
+from fastnn.metrics import Metric
 from fastnn.models import Sequential
+from fastnn.optimizers import Optimizer
+from fastnn.regularizers import Regularizer
 
 __version__ = "0.1.0"
 
+
+def version() -> str:
+    """fastnn's version (``keras.version()``)."""
+    return __version__
+
+
 __all__ = [
-    "Input", "Sequential", "__version__", "activations", "backend", "callbacks", "config",
-    "constraints", "initializers", "layers", "losses", "metrics", "models", "optimizers",
-    "regularizers", "show_config", "utils",
+    "Initializer", "Input", "KerasTensor", "Layer", "Loss", "Metric", "Optimizer",
+    "Regularizer", "Sequential", "Variable", "__version__", "activations", "backend",
+    "callbacks", "config", "constraints", "initializers", "layers", "losses", "metrics",
+    "models", "optimizers", "regularizers", "show_config", "utils", "version",
 ]

@@ -76,7 +76,7 @@ def compute_fans(
         return 1, 1
     if len(shape) == 1:
         return shape[0], shape[0]
-    field = 1
+    field = math.prod(shape[:-2])
     return shape[-2] * field, shape[-1] * field
 
 
@@ -377,7 +377,7 @@ class Constant(Initializer):
     """Every element ``value`` (a scalar, or an array broadcast to the shape)."""
 
     def __init__(self, value: ArrayLike = 0.0):
-        self.value = value.tolist() if isinstance(value, np.ndarray) else value
+        self.value = value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
 
     def __call__(self, shape: Shape, dtype: DTypeLike = None) -> np.ndarray:
         value = np.asarray(self.value, dtype=_dtype(dtype))

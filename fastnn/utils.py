@@ -9,9 +9,10 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from fastnn import _random
+from fastnn.backend import clear_session
 from fastnn.config import floatx
 
-__all__ = ["normalize", "set_random_seed", "to_categorical"]
+__all__ = ["clear_session", "normalize", "set_random_seed", "to_categorical"]
 
 
 def set_random_seed(seed: int) -> None:
@@ -28,7 +29,7 @@ def set_random_seed(seed: int) -> None:
     if isinstance(seed, np.integer):
         seed = int(seed)
     if not isinstance(seed, int):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - Keras raises ValueError here
             "Expected `seed` argument to be an integer. "
             f"Received: seed={seed} (of type {type(seed)})"
         )

@@ -30,7 +30,7 @@ def gemm_abs(a, b, c, trans_a, trans_b, alpha, beta):
 
 
 # ---- activations ------------------------------------------------------------------------
-from scipy import special as _special  # noqa: E402 (float64 expit, ndtr, softmax, logsumexp)
+from scipy import special as _special  # float64 expit, ndtr, softmax, logsumexp
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -168,6 +168,7 @@ def activation_grad_ref(name, x, g, negative_slope=0.0, max_value=None, threshol
         else:
             raise ValueError(name)
         return g * d
+
 
 # ---- losses -----------------------------------------------------------------------------
 def _clip_with_mask(x, lo, hi):

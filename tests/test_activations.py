@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from _reference import SELU_ALPHA, SELU_SCALE, activation_grad_ref, activation_ref
+from _reference import SELU_SCALE, activation_grad_ref, activation_ref
 from conftest import LAYOUTS, as_layout, tolerance
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -320,7 +320,8 @@ def ulp_error(got, exact, dtype):
         ("exponential", None, None, 1.0),
         ("tanh", -25, 25, 3.0),
         ("elu", -30, 0, 2.0),
-        ("softplus", -100, 100, 2.0),
+        # log1p(exp(x)): exp's 0.9 ulp passes through (condition <= 1), plus ~2 roundings
+        ("softplus", -100, 100, 3.5),
     ],
 )
 def test_own_exp_expm1_tanh_log1p_are_accurate_to_a_few_ulp(name, low, high, max_ulp, dtype):

@@ -32,13 +32,19 @@ def make_data(fn_name, rng, n=37, logits=False):
     probs = rng.dirichlet(np.ones(c), n).astype(f32)
     if fn_name in ("binary_crossentropy", "binary_focal_crossentropy"):
         y = rng.integers(0, 2, (n, 3)).astype(f32)
-        p = rng.normal(0, 3, (n, 3)).astype(f32) if logits else rng.uniform(0, 1, (n, 3)).astype(f32)
+        p = (
+            rng.normal(0, 3, (n, 3)).astype(f32)
+            if logits
+            else rng.uniform(0, 1, (n, 3)).astype(f32)
+        )
         if not logits:
             p[0, 0], p[1, 1], p[2, 2] = 0.0, 1.0, 1e-9
         return y, p
     if fn_name in ("categorical_crossentropy", "kl_divergence"):
         p = rng.normal(0, 3, (n, c)).astype(f32) if logits else probs
-        return onehot if fn_name == "categorical_crossentropy" else rng.dirichlet(np.ones(c), n).astype(f32), p
+        return onehot if fn_name == "categorical_crossentropy" else rng.dirichlet(
+            np.ones(c), n
+        ).astype(f32), p
     if fn_name == "sparse_categorical_crossentropy":
         p = rng.normal(0, 3, (n, c)).astype(f32) if logits else probs
         return rng.integers(0, c, n), p
@@ -111,7 +117,9 @@ def test_every_name_matches_keras(keras, name):
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
     y_true, y_pred = make_data(_canonical(name), rng)
     ours, theirs = L.get(name), keras_loss(keras, name)
-    assert isinstance(ours, L.Loss) == (not callable(theirs) or isinstance(theirs, keras.losses.Loss))
+    assert isinstance(ours, L.Loss) == (
+        not callable(theirs) or isinstance(theirs, keras.losses.Loss)
+    )
     np.testing.assert_allclose(ours(y_true, y_pred), np.asarray(theirs(y_true, y_pred)), **TOL)
 
 
@@ -183,7 +191,9 @@ def test_sparse_ignore_class_matches_keras(keras, reduction):
             ours(labels, probs, weights), np.asarray(theirs(labels, probs, weights)), **TOL
         )
     fn = L.sparse_categorical_crossentropy(labels, probs, ignore_class=-1)
-    np.testing.assert_allclose(fn, keras.losses.sparse_categorical_crossentropy(labels, probs, ignore_class=-1), **TOL)
+    np.testing.assert_allclose(
+        fn, keras.losses.sparse_categorical_crossentropy(labels, probs, ignore_class=-1), **TOL
+    )
 
 
 def test_rank_squeeze_expand_matches_keras(keras):
@@ -214,7 +224,9 @@ def test_rank_three_and_rank_one_inputs_match_keras(keras):
     y = rng.normal(size=(6, 5, 3)).astype(np.float32)
     p = rng.normal(size=(6, 5, 3)).astype(np.float32)
     np.testing.assert_allclose(L.mean_squared_error(y, p), keras.losses.get("mse")(y, p), **TOL)
-    np.testing.assert_allclose(L.MeanSquaredError()(y, p), keras.losses.MeanSquaredError()(y, p), **TOL)
+    np.testing.assert_allclose(
+        L.MeanSquaredError()(y, p), keras.losses.MeanSquaredError()(y, p), **TOL
+    )
     sw = rng.uniform(size=(6, 5)).astype(np.float32)
     np.testing.assert_allclose(
         L.MeanSquaredError()(y, p, sw), keras.losses.MeanSquaredError()(y, p, sw), **TOL
@@ -251,11 +263,33 @@ def test_float64_inputs_stay_float64():
 
 def test_keras3_names_are_all_accepted(keras):
     keras3_names = [
-        "mean_squared_error", "mse", "MSE", "mean_absolute_error", "mae", "MAE",
-        "mean_absolute_percentage_error", "mape", "MAPE", "mean_squared_logarithmic_error",
-        "msle", "MSLE", "hinge", "squared_hinge", "categorical_hinge", "log_cosh", "huber",
-        "kl_divergence", "kld", "KLD", "poisson", "cosine_similarity", "binary_crossentropy",
-        "bce", "BCE", "binary_focal_crossentropy", "categorical_crossentropy",
+        "mean_squared_error",
+        "mse",
+        "MSE",
+        "mean_absolute_error",
+        "mae",
+        "MAE",
+        "mean_absolute_percentage_error",
+        "mape",
+        "MAPE",
+        "mean_squared_logarithmic_error",
+        "msle",
+        "MSLE",
+        "hinge",
+        "squared_hinge",
+        "categorical_hinge",
+        "log_cosh",
+        "huber",
+        "kl_divergence",
+        "kld",
+        "KLD",
+        "poisson",
+        "cosine_similarity",
+        "binary_crossentropy",
+        "bce",
+        "BCE",
+        "binary_focal_crossentropy",
+        "categorical_crossentropy",
         "sparse_categorical_crossentropy",
     ]
     for name in keras3_names + [c.__name__ for c in L.BUILTIN_CLASSES] + list(KERAS2_ALIASES):
@@ -272,7 +306,9 @@ def test_keras2_aliases_are_the_keras3_functions():
 
 
 def test_unknown_name_lists_valid_names():
-    with pytest.raises(ValueError, match="Could not interpret loss identifier: 'msee'.*mean_squared_error"):
+    with pytest.raises(
+        ValueError, match="Could not interpret loss identifier: 'msee'.*mean_squared_error"
+    ):
         L.get("msee")
     with pytest.raises(ValueError, match="Valid names"):
         L.get("Mse")  # case-sensitive, as Keras
@@ -372,9 +408,19 @@ def test_resolve_compile_loss_names():
         ("logcosh", "log_cosh", False, False),
         (L.hinge, "hinge", False, False),
         (L.CategoricalCrossentropy(), "categorical_crossentropy", False, False),
-        (L.CategoricalCrossentropy(from_logits=True), "softmax_categorical_crossentropy", False, True),
+        (
+            L.CategoricalCrossentropy(from_logits=True),
+            "softmax_categorical_crossentropy",
+            False,
+            True,
+        ),
         (L.SparseCategoricalCrossentropy(), "sparse_categorical_crossentropy", True, False),
-        (L.SparseCategoricalCrossentropy(from_logits=True), "softmax_sparse_categorical_crossentropy", True, True),
+        (
+            L.SparseCategoricalCrossentropy(from_logits=True),
+            "softmax_sparse_categorical_crossentropy",
+            True,
+            True,
+        ),
         (L.BinaryCrossentropy(from_logits=True), "sigmoid_binary_crossentropy", False, True),
         (L.BinaryFocalCrossentropy(from_logits=True), "binary_focal_crossentropy", False, True),
         ({"class_name": "Huber", "config": {"delta": 2.0}}, "huber", False, False),
@@ -383,7 +429,11 @@ def test_resolve_compile_loss_names():
 )
 def test_engine_spec(loss, kernel, sparse, from_logits):
     spec = L.engine_spec(loss)
-    assert spec.kernel == LOSS_IDS[kernel] and spec.sparse is sparse and spec.from_logits is from_logits
+    assert (
+        spec.kernel == LOSS_IDS[kernel]
+        and spec.sparse is sparse
+        and spec.from_logits is from_logits
+    )
     assert spec.reduction == "sum_over_batch_size"
 
 
@@ -393,9 +443,13 @@ def test_engine_spec_carries_parameters():
             apply_class_balancing=True, alpha=0.3, gamma=1.5, label_smoothing=0.2, reduction="sum"
         )
     )
-    assert spec == L.LossSpec(LOSS_IDS["binary_focal_crossentropy"], False, 0.2, 1.0, 1.5, 0.3, True, False, "sum")
+    assert spec == L.LossSpec(
+        LOSS_IDS["binary_focal_crossentropy"], False, 0.2, 1.0, 1.5, 0.3, True, False, "sum"
+    )
     assert L.engine_spec(L.Huber(delta=0.25)).delta == 0.25
-    assert L.engine_spec(L.CategoricalCrossentropy(label_smoothing=0.1)).label_smoothing == pytest.approx(0.1)
+    assert L.engine_spec(
+        L.CategoricalCrossentropy(label_smoothing=0.1)
+    ).label_smoothing == pytest.approx(0.1)
     assert L.engine_spec(L.LossFunctionWrapper(L.huber, delta=3.0)).delta == 3.0
 
 
@@ -411,7 +465,11 @@ def test_engine_spec_rejects_what_the_engine_cannot_run():
         def call(self, y_true, y_pred):
             return y_pred
 
-    for loss, name in ((my_loss, "my_loss"), (Custom(name="mine"), "mine"), (Overridden(), "mean_squared_error")):
+    for loss, name in (
+        (my_loss, "my_loss"),
+        (Custom(name="mine"), "mine"),
+        (Overridden(), "mean_squared_error"),
+    ):
         with pytest.raises(ValueError, match=f"'{name}' is custom Python code"):
             L.engine_spec(loss)
     with pytest.raises(ValueError, match="resolve_compile_loss"):
@@ -454,11 +512,15 @@ def test_fused_spec_computes_keras_loss_of_the_softmax_output(keras):
     the clipped probability formula would differ."""
     z = np.array([[30.0, 0.0, -5.0], [0.1, 0.2, 0.3]], np.float32)
     y = np.array([[0, 1, 0], [0, 0, 1]], np.float32)
-    spec = L.fused_logits_spec(L.engine_spec(L.CategoricalCrossentropy(label_smoothing=0.1)), "softmax")
+    spec = L.fused_logits_spec(
+        L.engine_spec(L.CategoricalCrossentropy(label_smoothing=0.1)), "softmax"
+    )
     values = np.empty(2, np.float32)
     from fastnn._kernels import _losses
 
-    _losses.loss_forward_backward(spec.kernel, y, z, None, 1.0, values, None, label_smoothing=spec.label_smoothing)
+    _losses.loss_forward_backward(
+        spec.kernel, y, z, None, 1.0, values, None, label_smoothing=spec.label_smoothing
+    )
     expected = keras.losses.categorical_crossentropy(y, z, from_logits=True, label_smoothing=0.1)
     np.testing.assert_allclose(values, expected, **TOL)
     assert values[0] > -np.log(1e-7) * 0.9  # unclipped: about 30, not capped at 16.1

@@ -1,6 +1,7 @@
 """fastnn.optimizers against Keras 3: golden values, parity with tf.keras, names, configs,
 validation, and the engine interface (spec, learning rates, flat slots shared with apply)."""
 
+import itertools
 import math
 import warnings
 
@@ -39,7 +40,12 @@ GOLDEN = [
     ("Adamax", {}, [0.999, -1.999], [0.998, -1.998]),
     ("Nadam", {}, [0.9989372, -1.9989372], [0.9981636, -1.9981638]),
     ("Lion", {}, [0.999, -1.999], [0.998, -1.998]),
-    ("SGD", {"learning_rate": 1.0, "clipnorm": 0.1}, [0.9019419, -1.9803884], [0.8038838, -1.9607768]),
+    (
+        "SGD",
+        {"learning_rate": 1.0, "clipnorm": 0.1},
+        [0.9019419, -1.9803884],
+        [0.8038838, -1.9607768],
+    ),
     ("SGD", {"learning_rate": 1.0, "clipvalue": 0.2}, [0.8, -1.9], [0.6, -1.8]),
     ("SGD", {"learning_rate": 1.0, "weight_decay": 0.1}, [0.4, -1.7], [-0.14, -1.43]),
 ]
@@ -60,7 +66,10 @@ def test_golden_values(name, kwargs, step1, step2, dtype):
 
 # ---- parity with tf.keras ----------------------------------------------------------------
 
-SCHEDULE = ("ExponentialDecay", {"initial_learning_rate": 0.05, "decay_steps": 1, "decay_rate": 0.5})
+SCHEDULE = (
+    "ExponentialDecay",
+    {"initial_learning_rate": 0.05, "decay_steps": 1, "decay_rate": 0.5},
+)
 
 PARITY = [
     ("SGD", {"learning_rate": 0.1}),
@@ -116,10 +125,15 @@ def test_three_steps_match_tf_keras(tf_keras, name, kwargs, dtype):
     for step in grads:
         theirs.apply_gradients(zip([tf_keras.ops.convert_to_tensor(g) for g in step], k_vars))
         ours.apply_gradients(zip(step, f_vars))
+        # Keras rounds the betas to float32 even for float64 variables and forms Adam's
+        # 1 - beta_2**t in float32 for float32 ones: its step size is off by up to ~4e-5
+        # relative (1 - float32(0.999) = 0.00099998713; float32 rounding of beta_2**t is
+        # 6e-8 absolute on 1e-3). Hence the displacement w - w0 to rtol 1e-4, and the weights
+        # to rtol 1e-5 plus 1e-6 absolute (1e-5 of the displacement, below 0.1 here).
         for k, f, start in zip(k_vars, f_vars, w0):
             np.testing.assert_allclose(f, k.numpy(), rtol=1e-5, atol=1e-6)
-            if dtype == np.float64:  # the displacement alone, where rounding leaves it visible
-                np.testing.assert_allclose(f - start, k.numpy() - start, rtol=1e-5, atol=1e-9)
+            atol = 1e-6 if dtype == np.float32 else 1e-12
+            np.testing.assert_allclose(f - start, k.numpy() - start, rtol=1e-4, atol=atol)
     k_state = [v.numpy() for v in theirs.variables]
     assert len(ours.variables) == len(k_state)
     for f, k in zip(ours.variables, k_state):
@@ -175,7 +189,9 @@ def test_get_passes_instances_and_none_through_and_rejects_the_rest():
     for bad in ("adamm", "ftrl", "", 3, object()):
         with pytest.raises(ValueError, match="optimizer"):
             optimizers.get(bad)
-    with pytest.raises(ValueError, match="Adam, AdamW, Adadelta"):
+    with pytest.raises(
+        ValueError, match="Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, Nadam, RMSprop, SGD"
+    ):
         optimizers.get("nope")
 
 
@@ -245,7 +261,8 @@ def test_keras2_decay_is_honoured_as_time_based_decay():
     assert opt.get_config()["decay"] == 0.5
     with pytest.warns(DeprecationWarning):
         _round_trip(opt)
-    assert "decay" not in optimizers.SGD(decay=0.0).get_config()
+    with pytest.warns(DeprecationWarning):
+        assert "decay" not in optimizers.SGD(decay=0.0).get_config()
     with pytest.raises(ValueError, match="decay"):
         optimizers.SGD(decay=-1.0)
 
@@ -409,8 +426,8 @@ def test_exclude_from_weight_decay():
 
 
 def test_set_weights_restores_the_state():
-    w0, grads = _problem(np.float32, seed=3, n_steps=4)
-    a = optimizers.Nadam(learning_rate=0.01)
+    w0, grads = _problem(np.float64, seed=3, n_steps=4)
+    a = optimizers.Nadam(learning_rate=2.0**-7)  # exact in float32, as Keras stores it
     wa = [w.copy() for w in w0]
     for step in grads[:3]:
         a.apply(step, wa)
@@ -418,10 +435,10 @@ def test_set_weights_restores_the_state():
     wb = [w.copy() for w in wa]
     b.build(wb)
     b.set_weights([v.copy() for v in a.variables])
-    assert b.iterations == 3 and b.learning_rate == pytest.approx(0.01) and b.u_product == a.u_product
+    assert b.iterations == 3 and b.learning_rate == 2.0**-7 and b.u_product == a.u_product
     a.apply(grads[3], wa)
     b.apply(grads[3], wb)
-    for x, y in zip(wa, wb):
+    for x, y in zip(wa + a.variables, wb + b.variables):
         np.testing.assert_array_equal(x, y)
     with pytest.raises(ValueError, match="Expected"):
         b.set_weights(b.variables[:-1])
@@ -480,7 +497,9 @@ def test_learning_rates():
         def get_config(self):
             return {}
 
-    np.testing.assert_array_equal(optimizers.SGD(Halving()).learning_rates(1, 3), [0.5, 0.25, 0.125])
+    np.testing.assert_array_equal(
+        optimizers.SGD(Halving()).learning_rates(1, 3), [0.5, 0.25, 0.125]
+    )
 
 
 def test_slots_for():
@@ -506,7 +525,7 @@ def _engine_steps(opt, flat_w, flat_g_steps, offsets, n_threads):
     u_product = getattr(opt, "u_product", 1.0)
     for k, g in enumerate(flat_g_steps):
         lr, t = lrs[k], it0 + k + 1
-        pieces = list(zip(offsets[:-1], offsets[1:]))
+        pieces = list(itertools.pairwise(offsets))
         scales = [1.0] * len(pieces)
         if spec.clipnorm:
             c = spec.clipnorm
@@ -521,21 +540,75 @@ def _engine_steps(opt, flat_w, flat_g_steps, offsets, n_threads):
             w_, g_ = flat_w[a:b], g[a:b]
             s_ = [None if s is None else s[a:b] for s in args]
             if spec.kind == OptimizerKind.ADAM:
-                _optimizers.adam_update(w_, g_, *s_, lr, spec.beta_1, spec.beta_2, spec.epsilon, t, wd, scale, clip, n_threads)
+                _optimizers.adam_update(
+                    w_,
+                    g_,
+                    *s_,
+                    lr,
+                    spec.beta_1,
+                    spec.beta_2,
+                    spec.epsilon,
+                    t,
+                    wd,
+                    scale,
+                    clip,
+                    n_threads,
+                )
             elif spec.kind == OptimizerKind.RMSPROP:
-                _optimizers.rmsprop_update(w_, g_, *s_, lr, spec.rho, spec.momentum, spec.epsilon, wd, scale, clip, n_threads)
+                _optimizers.rmsprop_update(
+                    w_,
+                    g_,
+                    *s_,
+                    lr,
+                    spec.rho,
+                    spec.momentum,
+                    spec.epsilon,
+                    wd,
+                    scale,
+                    clip,
+                    n_threads,
+                )
             elif spec.kind == OptimizerKind.NADAM:
-                new_product = _optimizers.nadam_update(w_, g_, *s_, lr, spec.beta_1, spec.beta_2, spec.epsilon, t, u_product, wd, scale, clip, n_threads)
+                new_product = _optimizers.nadam_update(
+                    w_,
+                    g_,
+                    *s_,
+                    lr,
+                    spec.beta_1,
+                    spec.beta_2,
+                    spec.epsilon,
+                    t,
+                    u_product,
+                    wd,
+                    scale,
+                    clip,
+                    n_threads,
+                )
             elif spec.kind == OptimizerKind.ADAGRAD:
-                _optimizers.adagrad_update(w_, g_, *s_, lr, spec.epsilon, wd, scale, clip, n_threads)
+                _optimizers.adagrad_update(
+                    w_, g_, *s_, lr, spec.epsilon, wd, scale, clip, n_threads
+                )
             elif spec.kind == OptimizerKind.SGD:
-                _optimizers.sgd_update(w_, g_, *s_, lr, spec.momentum, spec.nesterov, wd, scale, clip, n_threads)
+                _optimizers.sgd_update(
+                    w_, g_, *s_, lr, spec.momentum, spec.nesterov, wd, scale, clip, n_threads
+                )
             else:
                 raise AssertionError(spec.kind)
         u_product = new_product
     opt.iterations = it0 + len(flat_g_steps)
     if spec.kind == OptimizerKind.NADAM:
         opt.u_product = u_product
+
+
+def test_views_of_different_buffers_keep_their_own_slots():
+    opt = optimizers.SGD(1.0, momentum=0.5)
+    a = np.zeros(4)[1:3]  # views into two buffers of the same size
+    b = np.zeros(4)[1:3]
+    opt.apply([np.ones(2), np.zeros(2)], [a, b])
+    opt.apply([np.zeros(2), np.zeros(2)], [a, b])
+    np.testing.assert_array_equal(a, -1.5)
+    np.testing.assert_array_equal(b, 0.0)
+    assert len(opt.flat_slots[0]) == 4
 
 
 ENGINE_CASES = [

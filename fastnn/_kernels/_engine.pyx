@@ -46,7 +46,10 @@ from fastnn._kernels._activations cimport (
     FNN_ACT_LINEAR, FNN_ACT_NEEDS_Z, act_backward, act_forward, fnn_act_needs, fnn_act_params,
 )
 from fastnn._kernels._gemm cimport gemm
-from fastnn._kernels._losses cimport fnn_loss_spec, loss_rows, loss_spec, sparse_loss_rows
+from fastnn._kernels._losses cimport (
+    FNN_LOSS_HINGE, FNN_LOSS_SQUARED_HINGE, fnn_loss_spec, loss_rows, loss_spec,
+    sparse_loss_rows,
+)
 from fastnn._kernels._openmp cimport threads_for
 from fastnn._kernels._optimizers cimport (
     adadelta_update_nogil, adagrad_update_nogil, adam_update_nogil, adamax_update_nogil,
@@ -595,7 +598,7 @@ cdef double _forward(Engine e, floating *ws, const floating *x, Py_ssize_t rows,
             _prelu_forward(e, op, inp, out, rows)
         else:   # noise and dropout at inference: identity
             memcpy(out, inp, rows * op.n_out * sizeof(floating))
-        if training and (op.act_l1 != 0 or op.act_l2 != 0):
+        if op.act_l1 != 0 or op.act_l2 != 0:   # Keras adds it in inference too
             penalty += _activity_penalty(op, out, rows)
         inp = out
     return penalty
@@ -698,6 +701,10 @@ cdef double _loss(Engine e, floating *ws, Py_ssize_t rows, const floating *y,
     cdef floating *values = <floating *> e.p_values
     cdef Py_ssize_t i
     cdef double total = 0.0
+    cdef fnn_loss_spec spec = e.loss
+    if spec.loss == FNN_LOSS_HINGE or spec.loss == FNN_LOSS_SQUARED_HINGE:
+        # Keras maps labels in {0, 1} to {-1, 1}, deciding per batch.
+        spec.hinge_binary_labels = _all_zero_one(y, rows * e.out_dim)
     if e.fused:
         if last.kind == OP_DENSE:
             pred = ws + last.z * rows
@@ -707,13 +714,21 @@ cdef double _loss(Engine e, floating *ws, Py_ssize_t rows, const floating *y,
     if not with_grad:
         grad = NULL
     if e.sparse:
-        sparse_loss_rows(&e.loss, rows, e.out_dim, labels, pred, sw, 1.0 / rows, values, grad,
+        sparse_loss_rows(&spec, rows, e.out_dim, labels, pred, sw, 1.0 / rows, values, grad,
                          n_threads)
     else:
-        loss_rows(&e.loss, rows, e.out_dim, y, pred, sw, 1.0 / rows, values, grad, n_threads)
+        loss_rows(&spec, rows, e.out_dim, y, pred, sw, 1.0 / rows, values, grad, n_threads)
     for i in range(rows):
         total += values[i] * (sw[i] if sw != NULL else 1.0)
     return total / rows
+
+
+cdef bint _all_zero_one(const floating *y, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if y[i] != 0 and y[i] != 1:
+            return False
+    return True
 
 
 # ---- backward ---------------------------------------------------------------------------

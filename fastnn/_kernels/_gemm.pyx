@@ -32,8 +32,9 @@ cdef extern from "fastnn.h":
 # this Zen 3: single-thread CPU time, float32, OPENBLAS_NUM_THREADS=1, min of 9 interleaved
 # rounds on a loaded 2-core machine (own/BLAS time): m <= 16: 0.2-0.56 for NN, TN, NT on
 # k x n = 784x512, 512x256; m = 128: 0.87-0.96 (NN, NT: 784x512, 512x784, 256x512),
-# 1.02-1.14 for TN with k = 128; m = 1000: 1.03-1.17. Command: /tmp bench script timing
-# _gemm.matmul_own(..., 1) against _gemm.matmul_blas with time.thread_time().
+# 1.02-1.14 for TN with k = 128; m = 1000: 1.03-1.17. Method: _gemm.matmul_own(..., 1) against
+# _gemm.matmul_blas timed with time.thread_time() (CPU time, robust to the machine's other
+# load), OPENBLAS_NUM_THREADS=1. Wall-clock 2-thread ratios were too noisy to use (load 5-7).
 cdef enum:
     OWN_MAX_M = 128
 

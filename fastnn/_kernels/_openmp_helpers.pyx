@@ -8,6 +8,8 @@ parallel region instead, so nothing global changes under other libraries' feet.
 """
 import os
 
+from cython.parallel cimport prange
+
 from fastnn._kernels._openmp cimport FNN_OPENMP_ENABLED, FNN_PARALLEL_MIN_WORK, omp_get_max_threads
 
 
@@ -59,3 +61,17 @@ def effective_n_threads(n_threads=None):
     if n_threads < 0:
         return max(1, cpu_count() + n_threads + 1)
     return n_threads
+
+
+def parallel_region_cost(int n_threads, int repeats):
+    """Seconds one empty parallel region of n_threads costs (the measured half of the serial
+    cut-off; benchmarks/test_bench_threads.py derives FNN_PARALLEL_MIN_WORK from it)."""
+    import time
+
+    cdef int r, i
+    cdef double sink = 0
+    start = time.perf_counter()
+    for r in range(repeats):
+        for i in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
+            sink += i
+    return (time.perf_counter() - start) / repeats

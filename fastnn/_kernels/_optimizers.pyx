@@ -1,4 +1,4 @@
-"""Optimizer steps: Keras 3's update rules (shared/reference/keras.md 5.2) as fused in-place kernels.
+"""Optimizer steps: Keras 3's update rules (shared/reference/keras.md 5.2), fused and in place.
 
 What it computes. One function per optimizer updates a flat parameter buffer w in place from
 its gradient g and its slot buffers (same length as w), in one pass: per element it takes the

@@ -179,8 +179,23 @@ class Flatten(Layer):
     """``(N, d1, d2, ...)`` to ``(N, d1·d2·...)``; ``(N,)`` to ``(N, 1)``."""
 
     def __init__(self, data_format=None, **kwargs):
+        data_format = "channels_last" if data_format is None else str(data_format).lower()
+        if data_format not in ("channels_first", "channels_last"):
+            raise ValueError(
+                "The `data_format` argument must be one of {'channels_first', "
+                f"'channels_last'}}. Received: data_format={data_format}"
+            )
         super().__init__(**kwargs)
         self.data_format = data_format
+
+    def build(self, input_shape) -> None:
+        # channels_first moves axis 1 last before flattening: a permutation of the features
+        # that the engine does not implement (rows are flattened as stored).
+        if self.data_format == "channels_first" and len(input_shape) > 2:
+            raise ValueError(
+                f"fastnn's Flatten flattens channels_last data only; layer '{self.name}' "
+                f"received data_format='channels_first' with inputs of shape {input_shape}."
+            )
         self.built = True
 
     def compute_output_shape(self, input_shape) -> tuple:

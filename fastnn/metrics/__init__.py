@@ -135,12 +135,29 @@ def resolve_compile_metric(
     """
     if identifier is None:
         raise ValueError("Expected a metric, received None.")
-    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc", "crossentropy", "ce"):
+    if isinstance(identifier, str) and identifier.lower() in (
+        "accuracy",
+        "acc",
+        "crossentropy",
+        "ce",
+    ):
         binary, sparse = is_binary_or_sparse_categorical(y_true_shape, y_pred_shape)
         if identifier.lower() in ("accuracy", "acc"):
-            cls = BinaryAccuracy if binary else SparseCategoricalAccuracy if sparse else CategoricalAccuracy
+            cls = (
+                BinaryAccuracy
+                if binary
+                else SparseCategoricalAccuracy
+                if sparse
+                else CategoricalAccuracy
+            )
         else:
-            cls = BinaryCrossentropy if binary else SparseCategoricalCrossentropy if sparse else CategoricalCrossentropy
+            cls = (
+                BinaryCrossentropy
+                if binary
+                else SparseCategoricalCrossentropy
+                if sparse
+                else CategoricalCrossentropy
+            )
         return cls(name=identifier)
     metric = get(identifier)
     if isinstance(identifier, str):
@@ -154,16 +171,44 @@ def resolve_compile_metric(
 
 
 __all__ = [
-    *(cls.__name__ for cls in _CLASSES),
+    "AUC",
+    "Accuracy",
+    "BinaryAccuracy",
+    "BinaryCrossentropy",
+    "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "Hinge",
+    "KLDivergence",
+    "LogCoshError",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Metric",
+    "Poisson",
+    "Precision",
+    "R2Score",
+    "Recall",
+    "RootMeanSquaredError",
+    "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
+    "SparseTopKCategoricalAccuracy",
+    "SquaredHinge",
+    "Sum",
+    "TopKCategoricalAccuracy",
     "accuracy",
     "binary_accuracy",
     "categorical_accuracy",
-    "sparse_categorical_accuracy",
-    "top_k_categorical_accuracy",
-    "sparse_top_k_categorical_accuracy",
     "clear_name_uids",
-    "get",
-    "serialize",
     "deserialize",
+    "get",
     "resolve_compile_metric",
+    "serialize",
+    "sparse_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "top_k_categorical_accuracy",
 ]

@@ -160,3 +160,16 @@ class SparseTopKCategoricalAccuracy(BuiltinWrapper):
         self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None, from_sorted_ids=False
     ):
         super().__init__(name, dtype, k=k, from_sorted_ids=from_sorted_ids)
+
+
+FUNCTIONS = {
+    f.__name__: f
+    for f in (
+        accuracy,
+        binary_accuracy,
+        categorical_accuracy,
+        sparse_categorical_accuracy,
+        top_k_categorical_accuracy,
+        sparse_top_k_categorical_accuracy,
+    )
+}

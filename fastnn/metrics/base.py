@@ -15,14 +15,14 @@ import numpy as np
 
 from fastnn import config
 from fastnn import losses as _losses
-from fastnn.losses import squeeze_or_expand_to_same_rank
+from fastnn.losses.functions import _sparse_values_and_mask, squeeze_or_expand_to_same_rank
 
 _NAME_UIDS: dict[str, int] = {}
 
 
 def snake_case(name: str) -> str:
-    """"AUC" -> "auc", "R2Score" -> "r2_score", "TopKCategoricalAccuracy" ->
-    "top_k_categorical_accuracy"."""
+    """Keras's snake_case of a class name: AUC -> auc, R2Score -> r2_score,
+    TopKCategoricalAccuracy -> top_k_categorical_accuracy."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
@@ -48,21 +48,22 @@ def broadcast_to(x: np.ndarray, shape: tuple, what: str) -> np.ndarray:
         raise ValueError(f"{what} of shape {x.shape} does not match shape {shape}.") from None
 
 
-def samplewise(values: Any, sample_weight: Any, dtype: np.dtype):
-    """Per-sample means of ``values`` (over every axis after the first, or after the weights'
-    axes) weighted by ``sample_weight``, and the per-sample weights (None if none given)."""
+def samplewise(values: Any, sample_weight: Any, dtype: np.dtype, reduce: Callable = np.mean):
+    """Per-sample reductions (means, or ``reduce``) of ``values`` over every axis after the
+    first (or after the weights' axes), weighted by ``sample_weight``, and the per-sample
+    weights (None if none given)."""
     values = np.asarray(values, dtype=dtype)
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=dtype)
         values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
         if values.ndim > sample_weight.ndim:
-            values = values.mean(axis=tuple(range(sample_weight.ndim, values.ndim)))
+            values = reduce(values, axis=tuple(range(sample_weight.ndim, values.ndim)))
         sample_weight = broadcast_to(sample_weight, values.shape, "sample_weight")
         values = values * sample_weight
         if sample_weight.ndim > 1:
-            sample_weight = sample_weight.mean(axis=tuple(range(1, sample_weight.ndim)))
+            sample_weight = reduce(sample_weight, axis=tuple(range(1, sample_weight.ndim)))
     if values.ndim > 1:
-        values = values.mean(axis=tuple(range(1, values.ndim)))
+        values = reduce(values, axis=tuple(range(1, values.ndim)))
     return values, sample_weight
 
 
@@ -125,12 +126,7 @@ class Sum(Metric):
         self._total = 0.0
 
     def update_state(self, values, sample_weight=None) -> None:
-        values = np.asarray(values, dtype=self._dtype)
-        if sample_weight is not None:
-            values, sample_weight = squeeze_or_expand_to_same_rank(
-                values, np.asarray(sample_weight, dtype=self._dtype)
-            )
-            values = values * broadcast_to(sample_weight, values.shape, "sample_weight")
+        values, _ = samplewise(values, sample_weight, self._dtype, np.sum)
         self._total += float(values.sum(dtype=np.float64))
 
     def result(self):
@@ -161,18 +157,27 @@ class Mean(Metric):
         return self._value(self._total / self._count if self._count else 0.0)
 
 
+def _function(name: str) -> Callable:
+    """A built-in per-sample function by name: an accuracy function or a loss function."""
+    from fastnn.metrics.accuracy import FUNCTIONS  # accuracy imports this module
+
+    if name in FUNCTIONS:
+        return FUNCTIONS[name]
+    return _losses.get(name)
+
+
 class MeanMetricWrapper(Mean):
     """The mean of a per-sample function ``fn(y_true, y_pred, **kwargs)`` over every sample
     seen (a loss function, an accuracy function or your own)."""
 
     def __init__(self, fn: Callable | str, name=None, dtype=None, **kwargs):
         super().__init__(name=name, dtype=dtype)
-        self._fn = _losses.get(fn) if isinstance(fn, str) else fn
+        self._fn = _function(fn) if isinstance(fn, str) else fn
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         if self._fn is _losses.sparse_categorical_crossentropy:
-            values, mask = _losses._sparse_values_and_mask(y_true, y_pred, **self._fn_kwargs)
+            values, mask = _sparse_values_and_mask(y_true, y_pred, **self._fn_kwargs)
         else:
             values, mask = self._fn(y_true, y_pred, **self._fn_kwargs), None
         if mask is not None:

@@ -89,12 +89,18 @@ def confusion_counts(
         y_true, y_pred = y_true[..., class_id, None], y_pred[..., class_id, None]
         weights = weights[..., class_id, None]
     if label_weights is not None and not multi_label:
-        weights = weights * broadcast_to(np.asarray(label_weights, np.float64), y_pred.shape, "label_weights")
+        weights = weights * broadcast_to(
+            np.asarray(label_weights, np.float64), y_pred.shape, "label_weights"
+        )
     if multi_label:
         if y_pred.ndim != 2:
             raise ValueError(f"multi_label needs y_pred of rank 2; got shape {y_pred.shape}.")
     else:
-        y_true, y_pred, weights = y_true.reshape(-1, 1), y_pred.reshape(-1, 1), weights.reshape(-1, 1)
+        y_true, y_pred, weights = (
+            y_true.reshape(-1, 1),
+            y_pred.reshape(-1, 1),
+            weights.reshape(-1, 1),
+        )
     thresholds = np.asarray(thresholds, dtype=dtype)
     n_thr = thresholds.size
     if evenly:
@@ -138,7 +144,9 @@ class _PrecisionRecall(Metric):
             _check_range(np.atleast_1d(thresholds).tolist())
         default = 0.5 if top_k is None else NEG_INF
         self.init_thresholds = thresholds
-        self.thresholds = np.atleast_1d(default if thresholds is None else thresholds).astype(float).tolist()
+        self.thresholds = (
+            np.atleast_1d(default if thresholds is None else thresholds).astype(float).tolist()
+        )
         self.top_k = top_k
         self.class_id = class_id
         self._evenly = _is_evenly_spread(self.thresholds)
@@ -232,7 +240,9 @@ class AUC(Metric):
         from_logits=False,
     ):
         if curve not in ("ROC", "roc", "PR", "pr", "PRGAIN", "prgain"):
-            raise ValueError(f'Invalid AUC curve value: "{curve}". Expected values are ["PR", "ROC", "PRGAIN"]')
+            raise ValueError(
+                f'Invalid AUC curve value: "{curve}". Expected values are ["PR", "ROC", "PRGAIN"]'
+            )
         if summation_method not in _SUMMATIONS + tuple(s.capitalize() for s in _SUMMATIONS):
             raise ValueError(
                 f'Invalid AUC summation method value: "{summation_method}". Expected values are '
@@ -260,7 +270,9 @@ class AUC(Metric):
         self.summation_method = summation_method.lower()
         self.multi_label = multi_label
         self.num_labels = num_labels
-        self.label_weights = None if label_weights is None else np.asarray(label_weights, dtype=self._dtype)
+        self.label_weights = (
+            None if label_weights is None else np.asarray(label_weights, dtype=self._dtype)
+        )
         self.from_logits = from_logits
         self.reset_state()
 
@@ -309,7 +321,9 @@ class AUC(Metric):
         intercept = tp[1:] - slope * p[1:]
         both = (p[:-1] > 0) & (p[1:] > 0)
         ratio = np.where(both, _divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
-        return _divide_no_nan(slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0))
+        return _divide_no_nan(
+            slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0)
+        )
 
     def result(self):
         if self._counts is None:

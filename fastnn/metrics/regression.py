@@ -121,7 +121,9 @@ class BinaryCrossentropy(BuiltinWrapper):
 
     fn = staticmethod(L.binary_crossentropy)
 
-    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0):
+    def __init__(
+        self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0
+    ):
         super().__init__(name, dtype, from_logits=from_logits, label_smoothing=label_smoothing)
 
 
@@ -131,7 +133,12 @@ class CategoricalCrossentropy(BuiltinWrapper):
     fn = staticmethod(L.categorical_crossentropy)
 
     def __init__(
-        self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0, axis=-1
+        self,
+        name="categorical_crossentropy",
+        dtype=None,
+        from_logits=False,
+        label_smoothing=0,
+        axis=-1,
     ):
         super().__init__(
             name, dtype, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis
@@ -152,9 +159,7 @@ class SparseCategoricalCrossentropy(BuiltinWrapper):
         ignore_class=None,
         axis=-1,
     ):
-        super().__init__(
-            name, dtype, from_logits=from_logits, ignore_class=ignore_class, axis=axis
-        )
+        super().__init__(name, dtype, from_logits=from_logits, ignore_class=ignore_class, axis=axis)
 
 
 class RootMeanSquaredError(Mean):
@@ -191,7 +196,9 @@ class R2Score(Metric):
         target values seen (Keras counts every element).
     """
 
-    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None):
+    def __init__(
+        self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None
+    ):
         super().__init__(name=name, dtype=dtype)
         if class_aggregation not in (None, "uniform_average", "variance_weighted_average"):
             raise ValueError(
@@ -221,7 +228,11 @@ class R2Score(Metric):
             raise ValueError(
                 f"R2Score was built for {self._sums.shape[1]} outputs; got {y_true.shape[1]}."
             )
-        w = np.ones(1, dtype=self._dtype) if sample_weight is None else np.asarray(sample_weight, dtype=self._dtype)
+        w = (
+            np.ones(1, dtype=self._dtype)
+            if sample_weight is None
+            else np.asarray(sample_weight, dtype=self._dtype)
+        )
         if w.ndim == 1:
             w = w[:, None]
         w = broadcast_to(w, y_true.shape, "sample_weight").astype(np.float64)

@@ -3,48 +3,87 @@
 Everything is checked here, once, before anything changes: the engine trusts these arrays.
 x becomes a C-contiguous (n, features) array of the model's dtype (no copy when it already is
 one); y becomes (n, outputs) floats or, for sparse losses, (n,) int64 labels in range.
+Every message names the argument, what was wrong with it and what was expected.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
 
 from fastnn._kernels import _reductions
 
+# dtype kinds accepted as numbers: booleans, signed and unsigned integers, floats.
+_NUMERIC_KINDS = "biuf"
+
 
 def as_numeric_array(data: Any, name: str) -> np.ndarray:
     """NumPy arrays, Python lists, pandas objects and anything with ``__array__``."""
+    if type(data) is np.ndarray and data.dtype.kind in _NUMERIC_KINDS:
+        return data                     # the common case, checked in a few hundred ns
     if data is None:
         raise ValueError(f"`{name}` is required; received None.")
-    if hasattr(data, "to_numpy") and callable(data.to_numpy):   # pandas DataFrame / Series
-        data = data.to_numpy()
+    if type(data).__module__.startswith("pandas") and hasattr(data, "to_numpy"):
+        return _pandas_to_numpy(data, name)
     try:
         arr = np.asarray(data)
     except (ValueError, TypeError) as err:
         raise ValueError(f"`{name}` could not be converted to a numeric array: {err}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == np.bool_):
-        raise ValueError(
-            f"`{name}` must be numeric (integers, floats or booleans); received an array of "
-            f"dtype {arr.dtype}."
-        )
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"`{name}` must be real-valued; received complex data.")
+    _check_numeric_dtype(arr.dtype, name)
     return arr
 
 
+def _check_numeric_dtype(dtype: np.dtype, name: str) -> None:
+    if dtype.kind in _NUMERIC_KINDS:
+        return
+    if dtype.kind == "c":
+        raise ValueError(f"`{name}` must be real-valued; received complex data ({dtype}).")
+    raise ValueError(
+        f"`{name}` must be numeric (integers, floats or booleans); received an array of "
+        f"dtype {dtype}. Convert strings or mixed objects to numbers first."
+    )
+
+
+def _pandas_to_numpy(data: Any, name: str) -> np.ndarray:
+    """A DataFrame or Series as a NumPy array; its columns must all be numeric.
+
+    Mixed numeric columns (e.g. bool and float) would come out of ``to_numpy()`` as an object
+    array, so the columns are checked first and converted straight to float64; missing values
+    become NaN, which the finiteness check then reports.
+    """
+    dtypes = list(data.dtypes) if hasattr(data, "columns") else [data.dtype]
+    kinds = [getattr(dt, "kind", "O") for dt in dtypes]
+    bad = [i for i, kind in enumerate(kinds) if kind not in _NUMERIC_KINDS]
+    if bad:
+        if hasattr(data, "columns"):
+            cols = {str(data.columns[i]): str(dtypes[i]) for i in bad}
+            raise ValueError(f"`{name}` must be numeric; these columns are not: {cols}. "
+                             "Encode them as numbers first.")
+        raise ValueError(f"`{name}` must be numeric; received a Series of dtype {dtypes[0]}.")
+    if len(set(kinds)) == 1 and all(isinstance(dt, np.dtype) for dt in dtypes):
+        return data.to_numpy()
+    return data.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def check_finite(arr: np.ndarray, name: str) -> None:
-    flat = arr.reshape(-1)
-    if flat.dtype in (np.float32, np.float64):
-        ok = _reductions.all_finite(flat, 1) if flat.flags.c_contiguous else \
-            bool(np.isfinite(flat).all())
+    """ValueError naming the first NaN or infinity of a float array, if it has one."""
+    if arr.dtype.kind != "f":
+        return
+    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
+        ok = _reductions.all_finite(arr.reshape(-1), 1)
     else:
-        ok = True
+        ok = bool(np.isfinite(arr).all())
     if not ok:
-        raise ValueError(f"`{name}` contains NaN or infinity; every value must be finite.")
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        position = f"row {where[0]}" + (f", column {where[1]}" if len(where) == 2 else "") \
+            if where else "its only value"
+        raise ValueError(
+            f"`{name}` contains NaN or infinity (the first at {position}: "
+            f"{arr[where]}); every value must be finite."
+        )
 
 
 def prepare_x(x: Any, input_shape: tuple, dtype: np.dtype, layer_name: str,
@@ -68,8 +107,9 @@ def prepare_x(x: Any, input_shape: tuple, dtype: np.dtype, layer_name: str,
             f"(None, {', '.join(map(str, input_shape))}), but received input with shape "
             f"{received}"
         )
-    out = np.ascontiguousarray(arr.reshape(arr.shape[0], -1), dtype=dtype)
-    check_finite(out, name)
+    width = math.prod(input_shape)
+    out = _converted(arr.reshape(arr.shape[0], width), dtype)
+    _check_converted(out, arr, name)
     return out
 
 
@@ -79,24 +119,7 @@ def prepare_y(y: Any, n: int, out_dim: int, sparse: bool, dtype: np.dtype) -> np
     arr = as_numeric_array(y, "y")
     check_cardinality({"x": n, "y": arr.shape[0] if arr.ndim else 1})
     if sparse:
-        if arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        if arr.ndim != 1:
-            raise ValueError(
-                "A sparse categorical loss takes integer class labels of shape (n,) or (n, 1); "
-                f"received y of shape {arr.shape}. Use categorical_crossentropy for one-hot y."
-            )
-        check_finite(arr, "y")
-        labels = arr.astype(np.int64)
-        if not np.array_equal(labels, arr):
-            raise ValueError("Sparse categorical labels must be whole numbers; received "
-                             "fractional values in y.")
-        if labels.size and (labels.min() < 0 or labels.max() >= out_dim):
-            raise ValueError(
-                f"Class labels must lie in [0, {out_dim}) for a model with {out_dim} outputs; "
-                f"received labels from {labels.min()} to {labels.max()}."
-            )
-        return np.ascontiguousarray(labels)
+        return _class_labels(arr, out_dim)
     if arr.ndim == 1 and out_dim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[1] != out_dim:
@@ -106,12 +129,64 @@ def prepare_y(y: Any, n: int, out_dim: int, sparse: bool, dtype: np.dtype) -> np
             "labels use sparse_categorical_crossentropy, or one-hot encode y with "
             "fastnn.utils.to_categorical."
         )
-    out = np.ascontiguousarray(arr, dtype=dtype)
-    check_finite(out, "y")
+    out = _converted(arr, dtype)
+    _check_converted(out, arr, "y")
     return out
 
 
+def _class_labels(arr: np.ndarray, out_dim: int) -> np.ndarray:
+    """Sparse targets: whole numbers in [0, out_dim), of shape (n,) or (n, 1), as int64."""
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(
+            "A sparse categorical loss takes integer class labels of shape (n,) or (n, 1); "
+            f"received y of shape {arr.shape}. Use categorical_crossentropy for one-hot y."
+        )
+    if arr.dtype.kind == "f":
+        check_finite(arr, "y")
+        fractional = np.flatnonzero(arr != np.floor(arr))
+        if fractional.size:
+            raise ValueError(
+                "Sparse categorical labels must be whole numbers (class indices); y[{0}] is "
+                "{1}.".format(fractional[0], arr[fractional[0]])
+            )
+    if arr.size:
+        # Checked on the original values: a cast first could wrap large ones into range.
+        low, high = arr.min(), arr.max()
+        if low < 0 or high >= out_dim:
+            first = np.flatnonzero((arr < 0) | (arr >= out_dim))[0]
+            raise ValueError(
+                f"Class labels must lie in [0, {out_dim}) for a model with {out_dim} outputs; "
+                f"y[{first}] is {arr[first]} (received labels from {low} to {high})."
+            )
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _converted(arr: np.ndarray, dtype) -> np.ndarray:
+    """C-contiguous ``dtype`` (no copy if already so); overflow is reported by the caller."""
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > np.dtype(dtype).itemsize:
+        with np.errstate(over="ignore"):
+            return np.ascontiguousarray(arr, dtype=dtype)
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _check_converted(out: np.ndarray, source: np.ndarray, name: str) -> None:
+    """check_finite on converted data, telling overflow in the conversion from bad input."""
+    try:
+        check_finite(out, name)
+    except ValueError:
+        if source.dtype.kind in "iu" or bool(np.isfinite(source).all()):
+            raise ValueError(
+                f"`{name}` has values too large for {out.dtype} (largest magnitude "
+                f"{np.abs(source).max()}, limit {np.finfo(out.dtype).max}); rescale the data "
+                "or use fastnn.config.set_floatx('float64') before building the model."
+            ) from None
+        raise
+
+
 def check_cardinality(sizes: dict[str, int]) -> None:
+    """Keras's message, word for word, when the arrays disagree on the number of samples."""
     if len(set(sizes.values())) > 1:
         detail = "".join(f"'{k}' sizes: {v}\n" for k, v in sizes.items())
         raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same "
@@ -131,10 +206,11 @@ def prepare_sample_weight(sample_weight: Any, class_weight: dict | None, y_raw: 
     if w.ndim == 2 and w.shape[1] == 1:
         w = w[:, 0]
     if w.ndim != 1:
-        raise ValueError(f"`sample_weight` must have shape (n,); received {w.shape}.")
+        raise ValueError(f"`sample_weight` must have shape (n,) or (n, 1), one weight per "
+                         f"sample; received shape {w.shape}.")
     check_cardinality({"x": n, "sample_weight": w.shape[0]})
-    out = np.ascontiguousarray(w, dtype=dtype)
-    check_finite(out, "sample_weight")
+    out = _converted(w, dtype)
+    _check_converted(out, w, "sample_weight")
     return out
 
 
@@ -148,6 +224,7 @@ def class_weights_to_sample_weights(class_weight: dict, y: Any, dtype) -> np.nda
         arr = arr[:, 0]
     if arr.ndim == 2:
         arr = np.argmax(arr, axis=1)
+    check_finite(arr, "y")
     classes = np.rint(arr).astype(np.int64)
     weights = np.ones(classes.shape[0], dtype=dtype)
     for cls, weight in class_weight.items():
@@ -158,9 +235,10 @@ def class_weights_to_sample_weights(class_weight: dict, y: Any, dtype) -> np.nda
 
 def split_validation(arrays: list, validation_split: float) -> tuple[list, list]:
     """Keras: the last fraction of the samples, taken before any shuffling."""
-    if not 0 < validation_split < 1:
-        raise ValueError(f"`validation_split` must be between 0 and 1; received "
-                         f"{validation_split}.")
+    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) \
+            or not 0 < validation_split < 1:
+        raise ValueError(f"`validation_split` must be a number strictly between 0 and 1 (the "
+                         f"fraction of samples held out); received {validation_split!r}.")
     n = next(a.shape[0] for a in arrays if a is not None)
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at == 0 or split_at == n:
@@ -176,10 +254,16 @@ def split_validation(arrays: list, validation_split: float) -> tuple[list, list]
 
 
 def unpack_validation_data(validation_data) -> tuple[Any, Any, Any]:
-    if not isinstance(validation_data, (tuple, list)) or not 1 <= len(validation_data) <= 3:
+    if not isinstance(validation_data, (tuple, list)) or not 2 <= len(validation_data) <= 3:
         raise ValueError(
             "`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
-            f"val_sample_weight); received {type(validation_data).__name__}."
+            f"val_sample_weight); received {_describe(validation_data)}."
         )
     items = list(validation_data) + [None] * (3 - len(validation_data))
     return items[0], items[1], items[2]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of length {len(value)}"
+    return f"an object of type {type(value).__name__}"

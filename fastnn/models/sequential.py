@@ -135,10 +135,6 @@ class Sequential(Trainer):
             shape = layer.compute_output_shape(shape)
         self._invalidate_plan()
 
-    def _build_from_data(self, arr: np.ndarray) -> None:
-        if arr.ndim < 2 and not (arr.ndim == 1):
-            raise ValueError(f"Cannot infer the input shape from data of shape {arr.shape}.")
-        self.build((None, *(arr.shape[1:] if arr.ndim > 1 else (1,))))
 
     @property
     def input_shape(self) -> tuple:
@@ -149,6 +145,9 @@ class Sequential(Trainer):
 
     @property
     def output_shape(self) -> tuple:
+        if self._input_layer is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined output shape "
+                                 "yet.")
         shape = self.input_shape
         for layer in self._layers:
             shape = layer.compute_output_shape(shape)
@@ -156,11 +155,14 @@ class Sequential(Trainer):
 
     @property
     def inputs(self) -> list[KerasTensor]:
-        self.input_shape  # noqa: B018 - raises before the model knows its input
+        if self._input_layer is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")
         return [KerasTensor(self._input_layer)]
 
     @property
     def outputs(self) -> list:
+        if self._input_layer is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined outputs yet.")
         return [self.output_shape]
 
     # ---- the plan ----------------------------------------------------------------------
@@ -179,10 +181,21 @@ class Sequential(Trainer):
         return self._plan
 
     def _prepare_x(self, x) -> np.ndarray:
-        if self._input_layer is None:
-            self._build_from_data(_data.as_numeric_array(x, "x"))
-        plan = self._ensure_plan()
         first = self._layers[0].name if self._layers else self.name
+        if self._input_layer is None:
+            # Built lazily from the data, as Keras does, but only once x has passed every
+            # check: a call that fails must not leave the model built for bad data.
+            arr = _data.as_numeric_array(x, "x")
+            if arr.ndim == 0:
+                raise ValueError("Cannot infer the input shape of the model from a scalar `x`; "
+                                 "pass an array of shape (n_samples, n_features).")
+            shape = tuple(arr.shape[1:]) or (1,)
+            dtype = self._layers[0].dtype if self._layers else _config.floatx()
+            xs = _data.prepare_x(arr, shape, np.dtype(dtype), first)
+            self.build((None, *shape))
+            self._ensure_plan()
+            return xs
+        plan = self._ensure_plan()
         return _data.prepare_x(x, tuple(self._input_layer.shape), plan.dtype, first)
 
     # ---- weights -----------------------------------------------------------------------
@@ -213,18 +226,22 @@ class Sequential(Trainer):
         if len(weights) != len(own):
             raise ValueError(
                 f"You called `set_weights(weights)` on model '{self.name}' with a weight list "
-                f"of length {len(weights)}, but the model was expecting {len(own)} weights."
+                f"of length {len(weights)}, but the model was expecting {len(own)} weights: "
+                f"{self._weight_order()}."
             )
-        arrays = [np.asarray(w) for w in weights]
-        for var, arr in zip(own, arrays):
+        arrays = [_data.as_numeric_array(w, f"weights[{i}]") for i, w in enumerate(weights)]
+        for i, (var, arr) in enumerate(zip(own, arrays)):
             if var.shape != arr.shape:
                 raise ValueError(
-                    f"Weight {var.path} has shape {var.shape}, but the provided weight has "
-                    f"shape {arr.shape}."
+                    f"weights[{i}] is for {var.path}, of shape {var.shape}; received an array "
+                    f"of shape {arr.shape}. The order is {self._weight_order()}."
                 )
-            _data.check_finite(np.asarray(arr, dtype=np.float64), f"weights for {var.path}")
+            _data.check_finite(arr, f"weights[{i}] ({var.path})")
         for var, arr in zip(own, arrays):
             var.assign(arr)
+
+    def _weight_order(self) -> str:
+        return ", ".join(f"{w.path} {w.shape}" for w in self.weights)
 
     def count_params(self) -> int:
         if not self.built:

@@ -11,6 +11,7 @@ weights have constraints.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -209,7 +210,7 @@ class Trainer:
             for metric, _ in self._metric_objects:
                 metric.reset_state()
             cb.call("on_epoch_begin", epoch, None)
-            order = stream.next_epoch(steps)
+            order = stream.next_epoch()
             logs = self._train_one_epoch(xs, ys, ws, order, batch_size, per_batch, verbose,
                                          cb, n_threads)
             if self.stop_training and not logs:
@@ -297,10 +298,11 @@ class Trainer:
             var.assign(var.constraint(var.value))
 
     def _metric_results(self, y, preds, sample_weight) -> dict[str, float]:
-        results = {}
+        results: dict[str, float] = {}
+        seen: dict[str, int] = {}
         for metric, weighted in self._metric_objects:
             metric.update_state(y, preds, sample_weight=sample_weight if weighted else None)
-            results[metric.name] = float(metric.result())
+            results[_log_key(metric.name, weighted, seen)] = float(metric.result())
         return results
 
     # ---- evaluate / predict ------------------------------------------------------------
@@ -343,7 +345,11 @@ class Trainer:
     def _format_results(self, logs, return_dict):
         if return_dict:
             return dict(sorted(logs.items()))
-        values = [logs["loss"]] + [logs[m.name] for m, _ in self._metric_objects]
+        # Keras's order: the loss and the metrics by their own names, then any other key
+        # (renamed duplicates such as weighted_accuracy) alphabetically.
+        names = ["loss"] + [m.name for m, _ in self._metric_objects]
+        values = [logs[k] for k in names if k in logs]
+        values += [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
@@ -392,6 +398,22 @@ class Trainer:
         return ["loss", "compile_metrics"] if self._compile_metrics else ["loss"]
 
 
+def _log_key(name: str, weighted: bool, seen: dict[str, int]) -> str:
+    """Keras's log key for a metric: its name; a repeated name gets ``_1``, ``_2``, ... or,
+    for a weighted metric, the prefix ``weighted_`` first."""
+    if name not in seen:
+        seen[name] = 1
+        return name
+    if weighted:
+        name = f"weighted_{name}"
+        if name not in seen:
+            seen[name] = 1
+            return name
+    index = seen[name]
+    seen[name] += 1
+    return f"{name}_{index}"
+
+
 def _validate_now(epoch: int, validation_freq) -> bool:
     if isinstance(validation_freq, int):
         if validation_freq < 1:
@@ -404,16 +426,20 @@ def _validate_now(epoch: int, validation_freq) -> bool:
 
 
 class _EpochStream:
-    """The order of training rows, epoch after epoch.
+    """The rows of each epoch, in batch order.
 
-    Keras draws a fresh permutation per epoch; with ``steps_per_epoch`` its iterator runs on
-    across epochs, which a cursor over successive permutations reproduces here.
+    Keras walks through the data in passes of ``ceil(n / batch_size)`` batches, each pass in a
+    fresh order. Without ``steps_per_epoch`` an epoch is one pass. With it, an epoch takes the
+    next ``steps_per_epoch`` batches of the current pass, fewer (with Keras's warning) when
+    the pass ends first, and the epoch after a finished pass starts a new one.
     """
 
     def __init__(self, n: int, batch_size: int, shuffle, steps_per_epoch):
         self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
         self.steps_per_epoch = steps_per_epoch
-        self.pending = np.empty(0, dtype=np.int64)
+        self.n_batches = -(-n // batch_size)
+        self.order: np.ndarray | None = None
+        self.batches_seen = 0
 
     def _permutation(self) -> np.ndarray:
         if self.shuffle is True:
@@ -425,11 +451,21 @@ class _EpochStream:
                 rng.shuffle(order[lo:lo + self.batch_size])
         return order
 
-    def next_epoch(self, steps: int) -> np.ndarray:
+    def next_epoch(self) -> np.ndarray:
         if self.steps_per_epoch is None:
             return self._permutation()
-        want = steps * self.batch_size
-        while self.pending.shape[0] < want:
-            self.pending = np.concatenate([self.pending, self._permutation()])
-        order, self.pending = self.pending[:want], self.pending[want:]
-        return order
+        if self.order is None or self.batches_seen >= self.n_batches:
+            self.order, self.batches_seen = self._permutation(), 0
+        take = min(self.steps_per_epoch, self.n_batches - self.batches_seen)
+        if take < self.steps_per_epoch:
+            warnings.warn(
+                "Your input ran out of data; interrupting training. Make sure that your "
+                "dataset or generator can generate at least `steps_per_epoch * epochs` "
+                "batches. You may need to use the `.repeat()` function when building your "
+                "dataset.",
+                UserWarning,
+                stacklevel=3,
+            )
+        lo = self.batches_seen * self.batch_size
+        self.batches_seen += take
+        return self.order[lo:min(self.n, self.batches_seen * self.batch_size)]

@@ -132,6 +132,14 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _warn_lr_alias(stacklevel: int) -> None:
+    warnings.warn(
+        "`lr` is the Keras 2 name of `learning_rate`; Keras 3 rejects it.",
+        DeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
 def _on(value: float | None) -> float:
     """A clip setting as the kernels take it: Keras ignores None, 0 and negative values."""
     return float(value) if value is not None and value > 0 else 0.0
@@ -240,6 +248,7 @@ class Optimizer:
         self._slots: list[tuple[np.ndarray, ...]] = []
         self._flat_slots: tuple[np.ndarray, ...] | None = None
         self._flat_key: tuple[int, np.dtype] | None = None
+        self._flat_params: np.ndarray | None = None
         self._exclude_ids: set[int] = set()
         self._exclude_pattern: re.Pattern | None = None
         self.built = False
@@ -257,11 +266,7 @@ class Optimizer:
                 "Pass either `learning_rate` or its Keras 2 alias `lr`, not both. Received: "
                 f"learning_rate={learning_rate!r}, lr={lr!r}"
             )
-        warnings.warn(
-            "Argument `lr` is the Keras 2 name of `learning_rate`; Keras 3 rejects it.",
-            DeprecationWarning,
-            stacklevel=4,
-        )
+        _warn_lr_alias(stacklevel=4)  # the caller of the subclass's __init__
         return lr
 
     @staticmethod
@@ -314,11 +319,13 @@ class Optimizer:
 
     @property
     def lr(self) -> float:
-        """Keras 2's name of :attr:`learning_rate`."""
+        """Keras 2's name of :attr:`learning_rate` (DeprecationWarning; Keras 3 has none)."""
+        _warn_lr_alias(stacklevel=2)
         return self.learning_rate
 
     @lr.setter
     def lr(self, value: LearningRate) -> None:
+        _warn_lr_alias(stacklevel=2)
         self.learning_rate = value
 
     def learning_rates(self, start_iteration: int, n_steps: int) -> np.ndarray:
@@ -394,6 +401,7 @@ class Optimizer:
                 for name in self.slot_names
             )
             self._flat_key = key
+            self._flat_params = None
         return self._flat_slots
 
     @property
@@ -436,8 +444,9 @@ class Optimizer:
         self.built = True
 
     def _new_slots(self, v: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Views of the flat slots when ``v`` is a contiguous view into a 1-D parameter
-        buffer (the model's layout), else arrays of its own."""
+        """Views of the flat slots when ``v`` is a contiguous view into the 1-D parameter
+        buffer they belong to (the first such buffer of their size and dtype claims them),
+        else arrays of its own."""
         base = v.base
         if (
             isinstance(base, np.ndarray)
@@ -446,8 +455,10 @@ class Optimizer:
             and base.flags.c_contiguous
             and v.flags.c_contiguous
             and self._flat_key in (None, (base.size, base.dtype))
+            and (self._flat_params is None or self._flat_params is base)
         ):
             flat = self.slots_for(base.size, base.dtype)
+            self._flat_params = base
             start = (v.ctypes.data - base.ctypes.data) // v.itemsize
             return tuple(s[start : start + v.size].reshape(v.shape) for s in flat)
         return tuple(
