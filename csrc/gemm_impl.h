@@ -151,9 +151,12 @@ ALWAYS_INLINE void NAME(pack_b)(T *restrict panel, const T *restrict b, ptrdiff_
                                 int trans_b, ptrdiff_t kc, ptrdiff_t nr)
 {
     if (!trans_b && nr == NR) {
-        for (ptrdiff_t p = 0; p < kc; p++)
+        for (ptrdiff_t p = 0; p < kc; p++) {
+            /* B's rows are far apart (often in L3): ask early. Past the end is harmless. */
+            __builtin_prefetch(b + (p + 8) * ldb);
             for (int v = 0; v < NV; v++)
                 *(VEC *)(panel + p * NR + v * LANES) = *(const UVEC *)(b + p * ldb + v * LANES);
+        }
     } else if (!trans_b) {
         for (ptrdiff_t p = 0; p < kc; p++)
             for (ptrdiff_t j = 0; j < NR; j++)

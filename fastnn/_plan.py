@@ -87,12 +87,14 @@ class Plan:
         self.params = np.zeros(n_params, dtype=self.dtype)
         self.grads = np.zeros(n_params, dtype=self.dtype)
         self.state = np.zeros(max(n_state, 0), dtype=self.dtype)
-        for var in weights:
-            off = offsets[id(var)]
-            var.bind(self.params[off:off + var.value.size])
-        for var in stats:
-            off = state_offsets[id(var)]
-            var.bind(self.state[off:off + var.value.size])
+        self._token = object()
+        self._views = [(var, self.params[offsets[id(var)]:offsets[id(var)] + var.value.size])
+                       for var in weights]
+        self._views += [(var, self.state[state_offsets[id(var)]:
+                                         state_offsets[id(var)] + var.value.size])
+                        for var in stats]
+        for var, view in self._views:
+            var.bind(view, self._token)
         # The optimizer's variables: trainable weights in model order (layer by layer).
         self.trainable = [v for layer in layers for v in layer.trainable_weights
                           if id(v) in offsets]
@@ -140,6 +142,14 @@ class Plan:
         of[_F["momentum"]] = op.get("momentum", 0.0)
         of[_F["act_l1"]] = op.get("act_l1", 0.0)
         of[_F["act_l2"]] = op.get("act_l2", 0.0)
+
+    def adopt(self) -> None:
+        """Take back the variables that a later plan of the same layers moved into its own
+        buffers (``model(x, training=True)`` and ``layer(x)`` build one), keeping their
+        current values; call before running the engine."""
+        if any(var.owner is not self._token for var, _ in self._views):
+            for var, view in self._views:
+                var.bind(view, self._token)
 
     @property
     def last_has_activity_regularizer(self) -> bool:

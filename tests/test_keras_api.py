@@ -54,11 +54,13 @@ KERAS3_NAMES = {
                     "VarianceScaling Orthogonal Identity get serialize deserialize",
     "regularizers": "Regularizer L1 L2 L1L2 l1 l2 l1_l2 get serialize deserialize",
     "constraints": "Constraint MaxNorm MinMaxNorm NonNeg UnitNorm get serialize deserialize",
-    "models": "Sequential",
+    "models": "Sequential load_model clone_model model_from_json",
     "utils": "to_categorical set_random_seed normalize clear_session",
     "config": "floatx set_floatx epsilon set_epsilon",
     "backend": "clear_session floatx set_floatx epsilon set_epsilon",
-    "callbacks": "Callback History ProgbarLogger",
+    "callbacks": "Callback History ProgbarLogger EarlyStopping ModelCheckpoint "
+                 "LearningRateScheduler ReduceLROnPlateau TerminateOnNaN CSVLogger "
+                 "LambdaCallback",
 }
 
 # Keras 2 names old scripts import; Keras 3 dropped them, fastnn keeps them (a superset).
@@ -67,12 +69,11 @@ KERAS2_NAMES = {
               "mean_squared_logarithmic_error",
 }
 
-# Keras 3 names MLP scripts use that fastnn does not have yet (see the xfail below).
-KERAS3_MISSING = {
+# Keras 3's function aliases of losses (keras.losses.mse, keras.metrics.mae, ...).
+KERAS3_FUNCTION_ALIASES = {
     "losses": "mse mae mape msle kld logcosh",
-    "metrics": "mse mae binary_crossentropy categorical_crossentropy",
-    "callbacks": "EarlyStopping ModelCheckpoint LearningRateScheduler ReduceLROnPlateau "
-                 "TerminateOnNaN CSVLogger LambdaCallback",
+    "metrics": "mse mae mape msle kld logcosh binary_crossentropy categorical_crossentropy "
+               "sparse_categorical_crossentropy hinge squared_hinge poisson",
 }
 
 
@@ -107,16 +108,14 @@ def test_keras2_names_import_from_fastnn():
     assert _missing(KERAS2_NAMES) == []
 
 
-@pytest.mark.xfail(strict=True, reason="Keras 3 function aliases (losses.mse, metrics.mae, ...) "
-                   "and the common callbacks are not in fastnn yet")
-def test_keras3_names_fastnn_lacks():
-    assert _missing(KERAS3_MISSING) == []
+def test_keras3_function_aliases_import_from_fastnn():
+    assert _missing(KERAS3_FUNCTION_ALIASES) == []
 
 
 def test_the_lists_hold_keras_names_of_the_same_kind(tf_keras):
     """Every listed name is Keras 3's, as a class where Keras has a class, else a function."""
     wrong = []
-    for names in (KERAS3_NAMES, KERAS3_MISSING):
+    for names in (KERAS3_NAMES, KERAS3_FUNCTION_ALIASES):
         for module, words in names.items():
             theirs = _module(tf_keras, module)
             for name in words.split():

@@ -116,6 +116,19 @@ def test_the_snapshot_is_the_whole_state():
         _assert_same_state(before, _snapshot(failed))
 
 
+def test_a_failed_first_fit_leaves_a_fresh_model_as_new():
+    """Nothing trained yet: the failed fit may not count a step or draw a random number."""
+    failed, twin = _model(fitted=False, seed=4), _model(fitted=False, seed=4)
+    _fails(failed, lambda m: m.fit(X, _with(Y, 0, 0.5), verbose=0), ValueError,
+           "Sparse categorical labels must be whole numbers (class indices); y[0] is 0.5.")
+    assert failed.optimizer.iterations == 0
+    for model in (failed, twin):
+        set_random_seed(12)
+        model.fit(X, Y, batch_size=5, epochs=2, verbose=0)
+    for a, b in zip(failed.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 # ---- NaN and infinity -------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
@@ -234,16 +247,16 @@ def test_integer_labels_for_categorical_crossentropy():
     ("labels", "message"),
     [
         (_with(Y, 6, N_CLASSES).astype(np.int64),
-         "Class labels must lie in [0, 3) for a model with 3 outputs; y[6] is 3 (received "
-         "labels from 0 to 3)."),
+         ("Class labels must lie in [0, 3) for a model with 3 outputs; y[6] is 3 (received "
+          "labels from 0 to 3).")),
         (_with(Y, 9, -1).astype(np.int64),
-         "Class labels must lie in [0, 3) for a model with 3 outputs; y[9] is -1 (received "
-         "labels from -1 to 2)."),
+         ("Class labels must lie in [0, 3) for a model with 3 outputs; y[9] is -1 (received "
+          "labels from -1 to 2).")),
         (_with(Y, 2, 1.5),
          "Sparse categorical labels must be whole numbers (class indices); y[2] is 1.5."),
         (_with(Y, 2, 2.0**64),     # would wrap around to 0 if cast to int64 before checking
-         "Class labels must lie in [0, 3) for a model with 3 outputs; y[2] is "
-         "1.8446744073709552e+19 (received labels from 0.0 to 1.8446744073709552e+19)."),
+         ("Class labels must lie in [0, 3) for a model with 3 outputs; y[2] is "
+          "1.8446744073709552e+19 (received labels from 0.0 to 1.8446744073709552e+19).")),
     ],
     ids=["too-large", "negative", "fractional", "beyond-int64"],
 )
@@ -353,6 +366,11 @@ def test_class_weight_with_sample_weight(model):
     _fails(model, lambda m: m.fit(X, Y, sample_weight=np.ones(N), class_weight={0: 2.0},
                                   verbose=0),
            ValueError, "You cannot `class_weight` and `sample_weight` at the same time.")
+
+
+def test_class_weight_not_a_dict(model):
+    _fails(model, lambda m: m.fit(X, Y, class_weight=[1.0, 2.0, 1.0], verbose=0), ValueError,
+           "`class_weight` must be a dict of class index to weight; received list.")
 
 
 # ---- unknown names ----------------------------------------------------------------------

@@ -1,8 +1,9 @@
 # cdef entry points of the matmul kernels for the engine. All compute
 # C = alpha * op(A) @ op(B) + beta * C on row-major buffers with leading dimensions
 # (op(A) is m x k, stored k x m when trans_a; op(B) is k x n, stored n x k when trans_b).
-# gemm picks the own kernel or BLAS by shape; it and gemm_blas must be called outside any
-# OpenMP parallel region. Inside one, call fnn_gemm_f32/_f64 (fastnn.h) on a block of C.
+# gemm is the own kernel (gemm_own), threaded above a size cut-off; it and gemm_blas must be
+# called outside any OpenMP parallel region. Inside one, call fnn_gemm_f32/_f64 (fastnn.h) on
+# a block of C.
 from cython cimport floating
 
 

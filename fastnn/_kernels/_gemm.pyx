@@ -1,13 +1,12 @@
 """Matrix multiplication: C = alpha * op(A) @ op(B) + beta * C, float32 and float64.
 
-Two engines, chosen by shape in `gemm`:
-  - the own tile kernel (csrc/gemm.c), threaded here by splitting C into disjoint blocks of
-    whole register tiles (columns when there are enough, else rows), one prange chunk per
-    thread; each element's arithmetic does not depend on the split, so every thread count
-    gives the same bits. It wins up to about 128 rows of op(A): there BLAS's packing and
-    thread start-up cost more than the arithmetic, and our few-row path reads B in place.
-  - BLAS (SciPy's OpenBLAS through cython_blas) for the rest. BLAS threads itself and is never
-    called inside one of our parallel regions, so the two pools never run at once.
+`gemm` (what the engine calls) always runs the own tile kernel (csrc/gemm.c), threaded here
+by splitting C into disjoint blocks of whole register tiles (columns when there are enough,
+else rows), one prange chunk per thread; each element's arithmetic does not depend on the
+split, so every thread count gives the same bits. Single-threaded it is within a few % of
+OpenBLAS on the MLP's batch-128 shapes and faster for <= 16 rows; BLAS is not used because
+OpenBLAS's pthreads keep spinning after each call and then fight our OpenMP threads for the
+cores. `gemm_blas` (SciPy's OpenBLAS through cython_blas) stays for comparison and tests.
 Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so BLAS gets B first.
 """
 from cython cimport floating
@@ -28,15 +27,14 @@ cdef extern from "fastnn.h":
                       double alpha, const double *a, Py_ssize_t lda, const double *b,
                       Py_ssize_t ldb, double beta, double *c, Py_ssize_t ldc) noexcept nogil
 
-# Rows of op(A) up to which the own kernel beats SciPy's OpenBLAS 0.3.30 (Haswell kernels) on
-# this Zen 3: single-thread CPU time, float32, OPENBLAS_NUM_THREADS=1, min of 9 interleaved
-# rounds on a loaded 2-core machine (own/BLAS time): m <= 16: 0.2-0.56 for NN, TN, NT on
-# k x n = 784x512, 512x256; m = 128: 0.87-0.96 (NN, NT: 784x512, 512x784, 256x512),
-# 1.02-1.14 for TN with k = 128; m = 1000: 1.03-1.17. Method: _gemm.matmul_own(..., 1) against
-# _gemm.matmul_blas timed with time.thread_time() (CPU time, robust to the machine's other
-# load), OPENBLAS_NUM_THREADS=1. Wall-clock 2-thread ratios were too noisy to use (load 5-7).
+# Multiply-adds (m*n*k) from which a second thread pays for waking it: at 2^17 the parallel
+# region's start-up still eats the gain, at 2^18 it is ~20% faster. Wall time, own kernel, float32, min of 60
+# interleaved rounds at load ~3 on 2 Zen 3 cores (1 vs 2 threads): 32x32x32 0.75x (slower),
+# 32x64x64 0.98x, 64x64x64 1.23x, 32x128x128 1.21x, 128x128x128 1.24x, 128x256x128 1.67x,
+# 128x512x256 1.76x. The general FNN_PARALLEL_MIN_WORK (32768) is per element-operation of
+# much cheaper kernels.
 cdef enum:
-    OWN_MAX_M = 128
+    GEMM_PARALLEL_MIN_MNK = 1 << 18
 
 
 cdef inline void _own_block(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n,
@@ -54,7 +52,7 @@ cdef void gemm_own(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ss
                    const floating *b, Py_ssize_t ldb, floating beta,
                    floating *c, Py_ssize_t ldc, int n_threads) noexcept nogil:
     cdef Py_ssize_t nr = FNN_GEMM_NR_F32 if floating is float else FNN_GEMM_NR_F64
-    cdef int threads = threads_for(m * n * k, n_threads)
+    cdef int threads = threads_for(m * n * k, n_threads) if m * n * k >= GEMM_PARALLEL_MIN_MNK else 1
     cdef bint by_columns = n >= 2 * threads * nr or m < 2 * threads * FNN_GEMM_MR
     cdef Py_ssize_t tile = nr if by_columns else FNN_GEMM_MR
     cdef Py_ssize_t extent = n if by_columns else m
@@ -100,15 +98,12 @@ cdef void gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_
                floating alpha, const floating *a, Py_ssize_t lda,
                const floating *b, Py_ssize_t ldb, floating beta,
                floating *c, Py_ssize_t ldc, int n_threads) noexcept nogil:
-    if m <= OWN_MAX_M:
-        gemm_own(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, n_threads)
-    else:
-        gemm_blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    gemm_own(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, n_threads)
 
 
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] out,
            bint trans_a, bint trans_b, double alpha, double beta, int n_threads):
-    """out = alpha * op(a) @ op(b) + beta * out, by the engine `gemm` picks for the shape."""
+    """out = alpha * op(a) @ op(b) + beta * out, through `gemm` (the engine's entry point)."""
     with nogil:
         gemm(trans_a, trans_b, out.shape[0], out.shape[1],
              a.shape[0] if trans_a else a.shape[1], <floating>alpha, &a[0, 0], a.shape[1],

@@ -46,9 +46,19 @@ class Callback:
     def on_batch_end(self, batch, logs=None): ...
 
     def overrides_batch_hooks(self) -> bool:
-        """True if a training batch hook does something (the engine then steps per batch)."""
+        """True if a training batch hook does something (the engine then steps per batch):
+        overridden in a subclass or set on the instance (LambdaCallback)."""
         cls = type(self)
-        return any(getattr(cls, h) is not getattr(Callback, h) for h in _BATCH_HOOKS)
+        return any(getattr(cls, h) is not getattr(Callback, h) or h in vars(self)
+                   for h in _BATCH_HOOKS)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments (none for the base class)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        return cls(**config)
 
 
 class History(Callback):

@@ -93,6 +93,9 @@ class ProgbarLogger(Callback):
         if self.bar is not None:
             self.bar.update(self.params.get("steps") or 0, logs, final=True)
 
+    def get_config(self) -> dict:
+        return {"verbose": self.verbose}
+
     def overrides_batch_hooks(self) -> bool:
         # The model updates the bar between engine chunks; it never needs per-batch steps.
         return False

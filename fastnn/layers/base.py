@@ -54,6 +54,7 @@ class Variable:
         self.trainable = trainable
         self.regularizer = regularizer
         self.constraint = constraint
+        self.owner = None   # the token of the plan whose buffer holds the value, if any
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -82,10 +83,12 @@ class Variable:
             )
         self._value[...] = value
 
-    def bind(self, view: np.ndarray) -> None:
-        """Move the value into ``view`` (a slice of a model buffer) and live there."""
+    def bind(self, view: np.ndarray, owner=None) -> None:
+        """Move the value into ``view`` (a slice of a model buffer, belonging to ``owner``)
+        and live there."""
         view[...] = self._value.reshape(view.shape)
         self._value = view.reshape(self._value.shape)
+        self.owner = owner
 
     def __array__(self, dtype=None, copy=None):
         return np.asarray(self._value, dtype=dtype)

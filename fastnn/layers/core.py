@@ -76,7 +76,7 @@ class KerasTensor:
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
-          tensor=None, optional=False, ragged=None):  # noqa: N802 - Keras's name
+          tensor=None, optional=False, ragged=None):
     """A symbolic input of per-sample ``shape``, to start a Sequential model with."""
     return KerasTensor(InputLayer(shape=shape, batch_size=batch_size, dtype=dtype,
                                   sparse=sparse, batch_shape=batch_shape, name=name,

@@ -83,6 +83,15 @@ _OBJECTS: dict[str, Any] = {
 
 _REGISTRY = Registry("loss", _OBJECTS, module="keras.losses")
 
+# Keras 3 also exports some of the short names as functions of this module (keras.losses.mse).
+mse = _OBJECTS["mse"]
+mae = _OBJECTS["mae"]
+mape = _OBJECTS["mape"]
+msle = _OBJECTS["msle"]
+kld = _OBJECTS["kld"]
+logcosh = _OBJECTS["logcosh"]
+kullback_leibler_divergence = _OBJECTS["kullback_leibler_divergence"]
+
 
 def get(identifier):
     """The loss named ``identifier`` (a function, or a class instantiated with its defaults),
@@ -112,6 +121,13 @@ from fastnn.losses.engine import (
 )
 
 __all__ = [
+    "kld",
+    "kullback_leibler_divergence",
+    "logcosh",
+    "mae",
+    "mape",
+    "mse",
+    "msle",
     "BUILTIN_CLASSES",
     "BUILTIN_FUNCTIONS",
     "REDUCTIONS",

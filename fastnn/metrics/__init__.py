@@ -103,6 +103,27 @@ _OBJECTS = {
 
 _REGISTRY = Registry("metric", _OBJECTS, module="keras.metrics")
 
+# Keras 3 exports the loss functions as functions of this module too (keras.metrics.mse), so
+# scripts can pass them to compile(metrics=[...]).
+from fastnn.losses import (  # noqa: E402
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_hinge,
+    hinge,
+    huber,
+    kld,
+    kullback_leibler_divergence,
+    logcosh,
+    mae,
+    mape,
+    mse,
+    msle,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
+
 
 def get(identifier):
     """A metric instance from a name (the class with its defaults), a config dict or a class;
@@ -171,6 +192,22 @@ def resolve_compile_metric(
 
 
 __all__ = [
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_hinge",
+    "hinge",
+    "huber",
+    "kld",
+    "kullback_leibler_divergence",
+    "logcosh",
+    "mae",
+    "mape",
+    "mse",
+    "msle",
+    "poisson",
+    "sparse_categorical_crossentropy",
+    "squared_hinge",
     "AUC",
     "Accuracy",
     "BinaryAccuracy",

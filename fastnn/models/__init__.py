@@ -1,5 +1,33 @@
-"""Models (``keras.models``): Sequential."""
+"""Models (``keras.models``): Sequential, load_model, model_from_json, clone_model."""
+
+from __future__ import annotations
+
+import json
 
 from fastnn.models.sequential import Sequential
+from fastnn.saving import load_model
 
-__all__ = ["Sequential"]
+
+def model_from_json(json_string: str, custom_objects=None) -> Sequential:
+    """A model (new weights, uncompiled) from :meth:`Sequential.to_json`'s output or Keras's."""
+    from fastnn.saving.model_config import model_from_config
+
+    try:
+        config = json.loads(json_string)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"model_from_json needs a JSON string; {e}") from None
+    return model_from_config(config, custom_objects)
+
+
+def clone_model(model: Sequential, input_tensors=None, clone_function=None,
+                call_function=None, recursive=False, **kwargs) -> Sequential:
+    """A new model with the same layers' configs and freshly initialized weights."""
+    if input_tensors is not None or clone_function is not None or call_function is not None:
+        raise ValueError("fastnn's clone_model supports Sequential models without "
+                         "`input_tensors`, `clone_function` or `call_function`.")
+    if kwargs:
+        raise ValueError(f"Unexpected keyword arguments: {kwargs}")
+    return Sequential.from_config(model.get_config())
+
+
+__all__ = ["Sequential", "clone_model", "load_model", "model_from_json"]

@@ -147,10 +147,9 @@ def _class_labels(arr: np.ndarray, out_dim: int) -> np.ndarray:
         check_finite(arr, "y")
         fractional = np.flatnonzero(arr != np.floor(arr))
         if fractional.size:
-            raise ValueError(
-                "Sparse categorical labels must be whole numbers (class indices); y[{0}] is "
-                "{1}.".format(fractional[0], arr[fractional[0]])
-            )
+            first = fractional[0]
+            raise ValueError("Sparse categorical labels must be whole numbers (class "
+                             f"indices); y[{first}] is {arr[first]}.")
     if arr.size:
         # Checked on the original values: a cast first could wrap large ones into range.
         low, high = arr.min(), arr.max()
@@ -217,8 +216,10 @@ def prepare_sample_weight(sample_weight: Any, class_weight: dict | None, y_raw: 
 def class_weights_to_sample_weights(class_weight: dict, y: Any, dtype) -> np.ndarray:
     """Keras's rule: y squeezed if (n, 1), argmax'ed if one-hot, rounded; unknown classes 1."""
     if not isinstance(class_weight, dict):
-        raise ValueError(f"`class_weight` must be a dict of class index to weight; received "
-                         f"{type(class_weight).__name__}.")
+        raise ValueError(  # noqa: TRY004 - Keras raises ValueError here
+            "`class_weight` must be a dict of class index to weight; received "
+            f"{type(class_weight).__name__}."
+        )
     arr = as_numeric_array(y, "y")
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -240,7 +241,7 @@ def split_validation(arrays: list, validation_split: float) -> tuple[list, list]
         raise ValueError(f"`validation_split` must be a number strictly between 0 and 1 (the "
                          f"fraction of samples held out); received {validation_split!r}.")
     n = next(a.shape[0] for a in arrays if a is not None)
-    split_at = int(math.floor(n * (1.0 - validation_split)))
+    split_at = math.floor(n * (1.0 - validation_split))
     if split_at == 0 or split_at == n:
         raise ValueError(
             f"Training data contains {n} samples, which is not sufficient to split it into a "

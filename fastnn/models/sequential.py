@@ -13,10 +13,11 @@ from fastnn._plan import Plan
 from fastnn.layers.base import Layer, unique_name
 from fastnn.layers.core import InputLayer, KerasTensor
 from fastnn.models import data as _data
+from fastnn.models.io_mixin import ModelIOMixin
 from fastnn.models.trainer import Trainer
 
 
-class Sequential(Trainer):
+class Sequential(ModelIOMixin, Trainer):
     """A linear stack of layers (Keras 3's ``keras.Sequential``).
 
     Parameters
@@ -53,7 +54,7 @@ class Sequential(Trainer):
         if isinstance(layer, KerasTensor):
             layer = layer._input_layer
         if not isinstance(layer, Layer):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004 - Keras raises ValueError here
                 "Only instances of `keras.Layer` can be added to a Sequential model. "
                 f"Received: {layer} (of type {type(layer)})"
             )
@@ -134,7 +135,6 @@ class Sequential(Trainer):
             layer._maybe_build(shape)
             shape = layer.compute_output_shape(shape)
         self._invalidate_plan()
-
 
     @property
     def input_shape(self) -> tuple:

@@ -161,6 +161,13 @@ class Trainer:
             objects.append((_metrics.resolve_compile_metric(m, y_shape, out_shape), True))
         return objects
 
+    def _inputs(self, x) -> np.ndarray:
+        """x checked and converted, with the plan holding every variable (a training-mode
+        ``model(x)`` call may have moved them into a plan of its own)."""
+        xs = self._prepare_x(x)
+        self._plan.adopt()
+        return xs
+
     # ---- fit ---------------------------------------------------------------------------
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -175,8 +182,7 @@ class Trainer:
             raise ValueError(f"`epochs` must be a non-negative integer; received {epochs!r}.")
         if shuffle not in (True, False, "batch"):
             raise ValueError(f"`shuffle` must be True, False or 'batch'; received {shuffle!r}.")
-        arrays = self._training_arrays(x, y, sample_weight, class_weight)
-        xs, ys, ws, y_shape = arrays
+        xs, ys, ws, _ = self._training_arrays(x, y, sample_weight, class_weight)
         val = None
         if validation_data is not None:
             vx, vy, vw = _data.unpack_validation_data(validation_data)
@@ -227,7 +233,7 @@ class Trainer:
         return history
 
     def _training_arrays(self, x, y, sample_weight, class_weight):
-        xs = self._prepare_x(x)
+        xs = self._inputs(x)
         if y is None:
             raise ValueError("`y` is required to train: fastnn trains on (x, y) arrays.")
         y_raw = _data.as_numeric_array(y, "y")
@@ -240,7 +246,7 @@ class Trainer:
         return xs, ys, ws, y_shape
 
     def _eval_arrays(self, x, y, sample_weight):
-        xs = self._prepare_x(x)
+        xs = self._inputs(x)
         y_raw = _data.as_numeric_array(y, "y")
         self._prepare_training((None, *y_raw.shape[1:]))
         ys = _data.prepare_y(y_raw, xs.shape[0], self._plan.out_dim, self._loss_spec.sparse,
@@ -361,7 +367,7 @@ class Trainer:
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; received {verbose!r}.")
         batch_size = _check_batch_size(batch_size)
-        xs = self._prepare_x(x)
+        xs = self._inputs(x)
         out = np.empty((xs.shape[0], self._plan.out_dim), dtype=self._plan.dtype)
         if xs.shape[0]:
             self._plan.engine.predict(xs, out, max(batch_size, _INFERENCE_ROWS),

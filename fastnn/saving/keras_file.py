@@ -1,0 +1,170 @@
+"""``.keras`` files and ``.weights.h5`` files: save and load, atomically and without running
+code from the file.
+
+A ``.keras`` file is a zip of ``metadata.json``, ``config.json`` (the model's serialized config
+with its compile arguments) and ``model.weights.h5`` (see :mod:`fastnn.saving.weights_h5`), the
+layout Keras 3 writes, so either library loads the other's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterator
+
+import h5py
+
+from fastnn import _random
+from fastnn.saving import model_config, weights_h5
+from fastnn.saving.atomic import atomic_path
+
+# The Keras release whose file format fastnn writes.
+KERAS_VERSION = "3.15.1"
+_CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+
+
+def _require_built(model, what: str) -> None:
+    if not model.built:
+        raise ValueError(f"You cannot {what} an unbuilt model: call `model.build(input_shape)` "
+                         "or train it first, or start it with an `Input`.")
+
+
+def _weights_bytes(model, include_optimizer: bool) -> bytes:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        weights_h5.write(f, model, include_optimizer)
+    return buffer.getvalue()
+
+
+def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+    """Write ``model`` to a ``.keras`` file (replaced atomically)."""
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".keras"):
+        raise ValueError(
+            "Invalid filepath extension for saving. Please add a `.keras` extension for the "
+            f"native Keras format (fastnn does not write the legacy `.h5` format). Received: "
+            f"filepath={filepath}"
+        )
+    _require_built(model, "save")
+    config = json.dumps(model_config.serialize_model(model, include_optimizer))
+    metadata = json.dumps({
+        "keras_version": KERAS_VERSION,
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+    })
+    weights = _weights_bytes(model, include_optimizer)
+    with atomic_path(filepath, overwrite) as tmp, zipfile.ZipFile(tmp, "w") as z:
+        z.writestr(_METADATA, metadata)
+        z.writestr(_CONFIG, config)
+        z.writestr(_WEIGHTS, weights)
+
+
+def save_weights(model, filepath, overwrite: bool = True) -> None:
+    """Write the weights (and the optimizer's state) to a ``.weights.h5`` file."""
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".weights.h5"):
+        raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={filepath}")
+    _require_built(model, "save the weights of")
+    with atomic_path(filepath, overwrite) as tmp, h5py.File(tmp, "w") as f:
+        weights_h5.write(f, model)
+
+
+@contextlib.contextmanager
+def _reading(filepath: str, what: str) -> Iterator[None]:
+    """Turn the errors of a damaged file into one ValueError naming the file."""
+    try:
+        yield
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, UnicodeDecodeError,
+            json.JSONDecodeError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"Cannot read {what} '{filepath}': the file is corrupt, truncated or "
+                         f"not in the Keras 3 format ({type(e).__name__}: {e}).") from e
+
+
+def _check_exists(filepath: str) -> None:
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"File not found: filepath={filepath}. Please ensure the file "
+                                "is an accessible `.keras` zip file.")
+
+
+def _read_archive(filepath: str) -> tuple[dict, bytes]:
+    """``config.json`` (parsed) and ``model.weights.h5`` (bytes) of a ``.keras`` file."""
+    _check_exists(filepath)
+    with _reading(filepath, "the model file"):
+        if not zipfile.is_zipfile(filepath):
+            hint = (" It is an HDF5 file: fastnn does not read Keras 2's legacy `.h5` model "
+                    "format.") if h5py.is_hdf5(filepath) else ""
+            raise ValueError(f"'{filepath}' is not a `.keras` zip file.{hint}")
+        with zipfile.ZipFile(filepath) as z:
+            names = set(z.namelist())
+            missing = sorted({_CONFIG, _WEIGHTS} - names)
+            if missing:
+                raise ValueError(f"'{filepath}' is not a Keras 3 model file: it lacks "
+                                 f"{', '.join(missing)} (it holds {sorted(names)}).")
+            config = json.loads(z.read(_CONFIG).decode("utf-8"))
+            if _METADATA in names:
+                json.loads(z.read(_METADATA).decode("utf-8"))
+            weights = z.read(_WEIGHTS)
+    if not isinstance(config, dict):
+        raise ValueError(f"'{filepath}': config.json does not hold a model config.")
+    return config, weights
+
+
+@contextlib.contextmanager
+def _random_state_kept() -> Iterator[None]:
+    # Building layers draws initial weights that the file then overwrites; keep the shared
+    # random stream where it was so that loading does not change later shuffles.
+    state = _random.generator().bit_generator.state
+    try:
+        yield
+    finally:
+        _random.generator().bit_generator.state = state
+
+
+def _read_weights_bytes(data: bytes, filepath: str, model, include_optimizer=True,
+                        skip_mismatch=False) -> None:
+    with _reading(filepath, "the weights of"), h5py.File(io.BytesIO(data), "r") as f:
+        weights_h5.read(f, model, include_optimizer, skip_mismatch)
+    model._training_ready = False  # the engine picks up the loaded optimizer state
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
+    """A Sequential model from a ``.keras`` file written by fastnn or Keras 3.
+
+    With ``compile`` the model is compiled as it was and the optimizer's state restored, so
+    training resumes where it stopped. ``safe_mode`` is accepted for Keras's signature: fastnn
+    never runs code from a file, whatever its value.
+    """
+    filepath = os.fspath(filepath)
+    config, weights = _read_archive(filepath)
+    with _random_state_kept():
+        model = model_config.model_from_config(config, custom_objects)
+        if compile:
+            model_config.compile_from_config(model, config.get("compile_config"))
+    if not model.built:
+        raise ValueError(f"'{filepath}' holds a model without an input shape; fastnn cannot "
+                         "build it to load its weights.")
+    _read_weights_bytes(weights, filepath, model, include_optimizer=compile and model.compiled)
+    return model
+
+
+def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
+    """Load weights (and the optimizer's state, when the model is compiled) from a
+    ``.weights.h5`` or ``.keras`` file."""
+    filepath = os.fspath(filepath)
+    _require_built(model, "load weights into")
+    if filepath.endswith(".keras"):
+        data = _read_archive(filepath)[1]
+    elif filepath.endswith(".weights.h5"):
+        _check_exists(filepath)
+        with open(filepath, "rb") as f:
+            data = f.read()
+    else:
+        raise ValueError("File format not supported: filepath="
+                         f"{filepath}. fastnn loads `.weights.h5` and `.keras` files.")
+    _read_weights_bytes(data, filepath, model, include_optimizer=model.compiled,
+                        skip_mismatch=skip_mismatch)

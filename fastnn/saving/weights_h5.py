@@ -1,0 +1,180 @@
+"""The weights file of Keras 3 (``model.weights.h5``, ``*.weights.h5``) for Sequential models.
+
+Layout: ``layers/<key>/vars/<i>`` holds a layer's variables, trainable first, each group
+in creation order (Dense: kernel, bias; BatchNormalization: gamma, beta, moving mean, moving
+variance). Keras names a layer's group by its position, not by the layer's name: the snake_case
+class name, numbered from the second of a class (``dense``, ``dense_1``, ``p_re_lu``); ``optimizer/vars/<i>`` holds the iteration count (int64), the learning rate
+(float32, when it is a number), the slots (per slot group, per trainable variable, in model
+order) and Nadam's ``u_product``; ``vars`` is the model's own (empty) group. Each ``vars``
+group has a ``name`` attribute. Reading checks every count and shape before writing anything
+into the model.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from fastnn.layers.base import snake_case
+from fastnn.optimizers.schedules import LearningRateSchedule
+
+
+def layer_keys(layers) -> list[str]:
+    """The group name of each layer in the file (Keras's container naming)."""
+    counts: dict[str, int] = {}
+    keys = []
+    for layer in layers:
+        base = snake_case(type(layer).__name__)
+        n = counts.get(base, 0)
+        counts[base] = n + 1
+        keys.append(base if n == 0 else f"{base}_{n}")
+    return keys
+
+
+def layer_variables(layer) -> list:
+    """A layer's Variables in Keras's file order."""
+    own = layer._weights
+    return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
+
+
+def optimizer_state(model) -> list[np.ndarray] | None:
+    """The optimizer's variables in Keras's order, as views of the live state (None when the
+    model has no trained-ready plan to take slots from)."""
+    opt = getattr(model, "optimizer", None)
+    plan = getattr(model, "_plan", None)
+    if opt is None or plan is None:
+        return None
+    state = [np.array(opt.iterations, dtype=np.int64)]
+    if _has_float_lr(opt):
+        state.append(np.array(opt.learning_rate, dtype=np.float32))
+    names = opt.slot_names
+    flat = dict(zip(names, opt.slots_for(plan.params.size, plan.dtype))) if names else {}
+    for group in opt.slot_groups:
+        for off, var in zip(plan.var_off, plan.trainable):
+            state.extend(flat[name][off:off + var.value.size].reshape(var.shape)
+                         for name in group)
+    if hasattr(opt, "u_product"):
+        state.append(np.array(opt.u_product, dtype=plan.dtype))
+    return state
+
+
+def _has_float_lr(opt) -> bool:
+    lr = opt._learning_rate
+    return not (isinstance(lr, LearningRateSchedule) or callable(lr))
+
+
+def write(f: h5py.File, model, include_optimizer: bool = True) -> None:
+    layers = f.create_group("layers")
+    for key, layer in zip(layer_keys(model.layers), model.layers):
+        group = layers.create_group(key).create_group("vars")
+        group.attrs["name"] = layer.name
+        for i, var in enumerate(layer_variables(layer)):
+            group.create_dataset(str(i), data=var.value)
+    state = optimizer_state(model) if include_optimizer else None
+    if state is not None:
+        group = f.create_group("optimizer").create_group("vars")
+        group.attrs["name"] = model.optimizer.name
+        for i, value in enumerate(state):
+            group.create_dataset(str(i), data=value)
+    f.create_group("vars").attrs["name"] = model.name
+
+
+def _datasets(group, where: str) -> list[np.ndarray]:
+    keys = list(group.keys())
+    if sorted(keys, key=lambda k: int(k) if k.isdigit() else -1) != \
+            [str(i) for i in range(len(keys))]:
+        raise ValueError(f"Corrupt weights file: {where} should hold datasets 0..n-1, "
+                         f"found {sorted(keys)}.")
+    out = []
+    for i in range(len(keys)):
+        item = group[str(i)]
+        if not isinstance(item, h5py.Dataset):
+            raise ValueError(f"Corrupt weights file: {where}/{i} is not a dataset.")
+        out.append(np.asarray(item[()]))
+    return out
+
+
+def read(f: h5py.File, model, include_optimizer: bool = True, skip_mismatch: bool = False):
+    """Load ``f`` into ``model`` (layers by name, then the optimizer when asked)."""
+    if "layers" not in f or not isinstance(f["layers"], h5py.Group):
+        raise ValueError("Not a Keras 3 weights file: it has no 'layers' group.")
+    extra = sorted(set(f["layers"]) - set(layer_keys(model.layers)))
+    if extra and not skip_mismatch:
+        raise ValueError(f"The weights file holds layers the model does not have: {extra} "
+                         f"(the model's layers are {layer_keys(model.layers)}).")
+    pending = []
+    for key, layer in zip(layer_keys(model.layers), model.layers):
+        own = layer_variables(layer)
+        if key not in f["layers"]:
+            if own and not skip_mismatch:
+                raise ValueError(f"The weights file has no group 'layers/{key}' for layer "
+                                 f"'{layer.name}' (it has: {sorted(f['layers'])}).")
+            continue
+        node = f["layers"][key]
+        values = _datasets(node["vars"], f"layers/{key}/vars") if "vars" in node else []
+        problem = _mismatch(own, values, f"layer '{layer.name}'")
+        if problem:
+            if skip_mismatch:
+                continue
+            raise ValueError(problem)
+        pending += [(var, value) for var, value in zip(own, values)]
+    for var, value in pending:
+        _check_finite(value, var.path)
+    for var, value in pending:
+        var.assign(value.astype(var.dtype, copy=False))
+    if include_optimizer and "optimizer" in f and "vars" in f["optimizer"]:
+        _read_optimizer(_datasets(f["optimizer"]["vars"], "optimizer/vars"), model,
+                        skip_mismatch)
+
+
+def _mismatch(own, values, what: str) -> str | None:
+    if len(own) != len(values):
+        return (f"{what} expects {len(own)} variables ({[v.path for v in own]}); the file "
+                f"holds {len(values)}.")
+    for var, value in zip(own, values):
+        if tuple(var.shape) != value.shape:
+            return (f"Shape mismatch for {what}, variable '{var.path}': the model has shape "
+                    f"{var.shape}, the file holds shape {value.shape}.")
+    return None
+
+
+def _check_finite(value: np.ndarray, where: str) -> None:
+    if value.dtype.kind not in "fiu":
+        raise ValueError(f"Corrupt weights file: {where} has dtype {value.dtype}.")
+    if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+        raise ValueError(f"The weights file holds non-finite values for {where}.")
+
+
+def _read_optimizer(values: list[np.ndarray], model, skip_mismatch: bool) -> None:
+    model._ensure_plan()
+    opt = model.optimizer
+    target = optimizer_state(model)
+    if target is None:
+        return
+    problem = None
+    if len(values) != len(target):
+        problem = (f"The optimizer '{opt.name}' has {len(target)} variables; the file holds "
+                   f"{len(values)} (was it saved with another optimizer or model?).")
+    else:
+        for i, (t, v) in enumerate(zip(target, values)):
+            if t.shape != v.shape:
+                problem = (f"Optimizer variable {i} has shape {t.shape}; the file holds "
+                           f"shape {v.shape}.")
+                break
+    if problem:
+        if skip_mismatch:
+            return
+        raise ValueError(problem)
+    for i, v in enumerate(values):
+        _check_finite(v, f"optimizer/vars/{i}")
+    head = 2 if _has_float_lr(opt) else 1
+    tail = 1 if hasattr(opt, "u_product") else 0
+    opt.iterations = int(values[0])
+    if head == 2 and np.float32(opt.learning_rate) != values[1]:
+        # The file keeps the rate in float32: keep the config's exact value when it rounds
+        # to the stored one, so that training resumes bit for bit.
+        opt.learning_rate = float(values[1])
+    if tail:
+        opt.u_product = float(values[-1])
+    for t, v in zip(target[head:len(target) - tail], values[head:len(values) - tail]):
+        t[...] = v
