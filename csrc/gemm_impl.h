@@ -271,8 +271,10 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
         const ptrdiff_t kc = k - pc < kc_even ? k - pc : kc_even;
         const T beta_eff = pc == 0 ? beta : 1;
         const T *a_k = a + pc * a_cs;
-        for (ptrdiff_t jc = 0; jc < n_rowwise; jc += GEMM_KC * NR / 2) {
-            const ptrdiff_t w = n_rowwise - jc < GEMM_KC * NR / 2 ? n_rowwise - jc : GEMM_KC * NR / 2;
+        /* The chains of up to half a panel's worth of columns live in `panel` (stays in L1). */
+        const ptrdiff_t row_chunk = GEMM_KC * NR / 2;
+        for (ptrdiff_t jc = 0; jc < n_rowwise; jc += row_chunk) {
+            const ptrdiff_t w = n_rowwise - jc < row_chunk ? n_rowwise - jc : row_chunk;
             NAME(row_times_b)(kc, a_k, a_cs, b + pc * ldb + jc, ldb, w, (VEC *)panel, c + jc,
                               alpha, beta_eff);
         }

@@ -20,7 +20,10 @@ SHAPES = [  # (m, n, k)
     (6, 16, 256),  # exactly one register tile and one k-block
     (17, 31, 257),  # ragged tiles, k one past a block
     (16, 512, 300),  # few rows: B read in place
-    (300, 129, 784),  # large: packed B, several k-blocks, threaded
+    (8, 70, 20),  # 6 + 2 rows retiled as 4 + 4
+    (1, 300, 301),  # one row: B streamed row by row, k-blocks of odd depth, 12-column tail
+    (1, 2100, 5),  # one row wider than the row path's buffer
+    (300, 129, 784),  # large: packed A and B, several row and k-blocks, threaded
 ]
 
 
@@ -126,6 +129,22 @@ def test_own_bitwise_same_for_any_thread_count(form, shape, dtype):
         outs.append(out)
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_array_equal(outs[0], outs[2])
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_own_same_bits_for_any_row_count(form, dtype):
+    """A row of C gets the same bits alone (one-row path), in a short or retiled block, or in a
+    full block: the guarantee thread splits rely on, checked without threads."""
+    m, n, k = 20, 75, 600
+    a, b, c = operands(np.random.default_rng(4), m, n, k, form, dtype)
+    trans_a, trans_b = FORMS[form]
+    whole = c.copy()
+    _gemm.matmul_own(a, b, whole, trans_a, trans_b, 0.9, 0.4, 1)
+    for lo, hi in [(0, 1), (7, 8), (3, 11), (12, 20), (5, 19)]:
+        a_part = np.ascontiguousarray(a[:, lo:hi] if trans_a else a[lo:hi])
+        part = c[lo:hi].copy()
+        _gemm.matmul_own(a_part, b, part, trans_a, trans_b, 0.9, 0.4, 1)
+        np.testing.assert_array_equal(part, whole[lo:hi], err_msg=f"rows {lo}:{hi}")
 
 
 @settings(max_examples=60, deadline=None)

@@ -36,7 +36,8 @@ def fit_both(km, fm, kcb, fcb_, epochs=8, **kw):
 @pytest.mark.parametrize("kwargs", [
     {"monitor": "val_loss", "min_delta": 0.02, "patience": 2},
     {"monitor": "val_mae", "min_delta": 0.05, "patience": 1, "restore_best_weights": True},
-    {"monitor": "loss", "baseline": 0.01, "patience": 3, "start_from_epoch": 2},
+    {"monitor": "loss", "baseline": 0.01, "patience": 3, "start_from_epoch": 2,
+     "min_delta": 0.05},
 ])
 def test_early_stopping_like_keras(tf_keras, kwargs):
     km, fm = twins(tf_keras)

@@ -319,6 +319,15 @@ def test_optimizer_classifier(tf_keras, case):
     _check_fit(tf_keras, km, fm, LABELS, evaluate=case is OPTIMIZERS[0])
 
 
+def test_weight_decay_exclusions(tf_keras):
+    km, fm = twins(tf_keras, mlp)
+    for model, lib in ((km, tf_keras), (fm, fastnn)):
+        opt = lib.optimizers.AdamW(0.05, weight_decay=0.5)
+        opt.exclude_from_weight_decay(var_names=["bias"])
+        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+    _check_fit(tf_keras, km, fm, LABELS, evaluate=False)
+
+
 @pytest.mark.parametrize("case", [OPTIMIZERS[4], OPTIMIZERS[8]],
                          ids=[_opt_id(OPTIMIZERS[4]), _opt_id(OPTIMIZERS[8])])
 def test_optimizer_regression(tf_keras, case):

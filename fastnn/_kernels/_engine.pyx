@@ -155,6 +155,7 @@ cdef class Engine:
     cdef Py_ssize_t *var_size
     cdef double *var_l1
     cdef double *var_l2
+    cdef double *var_decay
     cdef readonly object dtype
     cdef readonly Py_ssize_t in_dim, out_dim, capacity
     cdef Py_ssize_t ws_per_row, vec_len
@@ -182,7 +183,7 @@ cdef class Engine:
     def __cinit__(self):
         self.ops = NULL
         self.var_off = self.var_size = NULL
-        self.var_l1 = self.var_l2 = NULL
+        self.var_l1 = self.var_l2 = self.var_decay = NULL
 
     def __dealloc__(self):
         free(self.ops)
@@ -190,6 +191,7 @@ cdef class Engine:
         free(self.var_size)
         free(self.var_l1)
         free(self.var_l2)
+        free(self.var_decay)
 
     def __init__(self, ops_i, ops_f, params, grads, state, var_off, var_size, var_l1, var_l2,
                  Py_ssize_t in_dim, Py_ssize_t capacity=32):
@@ -216,11 +218,14 @@ cdef class Engine:
         self.var_size = <Py_ssize_t *> malloc(max(1, self.n_vars) * sizeof(Py_ssize_t))
         self.var_l1 = <double *> malloc(max(1, self.n_vars) * sizeof(double))
         self.var_l2 = <double *> malloc(max(1, self.n_vars) * sizeof(double))
-        if not (self.ops and self.var_off and self.var_size and self.var_l1 and self.var_l2):
+        self.var_decay = <double *> malloc(max(1, self.n_vars) * sizeof(double))
+        if not (self.ops and self.var_off and self.var_size and self.var_l1 and self.var_l2
+                and self.var_decay):
             raise MemoryError()
         for i in range(self.n_vars):
             self.var_off[i], self.var_size[i] = var_off[i], var_size[i]
             self.var_l1[i], self.var_l2[i] = var_l1[i], var_l2[i]
+            self.var_decay[i] = 1.0
             if var_off[i] < 0 or var_off[i] + var_size[i] > params.shape[0]:
                 raise ValueError("a variable lies outside the parameter buffer")
         for k in range(self.n_ops):
@@ -296,15 +301,17 @@ cdef class Engine:
                               apply_class_balancing, from_logits, hinge_binary_labels)
         self.sparse, self.fused, self.has_loss = sparse, fused, True
 
-    def set_optimizer(self, int kind, hyper, list slots):
-        """The update rule, its hyperparameters (float64 of length N_HYPER) and slot buffers.
+    def set_optimizer(self, int kind, hyper, list slots, decays=None):
+        """The update rule, its hyperparameters (float64 of length N_HYPER) and slot buffers;
+        `decays` (n_vars flags, default all true) says which variables get weight decay.
 
         Slots, each of the parameters' layout, in order: SGD [momentum or None]; Adam [m, v,
         vhat or None]; RMSprop [v, avg_g or None, momentum or None]; Adagrad [acc];
         Adadelta [acc_g, acc_delta]; Adamax [m, u]; Nadam [m, v]; Lion [m].
         """
         cdef Py_ssize_t i
-        if len(hyper) != N_H or len(slots) > 3:
+        if len(hyper) != N_H or len(slots) > 3 \
+                or (decays is not None and len(decays) != self.n_vars):
             raise ValueError("bad optimizer specification")
         for s in slots:
             if s is not None and (s.dtype != self.dtype or s.shape != self.params.shape
@@ -312,6 +319,8 @@ cdef class Engine:
                 raise ValueError("optimizer slots must match the parameter buffer")
         for i in range(N_H):
             self.hyper[i] = hyper[i]
+        for i in range(self.n_vars):
+            self.var_decay[i] = 1.0 if decays is None or decays[i] else 0.0
         self.opt_kind = kind
         self.slots = list(slots)
         for i in range(3):
@@ -911,7 +920,7 @@ cdef void _update(Engine e, floating *w, floating *g, double lr, long t,
     """Clip (clipnorm per variable, global_clipnorm, clipvalue), then each variable's step."""
     cdef Py_ssize_t v, off, n
     cdef double *h = e.hyper
-    cdef double scale, global_scale = 1.0, norm, total = 0.0
+    cdef double scale, global_scale = 1.0, norm, total = 0.0, decay
     cdef double clip_value = h[H_CLIPVALUE] if h[H_CLIPVALUE] > 0 else INFINITY
     cdef double product = e.nadam_u_product
     cdef floating *s0 = <floating *> e.p_slot[0]
@@ -925,39 +934,40 @@ cdef void _update(Engine e, floating *w, floating *g, double lr, long t,
     for v in range(e.n_vars):
         off, n = e.var_off[v], e.var_size[v]
         scale = global_scale
+        decay = h[H_WEIGHT_DECAY] * e.var_decay[v]
         if h[H_CLIPNORM] > 0:
             norm = sqrt(sum_squares_nogil(g + off, n, n_threads))
             scale = h[H_CLIPNORM] / max(norm, h[H_CLIPNORM])
         if e.opt_kind == OPT_SGD:
             sgd_update_nogil(w + off, g + off, s0 + off if s0 != NULL else NULL, n, lr,
-                             h[H_MOMENTUM], h[H_NESTEROV] != 0, h[H_WEIGHT_DECAY], scale,
+                             h[H_MOMENTUM], h[H_NESTEROV] != 0, decay, scale,
                              clip_value, n_threads)
         elif e.opt_kind == OPT_ADAM:
             adam_update_nogil(w + off, g + off, s0 + off, s1 + off,
                               s2 + off if s2 != NULL else NULL, n, lr, h[H_BETA_1],
-                              h[H_BETA_2], h[H_EPSILON], t, h[H_WEIGHT_DECAY], scale,
+                              h[H_BETA_2], h[H_EPSILON], t, decay, scale,
                               clip_value, n_threads)
         elif e.opt_kind == OPT_RMSPROP:
             rmsprop_update_nogil(w + off, g + off, s0 + off, s1 + off if s1 != NULL else NULL,
                                  s2 + off if s2 != NULL else NULL, n, lr, h[H_RHO],
-                                 h[H_MOMENTUM], h[H_EPSILON], h[H_WEIGHT_DECAY], scale,
+                                 h[H_MOMENTUM], h[H_EPSILON], decay, scale,
                                  clip_value, n_threads)
         elif e.opt_kind == OPT_ADAGRAD:
             adagrad_update_nogil(w + off, g + off, s0 + off, n, lr, h[H_EPSILON],
-                                 h[H_WEIGHT_DECAY], scale, clip_value, n_threads)
+                                 decay, scale, clip_value, n_threads)
         elif e.opt_kind == OPT_ADADELTA:
             adadelta_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_RHO],
-                                  h[H_EPSILON], h[H_WEIGHT_DECAY], scale, clip_value, n_threads)
+                                  h[H_EPSILON], decay, scale, clip_value, n_threads)
         elif e.opt_kind == OPT_ADAMAX:
             adamax_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_BETA_1],
-                                h[H_BETA_2], h[H_EPSILON], t, h[H_WEIGHT_DECAY], scale,
+                                h[H_BETA_2], h[H_EPSILON], t, decay, scale,
                                 clip_value, n_threads)
         elif e.opt_kind == OPT_NADAM:
             product = nadam_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr,
                                          h[H_BETA_1], h[H_BETA_2], h[H_EPSILON], t,
-                                         e.nadam_u_product, h[H_WEIGHT_DECAY], scale,
+                                         e.nadam_u_product, decay, scale,
                                          clip_value, n_threads)
         elif e.opt_kind == OPT_LION:
             lion_update_nogil(w + off, g + off, s0 + off, n, lr, h[H_BETA_1], h[H_BETA_2],
-                              h[H_WEIGHT_DECAY], scale, clip_value, n_threads)
+                              decay, scale, clip_value, n_threads)
     e.nadam_u_product = product

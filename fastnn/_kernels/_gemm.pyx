@@ -28,11 +28,11 @@ cdef extern from "fastnn.h":
                       Py_ssize_t ldb, double beta, double *c, Py_ssize_t ldc) noexcept nogil
 
 # Multiply-adds (m*n*k) from which a second thread pays for waking it: at 2^17 the parallel
-# region's start-up still eats the gain, at 2^18 it is ~20% faster. Wall time, own kernel, float32, min of 60
-# interleaved rounds at load ~3 on 2 Zen 3 cores (1 vs 2 threads): 32x32x32 0.75x (slower),
-# 32x64x64 0.98x, 64x64x64 1.23x, 32x128x128 1.21x, 128x128x128 1.24x, 128x256x128 1.67x,
-# 128x512x256 1.76x. The general FNN_PARALLEL_MIN_WORK (32768) is per element-operation of
-# much cheaper kernels.
+# region's start-up still eats the gain, at 2^18 it is ~20% faster. Wall time, own kernel,
+# float32, min of 60 interleaved rounds at load ~3 on 2 Zen 3 cores, 2-thread speedup:
+# 32x32x32 0.75 (slower), 32x64x64 0.98, 64x64x64 1.23, 32x128x128 1.21, 128x128x128 1.24,
+# 128x256x128 1.67, 128x512x256 1.76. The general FNN_PARALLEL_MIN_WORK (32768) counts
+# element-operations of much cheaper kernels.
 cdef enum:
     GEMM_PARALLEL_MIN_MNK = 1 << 18
 
@@ -52,7 +52,8 @@ cdef void gemm_own(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ss
                    const floating *b, Py_ssize_t ldb, floating beta,
                    floating *c, Py_ssize_t ldc, int n_threads) noexcept nogil:
     cdef Py_ssize_t nr = FNN_GEMM_NR_F32 if floating is float else FNN_GEMM_NR_F64
-    cdef int threads = threads_for(m * n * k, n_threads) if m * n * k >= GEMM_PARALLEL_MIN_MNK else 1
+    cdef Py_ssize_t mnk = m * n * k
+    cdef int threads = threads_for(mnk, n_threads) if mnk >= GEMM_PARALLEL_MIN_MNK else 1
     cdef bint by_columns = n >= 2 * threads * nr or m < 2 * threads * FNN_GEMM_MR
     cdef Py_ssize_t tile = nr if by_columns else FNN_GEMM_MR
     cdef Py_ssize_t extent = n if by_columns else m

@@ -149,7 +149,8 @@ class Trainer:
         slots = dict(zip(spec.slot_names, opt.slots_for(plan.params.size, plan.dtype)))
         kernel_slots = KERNEL_SLOTS[spec.kind]
         plan.engine.set_optimizer(OPTIMIZERS[spec.kind.name.lower()], hyper,
-                                  [slots.get(name) for name in kernel_slots])
+                                  [slots.get(name) for name in kernel_slots],
+                                  [opt.use_weight_decay(v) for v in plan.trainable])
         if hasattr(opt, "u_product"):
             plan.engine.nadam_u_product = float(opt.u_product)
 
