@@ -1,4 +1,4 @@
-"""fastnn's matmul against NumPy's `@` (float32) on the shapes an MNIST MLP multiplies.
+"""fastnn's matmul (the own kernel) against NumPy's `@` (float32) on the shapes an MLP multiplies.
 
 Each shape is one benchmark group holding a fastnn and a numpy entry side by side. Every
 benchmark checks its result against NumPy before timing. Run with
@@ -14,15 +14,19 @@ from fastnn._kernels._openmp_helpers import effective_n_threads
 
 # name: (form, rows, inner, cols) of out = op(A) @ op(B), out of shape (rows, cols).
 # NN is the forward X @ W, NT the backward dY @ W.T, TN the weight gradient X.T @ dY.
+# Batch 128 through a 784-512-256-10 MLP, few-row forwards (prediction), and batches of
+# 10-32 through a tiny 1-16-32-2 MLP, where the fixed cost of a call dominates.
+LAYERS = [(784, 512), (512, 256), (256, 10)]
+TINY_LAYERS = [(1, 16), (16, 32), (32, 2)]
 CASES = {
-    "NN 128x784 @ 784x512": ("NN", 128, 784, 512),
-    "NN 128x512 @ 512x256": ("NN", 128, 512, 256),
+    **{f"NN 128x{i} @ {i}x{o}": ("NN", 128, i, o) for i, o in LAYERS},
+    **{f"NT 128x{o} @ ({i}x{o}).T": ("NT", 128, o, i) for i, o in LAYERS},
+    **{f"TN (128x{i}).T @ 128x{o}": ("TN", i, 128, o) for i, o in LAYERS},
     **{f"NN {m}x784 @ 784x512": ("NN", m, 784, 512) for m in (1, 4, 8, 16)},
     **{f"NN {m}x512 @ 512x256": ("NN", m, 512, 256) for m in (1, 4, 8, 16)},
-    "NT 128x512 @ (784x512).T": ("NT", 128, 512, 784),
-    "NT 128x256 @ (512x256).T": ("NT", 128, 256, 512),
-    "TN (128x784).T @ 128x512": ("TN", 784, 128, 512),
-    "TN (128x512).T @ 128x256": ("TN", 512, 128, 256),
+    **{f"NN {m}x{i} @ {i}x{o}": ("NN", m, i, o) for m in (10, 32) for i, o in TINY_LAYERS},
+    **{f"NT 32x{o} @ ({i}x{o}).T": ("NT", 32, o, i) for i, o in TINY_LAYERS[1:]},
+    **{f"TN (32x{i}).T @ 32x{o}": ("TN", i, 32, o) for i, o in TINY_LAYERS},
 }
 
 

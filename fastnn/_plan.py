@@ -66,6 +66,7 @@ class Plan:
         self.engine = _engine.Engine(
             self._ops_i, self._ops_f, self.params, self.grads, self.state,
             self.var_off, self.var_size, self._var_l1, self._var_l2, self.in_dim, capacity,
+            var_l2_rows=self._var_l2_rows,
         )
 
     def _assign_buffers(self, layers, ops) -> None:
@@ -103,6 +104,8 @@ class Plan:
         coefs = [_regularizers.coefficients(v.regularizer) for v in self.trainable]
         self._var_l1 = np.array([c[0] for c in coefs], dtype=np.float64)
         self._var_l2 = np.array([c[1] for c in coefs], dtype=np.float64)
+        self._var_l2_rows = np.array([_regularizers.batch_mean_l2(v.regularizer)
+                                      for v in self.trainable], dtype=np.float64)
         self.constrained = [v for v in self.trainable if v.constraint is not None]
         self._ops_i = np.full((len(ops), _engine.N_OP_INT), -1, dtype=np.int64)
         self._ops_f = np.zeros((len(ops), _engine.N_OP_FLOAT), dtype=np.float64)

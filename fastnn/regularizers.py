@@ -25,7 +25,9 @@ __all__ = [
     "L1",
     "L1L2",
     "L2",
+    "L2BatchMean",
     "Regularizer",
+    "batch_mean_l2",
     "coefficients",
     "deserialize",
     "get",
@@ -125,6 +127,23 @@ class L2(Regularizer):
         return {"l2": self.l2}
 
 
+class L2BatchMean(Regularizer):
+    """fastnn's extension for scikit-learn's MLP penalty: ``l2 * sum(w**2) / rows``, where
+    rows is the number of samples in the batch (scikit-learn's ``alpha`` is ``2 * l2``).
+
+    Not a Keras regularizer: Keras's penalties do not depend on the batch.
+    """
+
+    def __init__(self, l2: float = 0.01):
+        self.l2 = _factor(l2, "l2", 0.01)
+
+    def __call__(self, w: ArrayLike, rows: int = 1) -> float:
+        return _penalty(w, 0.0, self.l2) / rows
+
+    def get_config(self) -> dict[str, Any]:
+        return {"l2": self.l2}
+
+
 l1 = L1
 l2 = L2
 l1_l2 = L1L2
@@ -149,6 +168,7 @@ _REGULARIZERS = {
     "l2": L2,
     "l1l2": L1L2,
     "l1_l2": _Keras2L1L2,
+    "L2BatchMean": L2BatchMean,
 }
 _REGISTRY = Registry("regularizer", _REGULARIZERS, module="keras.regularizers")
 
@@ -172,16 +192,17 @@ def deserialize(config: Any) -> Regularizer | None:
 
 
 def coefficients(regularizer: Any) -> tuple[float, float]:
-    """The engine's form of a regularizer: ``(l1, l2)``; ``(0.0, 0.0)`` for None.
+    """The engine's form of a Keras regularizer: ``(l1, l2)``; ``(0.0, 0.0)`` for None and for
+    :class:`L2BatchMean` (see :func:`batch_mean_l2`).
 
     Raises
     ------
     ValueError
-        For a regularizer other than L1, L2 and L1L2: the engine computes penalties in its
-        compiled loop and cannot call Python code.
+        For a regularizer other than L1, L2, L1L2 and L2BatchMean: the engine computes
+        penalties in its compiled loop and cannot call Python code.
     """
     reg = get(regularizer)
-    if reg is None:
+    if reg is None or type(reg) is L2BatchMean:
         return 0.0, 0.0
     if type(reg) not in (L1, L2, L1L2):
         raise ValueError(
@@ -190,3 +211,10 @@ def coefficients(regularizer: Any) -> tuple[float, float]:
             f"{', '.join(_REGISTRY.names)})."
         )
     return getattr(reg, "l1", 0.0), getattr(reg, "l2", 0.0)
+
+
+def batch_mean_l2(regularizer: Any) -> float:
+    """The ``l2`` of an :class:`L2BatchMean` (divided by the batch's rows in the engine); 0.0
+    for any other regularizer."""
+    reg = get(regularizer)
+    return reg.l2 if type(reg) is L2BatchMean else 0.0

@@ -82,11 +82,11 @@ def test_alpha_beta(path, form, dtype, n_threads):
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_layouts(path, layout, dtype):
     rng = np.random.default_rng(2)
-    for form in FORMS:
+    for form, transposes in FORMS.items():
         a, b, c = operands(rng, 9, 21, 40, form, dtype)
         a_in, b_in = as_layout(a, layout), as_layout(b, layout)
         out = np.empty_like(c)
-        PATHS[path](a_in, b_in, out, *FORMS[form], 1.0, 0.0, 2)
+        PATHS[path](a_in, b_in, out, *transposes, 1.0, 0.0, 2)
         assert_close(out, a, b, c, form, 1.0, 0.0, form)
 
 

@@ -134,7 +134,10 @@ def test_frozen_layers_are_not_trained(tf_keras):
     def build(lib):
         ly = lib.layers
         return lib.Sequential([
-            lib.Input((D,)), ly.Dense(7, activation="relu", trainable=False),
+            lib.Input((D,)),
+            # A frozen layer's regularizer adds nothing to the loss (Keras).
+            ly.Dense(7, activation="relu", trainable=False,
+                     kernel_regularizer=lib.regularizers.L2(0.5)),
             ly.BatchNormalization(momentum=0.5, trainable=False), ly.Dense(5, activation="relu"),
             ly.BatchNormalization(momentum=0.5), ly.Dense(3, activation="softmax"),
         ])
@@ -228,7 +231,9 @@ def _plain(value):
     return value
 
 
-@pytest.mark.parametrize("make", LAYER_CASES, ids=lambda f: "")
+@pytest.mark.parametrize("make", LAYER_CASES, ids=[
+    "Dense", "Activation", "Dropout", "GaussianNoise", "GaussianDropout", "BatchNormalization",
+    "LayerNormalization", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Flatten"])
 def test_config_round_trip_and_keras_keys(tf_keras, make):
     layer = make(fastnn)
     config = layer.get_config()

@@ -155,6 +155,7 @@ cdef class Engine:
     cdef Py_ssize_t *var_size
     cdef double *var_l1
     cdef double *var_l2
+    cdef double *var_l2_rows          # L2BatchMean: coefficient of Σw² / batch rows
     cdef double *var_decay
     cdef readonly object dtype
     cdef readonly Py_ssize_t in_dim, out_dim, capacity
@@ -183,7 +184,7 @@ cdef class Engine:
     def __cinit__(self):
         self.ops = NULL
         self.var_off = self.var_size = NULL
-        self.var_l1 = self.var_l2 = self.var_decay = NULL
+        self.var_l1 = self.var_l2 = self.var_decay = self.var_l2_rows = NULL
 
     def __dealloc__(self):
         free(self.ops)
@@ -192,9 +193,10 @@ cdef class Engine:
         free(self.var_l1)
         free(self.var_l2)
         free(self.var_decay)
+        free(self.var_l2_rows)
 
     def __init__(self, ops_i, ops_f, params, grads, state, var_off, var_size, var_l1, var_l2,
-                 Py_ssize_t in_dim, Py_ssize_t capacity=32):
+                 Py_ssize_t in_dim, Py_ssize_t capacity=32, var_l2_rows=None):
         cdef int64_t[:, ::1] oi = np.ascontiguousarray(ops_i, dtype=np.int64).reshape(-1, N_I)
         cdef double[:, ::1] of = np.ascontiguousarray(ops_f, dtype=np.float64).reshape(-1, N_F)
         cdef Py_ssize_t k, i, width = in_dim, off = in_dim, vec = 0
@@ -219,13 +221,15 @@ cdef class Engine:
         self.var_l1 = <double *> malloc(max(1, self.n_vars) * sizeof(double))
         self.var_l2 = <double *> malloc(max(1, self.n_vars) * sizeof(double))
         self.var_decay = <double *> malloc(max(1, self.n_vars) * sizeof(double))
+        self.var_l2_rows = <double *> malloc(max(1, self.n_vars) * sizeof(double))
         if not (self.ops and self.var_off and self.var_size and self.var_l1 and self.var_l2
-                and self.var_decay):
+                and self.var_decay and self.var_l2_rows):
             raise MemoryError()
         for i in range(self.n_vars):
             self.var_off[i], self.var_size[i] = var_off[i], var_size[i]
             self.var_l1[i], self.var_l2[i] = var_l1[i], var_l2[i]
             self.var_decay[i] = 1.0
+            self.var_l2_rows[i] = var_l2_rows[i] if var_l2_rows is not None else 0.0
             if var_off[i] < 0 or var_off[i] + var_size[i] > params.shape[0]:
                 raise ValueError("a variable lies outside the parameter buffer")
         for k in range(self.n_ops):
@@ -424,11 +428,43 @@ cdef class Engine:
                                   <double *> pp, n_threads)
         return total
 
+    def loss_and_gradients(self, x, y, sample_weight, int n_threads):
+        """All of (x, y) as one batch in training mode: returns the loss incl. penalties and
+        leaves its gradient in `grads` (the parameters' layout). Nothing is updated.
+
+        This is what full-batch solvers (scikit-learn's lbfgs) need.
+        """
+        cdef Py_ssize_t n = self._check_x(x)
+        if not self.has_loss:
+            raise RuntimeError("the engine needs a loss to compute gradients")
+        if n == 0:
+            raise ValueError("loss_and_gradients needs at least one row")
+        self._check_targets(y, sample_weight, n)
+        self.reserve(n)
+        cdef int64_t[::1] order = np.arange(n, dtype=np.int64)
+        cdef double loss
+        cdef bint weighted = sample_weight is not None
+        if self.f32:
+            _gather(self, <const float *> _data(x), <const float *> _data(y),
+                    <const int64_t *> _data(y), <const float *> _data(sample_weight),
+                    &order[0], n)
+            with nogil:
+                loss = _gradient_batch(self, <const float *> NULL, n,
+                                       weighted, n_threads)
+        else:
+            _gather(self, <const double *> _data(x), <const double *> _data(y),
+                    <const int64_t *> _data(y), <const double *> _data(sample_weight),
+                    &order[0], n)
+            with nogil:
+                loss = _gradient_batch(self, <const double *> NULL, n,
+                                       weighted, n_threads)
+        return loss
+
     def regularization_penalty(self):
         """Σ over variables of l1·Σ|w| + l2·Σw², the amount added to every batch's loss."""
         if self.f32:
-            return _penalty(self, <float *> self.p_params)
-        return _penalty(self, <double *> self.p_params)
+            return _penalty(self, <float *> self.p_params, 1)
+        return _penalty(self, <double *> self.p_params, 1)
 
     # The engine trusts its callers for shapes; these checks keep a wrong call from writing
     # outside a buffer, at a cost of a few attribute reads.
@@ -523,9 +559,23 @@ cdef double _train_batch(Engine e, const floating *like, Py_ssize_t rows, bint w
     loss += _loss(e, ws, rows, <const floating *> e.p_y, e.p_labels,
                   <const floating *> e.p_w if weighted else NULL, True, n_threads)
     _backward(e, ws, rows, t, n_threads)
-    loss += _penalty(e, params)
-    _regularization_grads(e, params, <floating *> e.p_grads)
+    loss += _penalty(e, params, rows)
+    _regularization_grads(e, params, <floating *> e.p_grads, rows)
     _update(e, params, <floating *> e.p_grads, lr, t, n_threads)
+    return loss
+
+
+cdef double _gradient_batch(Engine e, const floating *like, Py_ssize_t rows, bint weighted,
+                            int n_threads) noexcept nogil:
+    """Loss incl. penalties of the gathered batch, with its gradient left in e.grads."""
+    cdef floating *ws = <floating *> e.p_ws
+    cdef floating *params = <floating *> e.p_params
+    cdef double loss = _forward(e, ws, ws, rows, True, 0, n_threads)
+    loss += _loss(e, ws, rows, <const floating *> e.p_y, e.p_labels,
+                  <const floating *> e.p_w if weighted else NULL, True, n_threads)
+    _backward(e, ws, rows, 0, n_threads)
+    loss += _penalty(e, params, rows)
+    _regularization_grads(e, params, <floating *> e.p_grads, rows)
     return loss
 
 
@@ -550,9 +600,10 @@ cdef double _evaluate(Engine e, const floating *x, const floating *y, const int6
     cdef Py_ssize_t start = 0, rows
     cdef floating *ws = <floating *> e.p_ws
     cdef double total = 0.0, batch_loss
-    cdef double penalty = _penalty(e, <floating *> e.p_params)
+    cdef double penalty
     while start < n:
         rows = min(batch_rows, n - start)
+        penalty = _penalty(e, <floating *> e.p_params, rows)
         batch_loss = _forward(e, ws, x + start * e.in_dim, rows, False, 0, n_threads)
         batch_loss += _loss(e, ws, rows, y + start * e.out_dim if y != NULL else NULL,
                             labels + start if e.sparse else NULL,
@@ -886,10 +937,14 @@ cdef void _prelu_backward(Engine e, Op *op, const floating *x, const floating *g
 
 # ---- regularization and the optimizer step ----------------------------------------------
 
-cdef double _penalty(Engine e, const floating *params) noexcept nogil:
+cdef double _penalty(Engine e, const floating *params, Py_ssize_t rows) noexcept nogil:
+    """The regularizers' penalty for a batch of `rows` rows."""
     cdef Py_ssize_t v, i
     cdef double total = 0.0, s
     for v in range(e.n_vars):
+        if e.var_l2_rows[v] != 0:
+            total += e.var_l2_rows[v] / rows * sum_squares_nogil(params + e.var_off[v],
+                                                                 e.var_size[v], 1)
         if e.var_l1[v] != 0:
             s = 0.0
             for i in range(e.var_off[v], e.var_off[v] + e.var_size[v]):
@@ -900,13 +955,13 @@ cdef double _penalty(Engine e, const floating *params) noexcept nogil:
     return total
 
 
-cdef void _regularization_grads(Engine e, const floating *params,
-                                floating *grads) noexcept nogil:
+cdef void _regularization_grads(Engine e, const floating *params, floating *grads,
+                                Py_ssize_t rows) noexcept nogil:
     """grads += l1·sign(w) + 2·l2·w (the gradient of the penalty; sign(0) = 0)."""
     cdef Py_ssize_t v, i
     cdef double l1, l2, w
     for v in range(e.n_vars):
-        l1, l2 = e.var_l1[v], e.var_l2[v]
+        l1, l2 = e.var_l1[v], e.var_l2[v] + e.var_l2_rows[v] / rows
         if l1 == 0 and l2 == 0:
             continue
         for i in range(e.var_off[v], e.var_off[v] + e.var_size[v]):
