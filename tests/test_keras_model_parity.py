@@ -55,7 +55,9 @@ def mlp(lib, out=C, out_act="softmax", hidden=16, hidden_act="relu", **dense_kwa
 
 
 def twins(tf_keras, build):
-    """The same model from both libraries, fastnn's starting from Keras's initial weights."""
+    """The same model from both libraries, fastnn's starting from Keras's initial weights
+    (drawn from a fixed seed, so that every run checks the same numbers)."""
+    tf_keras.utils.set_random_seed(1)
     km, fm = build(tf_keras), build(fastnn)
     fm.set_weights(km.get_weights())
     return km, fm

@@ -1,7 +1,6 @@
 """scikit-learn's estimator checks on every fastnn estimator, with the expected failures listed
 one reason each (strict: a check that starts passing must be taken off the list)."""
 
-import numpy as np
 import pytest
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -45,6 +44,10 @@ def expected_failures(estimator) -> dict[str, str]:
     failures = {}
     if isinstance(estimator, (KerasClassifier, KerasRegressor)):
         failures["check_sample_weight_equivalence_on_dense_data"] = _WEIGHTS
+    elif estimator.solver == "sgd":
+        failures["check_regressor_multioutput"] = (
+            "SGD at learning_rate_init=0.01 diverges on this check's unscaled targets, as "
+            "scikit-learn's MLPRegressor with the same settings does")
     elif estimator.solver == "adam":
         failures["check_sample_weight_equivalence_on_dense_data"] = _WEIGHTS
         failures["check_sample_weight_equivalence_on_sparse_data"] = _WEIGHTS

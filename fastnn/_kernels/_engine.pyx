@@ -762,7 +762,7 @@ cdef double _loss(Engine e, floating *ws, Py_ssize_t rows, const floating *y,
     cdef Py_ssize_t i
     cdef double total = 0.0
     cdef fnn_loss_spec spec = e.loss
-    if spec.loss == FNN_LOSS_HINGE or spec.loss == FNN_LOSS_SQUARED_HINGE:
+    if y != NULL and (spec.loss == FNN_LOSS_HINGE or spec.loss == FNN_LOSS_SQUARED_HINGE):
         # Keras maps labels in {0, 1} to {-1, 1}, deciding per batch.
         spec.hinge_binary_labels = _all_zero_one(y, rows * e.out_dim)
     if e.fused:

@@ -31,6 +31,8 @@ converts.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from scipy.special import xlogy
 
@@ -67,7 +69,7 @@ def init_weights(layer_units: list[int], activation: str, rng: np.random.RandomS
     for logistic units), drawn in float64, layer by layer, kernel before bias."""
     factor = 2.0 if activation == "logistic" else 6.0
     coefs, intercepts = [], []
-    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+    for fan_in, fan_out in pairwise(layer_units):
         bound = np.sqrt(factor / (fan_in + fan_out))
         coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False))
         intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
@@ -77,7 +79,7 @@ def init_weights(layer_units: list[int], activation: str, rng: np.random.RandomS
 def layout(layer_units: list[int]) -> list[tuple[int, tuple[int, ...]]]:
     """(offset, shape) of every weight in the flat buffer: kernel, bias, kernel, bias, ..."""
     out, off = [], 0
-    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+    for fan_in, fan_out in pairwise(layer_units):
         out.append((off, (fan_in, fan_out)))
         off += fan_in * fan_out
         out.append((off, (fan_out,)))

@@ -111,7 +111,7 @@ class _KerasBase(BaseEstimator):
         elif callable(self.model):
             model = self.model(**self._build_arguments(X, y))
         else:
-            raise ValueError(f"`model` must be a build function or a fastnn model; got "
+            raise TypeError(f"`model` must be a build function or a fastnn model; got "
                              f"{type(self.model).__name__}.")
         compile_kwargs = self._kwargs("compile")
         if compile_kwargs:
@@ -210,8 +210,8 @@ class KerasClassifier(ClassifierMixin, _KerasBase):
             self.classes_ = np.arange(y.shape[1]) if multilabel \
                 else np.unique(y if classes is None else classes)
             if len(self.classes_) < 2:
-                raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes "
-                                 f"in the data; got only class {self.classes_[0]!r}.")
+                raise ValueError(f"{type(self).__name__} needs at least 2 classes; the data "
+                                 f"have 1 class ({self.classes_[0]!r}).")
         if self.target_type_.startswith("multilabel"):
             return np.asarray(y, dtype=np.float64)
         codes = np.searchsorted(self.classes_, y)
