@@ -1,7 +1,9 @@
-"""The ``keras.utils`` helpers that training scripts import: one-hot labels, normalization, seeds."""
+"""The ``keras.utils`` helpers that training scripts import: one-hot labels, normalization, seeds;
+and plot_history, which draws a History's curves."""
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -12,7 +14,7 @@ from fastnn import _random
 from fastnn.backend import clear_session
 from fastnn.config import floatx
 
-__all__ = ["clear_session", "normalize", "set_random_seed", "to_categorical"]
+__all__ = ["clear_session", "normalize", "plot_history", "set_random_seed", "to_categorical"]
 
 
 def set_random_seed(seed: int) -> None:
@@ -111,6 +113,70 @@ def normalize(x: ArrayLike, axis: int = -1, order: Any = 2) -> np.ndarray:
     norm = np.linalg.norm(arr, ord=order, axis=axis, keepdims=True)
     norm[norm == 0] = 1
     return arr / norm
+
+
+def plot_history(history: Any, path: str | os.PathLike | None = None, title: str | None = None):
+    """Draw the loss and each metric per epoch, for training and validation, side by side.
+
+    Needs matplotlib (``pip install "fastnn[plot]"``).
+
+    Parameters
+    ----------
+    history : History or dict
+        What ``fit`` returns, or its ``history`` dictionary: lists of per-epoch values under
+        ``"loss"``, metric names and their ``"val_"`` counterparts.
+    path : str or path-like, optional
+        Save the figure there (the format follows the extension: ``.png``, ``.svg``, ``.pdf``).
+    title : str, optional
+        A title over the panels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per quantity (the loss first), with a solid line for training and a dashed
+        one for validation. The figure is not attached to pyplot, so no window opens; a
+        notebook shows it when it is a cell's value.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    logs = dict(getattr(history, "history", history))
+    names = [k for k in logs if not k.startswith("val_")]
+    names += [k[4:] for k in logs if k.startswith("val_") and k[4:] not in logs]
+    names.sort(key=lambda k: (k != "loss", list(logs).index(k) if k in logs else 0))
+    if not names:
+        raise ValueError("The history has no values to plot: train for at least one epoch.")
+    epochs = getattr(history, "epoch", None) or range(max(len(v) for v in logs.values()))
+    x = np.asarray(epochs) + 1
+    fig = Figure(figsize=(4.6 * len(names), 3.6), layout="constrained")
+    for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
+        for key, label, style in ((name, "training", "-"), (f"val_{name}", "validation", "--")):
+            if key in logs:
+                ax.plot(x[:len(logs[key])], logs[key], style, linewidth=1.6, label=label,
+                        marker="o" if len(x) <= 40 else None, markersize=3)
+        ax.set_title(_readable(name))
+        ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(frameon=False)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        fig.savefig(path, dpi=150)
+    return fig
+
+
+_ABBREVIATIONS = {"acc": "Accuracy", "auc": "AUC", "mae": "MAE", "mape": "MAPE", "mse": "MSE",
+                  "msle": "MSLE", "rmse": "RMSE"}
+
+
+def _readable(metric: str) -> str:
+    """``"mean_absolute_error"`` -> ``"Mean absolute error"``; ``"mae"`` -> ``"MAE"``."""
+    if metric in _ABBREVIATIONS:
+        return _ABBREVIATIONS[metric]
+    text = metric.replace("_", " ")
+    return text[:1].upper() + text[1:]
 
 
 def _positive_int(value: Any, name: str) -> int:

@@ -471,8 +471,6 @@ def test_training_before_compile(method):
            re.compile(r"^You must call `compile\(\)` .*before using"))
 
 
-@pytest.mark.xfail(strict=True, reason="trainer.py raises RuntimeError; Keras 3 raises "
-                   "ValueError('You must call `compile()` before using the model.')")
 def test_training_before_compile_raises_value_error_as_keras():
     fresh = Sequential([Input((N_FEATURES,)), Dense(N_CLASSES)])
     with pytest.raises(ValueError):
@@ -496,8 +494,6 @@ def test_failed_predict_does_not_build_the_model():
     assert model.predict(np.ones((3, N_FEATURES)), verbose=0).shape == (3, N_CLASSES)
 
 
-@pytest.mark.xfail(strict=True, reason="trainer.py builds the model from x before checking y; "
-                   "a fit that fails on y leaves a lazily built model built")
 def test_failed_fit_does_not_build_the_model():
     model = _unbuilt()
     _fails(model, lambda m: m.fit(np.ones((N, 5)), Y[:-1], verbose=0), ValueError,

@@ -31,6 +31,15 @@ def _wide_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_names(request):
+    """Both libraries number automatic names per process ("sequential_3"); the texts compare
+    equal only when both counters start afresh."""
+    fastnn.backend.clear_session()
+    if "tf_keras" in request.fixturenames:
+        request.getfixturevalue("tf_keras").backend.clear_session()
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"show_trainable": True, "line_length": 70},
                                     {"line_length": 120}, {"positions": [0.3, 0.6, 1.0]}])
 def test_summary_matches_keras(tf_keras, kwargs):

@@ -8,10 +8,12 @@ OpenBLAS on the MLP's batch-128 shapes and faster for <= 16 rows; BLAS is not us
 OpenBLAS's pthreads keep spinning after each call and then fight our OpenMP threads for the
 cores. `gemm_blas` (SciPy's OpenBLAS through cython_blas) stays for comparison and tests.
 Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so BLAS gets B first.
+SciPy's BLAS is looked up on the first `gemm_blas` call, not at import: importing
+scipy.linalg costs ~0.3 s, more than the rest of `import fastnn`.
 """
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cython cimport floating
 from cython.parallel cimport prange
-from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from fastnn._kernels._openmp cimport threads_for
 
@@ -76,6 +78,30 @@ cdef void gemm_own(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ss
                        c + lo * ldc, ldc)
 
 
+ctypedef void (*sgemm_t)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
+                        float *a, int *lda, float *b, int *ldb, float *beta, float *c,
+                        int *ldc) noexcept nogil
+ctypedef void (*dgemm_t)(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
+                        double *a, int *lda, double *b, int *ldb, double *beta, double *c,
+                        int *ldc) noexcept nogil
+
+cdef sgemm_t _sgemm = NULL
+cdef dgemm_t _dgemm = NULL
+
+
+cdef int _load_blas() except -1:
+    """Point _sgemm/_dgemm at scipy.linalg.cython_blas's (the capsules its cimport reads)."""
+    global _sgemm, _dgemm
+    from scipy.linalg import cython_blas
+
+    capsules = cython_blas.__pyx_capi__
+    _dgemm = <dgemm_t>PyCapsule_GetPointer(capsules["dgemm"],
+                                           PyCapsule_GetName(capsules["dgemm"]))
+    _sgemm = <sgemm_t>PyCapsule_GetPointer(capsules["sgemm"],
+                                           PyCapsule_GetName(capsules["sgemm"]))
+    return 0
+
+
 cdef void gemm_blas(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                     floating alpha, const floating *a, Py_ssize_t lda,
                     const floating *b, Py_ssize_t ldb, floating beta,
@@ -87,11 +113,14 @@ cdef void gemm_blas(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_s
     # Fortran wants every leading dimension >= 1, even for empty operands.
     cdef int fm = <int>m, fn = <int>n, fk = <int>k
     cdef int flda = <int>max(lda, 1), fldb = <int>max(ldb, 1), fldc = <int>max(ldc, 1)
+    if _sgemm == NULL:
+        with gil:
+            _load_blas()
     if floating is float:
-        sgemm(&op_b, &op_a, &fn, &fm, &fk, &alpha, <float *>b, &fldb, <float *>a, &flda,
+        _sgemm(&op_b, &op_a, &fn, &fm, &fk, &alpha, <float *>b, &fldb, <float *>a, &flda,
               &beta, c, &fldc)
     else:
-        dgemm(&op_b, &op_a, &fn, &fm, &fk, &alpha, <double *>b, &fldb, <double *>a, &flda,
+        _dgemm(&op_b, &op_a, &fn, &fm, &fk, &alpha, <double *>b, &fldb, <double *>a, &flda,
               &beta, c, &fldc)
 
 

@@ -193,10 +193,23 @@ class Sequential(ModelIOMixin, Trainer):
             dtype = self._layers[0].dtype if self._layers else _config.floatx()
             xs = _data.prepare_x(arr, shape, np.dtype(dtype), first)
             self.build((None, *shape))
+            self._built_from_data = True
             self._ensure_plan()
             return xs
         plan = self._ensure_plan()
         return _data.prepare_x(x, tuple(self._input_layer.shape), plan.dtype, first)
+
+    def _unbuild_from_data(self) -> None:
+        """Undo a lazy build from data (used when the call that triggered it fails)."""
+        if not getattr(self, "_built_from_data", False):
+            return
+        for layer in self._layers:
+            layer.built = False
+            layer._weights.clear()
+            layer.input_shape_built = None
+        self._input_layer = None
+        self._built_from_data = False
+        self._invalidate_plan()
 
     # ---- weights -----------------------------------------------------------------------
 

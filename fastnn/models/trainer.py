@@ -10,6 +10,7 @@ weights have constraints.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 
@@ -109,11 +110,30 @@ class Trainer:
         return list(metrics)
 
     def _require_compiled(self, what: str) -> None:
-        if not self.compiled or self.loss is None:
-            raise RuntimeError(
+        if not self.compiled:
+            raise ValueError("You must call `compile()` before using the model.")
+        if self.loss is None:
+            raise ValueError(
                 f"You must call `compile()` with a loss before using `{what}`. "
                 "Example: model.compile(optimizer='adam', loss='mse')."
             )
+
+    @contextlib.contextmanager
+    def _unchanged_on_error(self):
+        """Checking and converting a call's data must change nothing when it fails: a model
+        built lazily from that data is unbuilt again, and the random state the build drew
+        from is restored."""
+        was_built = self.built
+        ours = _random.generator().bit_generator.state
+        numpy_state = np.random.get_state()
+        try:
+            yield
+        except BaseException:
+            if not was_built:
+                self._unbuild_from_data()
+            _random.generator().bit_generator.state = ours
+            np.random.set_state(numpy_state)
+            raise
 
     def _prepare_training(self, y_shape: tuple) -> None:
         """Loss, metrics and optimizer slots, resolved against the data's shapes once."""
@@ -183,17 +203,19 @@ class Trainer:
             raise ValueError(f"`epochs` must be a non-negative integer; received {epochs!r}.")
         if shuffle not in (True, False, "batch"):
             raise ValueError(f"`shuffle` must be True, False or 'batch'; received {shuffle!r}.")
-        xs, ys, ws, _ = self._training_arrays(x, y, sample_weight, class_weight)
-        val = None
-        if validation_data is not None:
-            vx, vy, vw = _data.unpack_validation_data(validation_data)
-            val = self._eval_arrays(vx, vy, vw)
-        elif validation_split:
-            (xs, ys, ws), (vx, vy, vw) = _data.split_validation([xs, ys, ws], validation_split)
-            val = (vx, vy, vw)
-        if xs.shape[0] == 0:
-            raise ValueError("Expected input data to be non-empty.")
-        val_batch = _check_batch_size(validation_batch_size, batch_size)
+        with self._unchanged_on_error():
+            xs, ys, ws, _ = self._training_arrays(x, y, sample_weight, class_weight)
+            val = None
+            if validation_data is not None:
+                vx, vy, vw = _data.unpack_validation_data(validation_data)
+                val = self._eval_arrays(vx, vy, vw)
+            elif validation_split:
+                (xs, ys, ws), (vx, vy, vw) = _data.split_validation([xs, ys, ws],
+                                                                    validation_split)
+                val = (vx, vy, vw)
+            if xs.shape[0] == 0:
+                raise ValueError("Expected input data to be non-empty.")
+            val_batch = _check_batch_size(validation_batch_size, batch_size)
         n = xs.shape[0]
         steps = -(-n // batch_size)
         if steps_per_epoch is not None:
@@ -320,9 +342,10 @@ class Trainer:
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
-        xs, ys, ws = self._eval_arrays(x, y, sample_weight)
-        if xs.shape[0] == 0:
-            raise ValueError("Expected input data to be non-empty.")
+        with self._unchanged_on_error():
+            xs, ys, ws = self._eval_arrays(x, y, sample_weight)
+            if xs.shape[0] == 0:
+                raise ValueError("Expected input data to be non-empty.")
         started = time.perf_counter()
         logs = self._evaluate_arrays(xs, ys, ws, batch_size, effective_n_threads())
         if verbose:
@@ -383,9 +406,10 @@ class Trainer:
                        return_dict=False):
         """One optimizer step on (x, y) as a single batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch")
-        xs, ys, ws, _ = self._training_arrays(x, y, sample_weight, class_weight)
-        if xs.shape[0] == 0:
-            raise ValueError("Expected input data to be non-empty.")
+        with self._unchanged_on_error():
+            xs, ys, ws, _ = self._training_arrays(x, y, sample_weight, class_weight)
+            if xs.shape[0] == 0:
+                raise ValueError("Expected input data to be non-empty.")
         for metric, _ in self._metric_objects:
             metric.reset_state()
         order = np.arange(xs.shape[0], dtype=np.int64)
@@ -396,7 +420,8 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) of one batch in inference mode."""
         self._require_compiled("test_on_batch")
-        xs, ys, ws = self._eval_arrays(x, y, sample_weight)
+        with self._unchanged_on_error():
+            xs, ys, ws = self._eval_arrays(x, y, sample_weight)
         logs = self._evaluate_arrays(xs, ys, ws, max(1, xs.shape[0]), effective_n_threads())
         return self._format_results(logs, return_dict)
 

@@ -1,0 +1,144 @@
+"""fastnn itself: the Keras face (Sequential), the scikit-learn face and the bare kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import fastnn
+from fastnn._bench import workloads as w
+from fastnn._bench.peers import Case
+from fastnn._bench.peers import sklearn as sklearn_peer
+from fastnn._kernels import _activations, _gemm, _losses, _optimizers
+from fastnn._kernels._openmp_helpers import effective_n_threads
+
+
+def missing() -> str | None:
+    return None
+
+
+def build(n_in, layers, weights, learning_rate=1e-3):
+    model = fastnn.Sequential([fastnn.Input((n_in,))] + [
+        fastnn.layers.Dense(units, activation=act) for units, act in layers])
+    model.set_weights([a for pair in weights for a in pair])
+    model.compile(optimizer=fastnn.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
+def tutorial_fit(sizes):
+    x, y = w.tutorial_data(sizes.tutorial_samples)
+    weights = w.initial_weights(1, w.TUTORIAL_LAYERS)
+
+    def run():
+        model = build(1, w.TUTORIAL_LAYERS, weights, 1e-4)
+        return model.fit(x, y, batch_size=10, epochs=sizes.tutorial_epochs, verbose=0)
+
+    losses = run().history["loss"]
+    w.check_loss_falls(losses[0], losses[-1], "fastnn tutorial fit")
+    return Case(run, x.nbytes + y.nbytes)
+
+
+def mnist_epoch(sizes):
+    x, y = w.mnist_data(sizes.mnist_samples)
+    model = build(w.MNIST_FEATURES, w.MNIST_LAYERS, w.initial_weights(784, w.MNIST_LAYERS))
+    first = model.fit(x, y, batch_size=128, epochs=1, verbose=0).history["loss"][0]
+    second = model.fit(x, y, batch_size=128, epochs=1, verbose=0).history["loss"][0]
+    w.check_loss_falls(first, second, "fastnn MNIST-scale epoch")
+    return Case(lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0),
+                x.nbytes + y.nbytes)
+
+
+def _predict(rows, which):
+    x, n_in, layers, weights = w.predict_setup(rows, which)
+    model = build(n_in, layers, weights)
+    w.check_close(model.predict(x, verbose=0), w.reference_forward(x, weights, layers),
+                  "fastnn predict")
+    return Case(lambda: model.predict(x, verbose=0), x.nbytes)
+
+
+def predict_one(sizes):
+    return _predict(1, "tutorial")
+
+
+def predict_10k(sizes):
+    return _predict(sizes.predict_rows, "mnist")
+
+
+def sklearn_fit(sizes):
+    from fastnn.sklearn import MLPClassifier
+
+    return sklearn_peer.sklearn_epoch(MLPClassifier, sizes, "fastnn MLPClassifier")
+
+
+
+
+# ---- the kernels alone ------------------------------------------------------------------
+
+def matmul(sizes):
+    n_threads = effective_n_threads()
+    calls = []
+    for form, a, b, out in w.matmul_operands():
+        a_op, b_op = (a.T if form[0] == "T" else a), (b.T if form[1] == "T" else b)
+        args = (a, b, out, form[0] == "T", form[1] == "T", 1.0, 0.0, n_threads)
+        _gemm.matmul(*args)
+        w.check_close(out, a_op.astype(np.float64) @ b_op, f"fastnn matmul {form}", 1e-3)
+        calls.append(args)
+
+    def run():
+        for args in calls:
+            _gemm.matmul(*args)
+    return Case(run)
+
+
+
+def activation(sizes):
+    z, bias = w.activation_operands()
+    out = np.empty_like(z)
+    args = (_activations.ACTIVATIONS["relu"], z, bias, out, None, 0.0, np.inf, 0.0, 0.0,
+            effective_n_threads())
+    _activations.activation_forward(*args)
+    w.check_close(out, np.maximum(z.astype(np.float64) + bias, 0), "fastnn relu", 1e-6)
+    return Case(lambda: _activations.activation_forward(*args))
+
+
+
+def loss(sizes):
+    logits, labels = w.loss_operands()
+    values, grad = np.empty(len(labels), np.float32), np.empty_like(logits)
+    args = (_losses.LOSS_IDS["softmax_sparse_categorical_crossentropy"], labels, logits, None,
+            1.0 / len(labels), values, grad, effective_n_threads())
+    _losses.sparse_loss_forward_backward(*args)
+    want_values, want_grad = w.reference_loss(logits, labels)
+    w.check_close(values, want_values, "fastnn loss values", 1e-5)
+    w.check_close(grad, want_grad, "fastnn loss gradient", 1e-5)
+    return Case(lambda: _losses.sparse_loss_forward_backward(*args))
+
+
+
+
+
+def optimizer(sizes):
+    weights, grad, m, v = w.optimizer_operands()
+    want = w.reference_adam(weights, grad, m, v, 1)
+    n_threads = effective_n_threads()
+    _optimizers.adam_update(weights, grad, m, v, None, 1e-3, 0.9, 0.999, 1e-7, 1, 0.0, 1.0,
+                            np.inf, n_threads)
+    w.check_close(weights, want, "fastnn Adam update", 1e-6)
+    return Case(lambda: _optimizers.adam_update(weights, grad, m, v, None, 1e-3, 0.9, 0.999,
+                                                1e-7, 2, 0.0, 1.0, np.inf, n_threads))
+
+
+
+
+
+CASES = {
+    "tutorial_fit": tutorial_fit,
+    "mnist_epoch": mnist_epoch,
+    "predict_one": predict_one,
+    "predict_10k": predict_10k,
+    "sklearn_fit": sklearn_fit,
+    "matmul": matmul,
+    "activation": activation,
+    "loss": loss,
+    "optimizer": optimizer,
+}

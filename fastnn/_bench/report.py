@@ -1,0 +1,227 @@
+"""Run the whole suite, one process per (peer, workload), and print one table of ratios.
+
+    fastnn bench [--quick] [--out PATH]      (or python -m fastnn._bench.report)
+
+Ratios are peer time / fastnn time from medians of the same run (above 1: fastnn is faster).
+The full run writes the table, the targets and the machine to benchmarks/RESULTS.md (--out).
+Timing processes run with OpenBLAS's machine overrides (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE)
+unset, so that BLAS picks its kernel for this CPU; RESULTS.md records the kernel it picked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fastnn._bench import machine, peers, workloads
+
+TIMING_ENV_DROPPED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def run_one(peer: str, names: list[str], quick: bool, threads: int | None = None) -> dict:
+    """{workload: result} of `names` run by `peer` in one fresh process."""
+    command = [sys.executable, "-m", "fastnn._bench.run_one", peer, *names]
+    command += ["--quick"] if quick else []
+    command += ["--threads", str(threads)] if threads else []
+    env = {k: v for k, v in os.environ.items() if k not in TIMING_ENV_DROPPED}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    results = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            result = json.loads(line)
+            results[result["workload"]] = result
+    crash = f"failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
+    return {name: results.get(name, {"status": crash}) for name in names}
+
+
+def import_seconds(rounds: int = 5) -> float:
+    """Fastest of `rounds` fresh interpreters timing `import fastnn`."""
+    code = "import time; t = time.perf_counter(); import fastnn; print(time.perf_counter() - t)"
+    return min(float(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                    text=True, check=True).stdout) for _ in range(rounds))
+
+
+def median(result: dict | None, of=statistics.median) -> float | None:
+    if result and result.get("status") == "ok":
+        return of(result["times"])
+    return None
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
+
+
+def cell(result: dict | None, ours: float | None) -> str:
+    if result is None:
+        return ""
+    theirs = median(result)
+    if theirs is None:
+        return result["status"].split(":")[0] if "failed" in result["status"] \
+            else result["status"]
+    ratio = f" (**{theirs / ours:.1f}x**)" if ours else ""
+    return fmt_time(theirs) + ratio
+
+
+def table(results: dict) -> list[str]:
+    others = [p for p in peers.PEERS if p != "fastnn"]
+    rows = ["| workload | fastnn | " + " | ".join(others) + " |",
+            "|---|---|" + "---|" * len(others)]
+    for workload, label in workloads.WORKLOADS.items():
+        row = results.get(workload, {})
+        ours = median(row.get("fastnn"))
+        rows.append(f"| {label} | {cell(row.get('fastnn'), None)} | "
+                    + " | ".join(cell(row.get(p), ours) for p in others) + " |")
+    return rows
+
+
+def ratio(results, workload, peer, of=statistics.median) -> float | None:
+    ours = median(results[workload].get("fastnn"), of)
+    theirs = median(results[workload].get(peer), of)
+    return theirs / ours if ours and theirs else None
+
+
+def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[str, str, bool]]:
+    """(target, measured from medians (and from minimums), met by the medians)."""
+    out = []
+
+    def add(name, measure, goal, fmt, lower_is_better=False):
+        by_median, by_min = measure(statistics.median), measure(min)
+        if by_median is None:
+            out.append((name, "not measured", False))
+            return
+        met = by_median < goal if lower_is_better else by_median >= goal
+        out.append((name, f"{fmt(by_median)} ({fmt(by_min)})", met))
+
+    def versus(workload, peer):
+        return lambda of: ratio(results, workload, peer, of)
+
+    def of_run(result, f):
+        def measure(of):
+            seconds = median(result, of)
+            return f(seconds) if seconds else None
+        return measure
+
+    times = "{:.1f}x".format
+    add("tutorial fit vs TensorFlow's Keras >= 100x", versus("tutorial_fit", "tensorflow"), 100,
+        times)
+    add("tutorial fit vs NumPy MLP >= 10x", versus("tutorial_fit", "numpy"), 10, times)
+    add("MNIST-scale epoch vs TensorFlow's Keras >= 3x", versus("mnist_epoch", "tensorflow"), 3,
+        times)
+    add("MNIST-scale epoch vs scikit-learn >= 3x", versus("mnist_epoch", "sklearn"), 3, times)
+    matmul_step, epoch = results["matmul"].get("numpy"), results["mnist_epoch"].get("fastnn")
+
+    def bound_share(of):
+        step, ours = median(matmul_step, of), median(epoch, of)
+        return step * sizes.mnist_samples / 128 / ours if step and ours else None
+    add("MNIST-scale epoch >= 60% of the NumPy-sgemm bound", bound_share, 0.6, "{:.0%}".format)
+    add("predict, 1 sample < 10 µs", lambda of: median(results["predict_one"].get("fastnn"), of),
+        10e-6, fmt_time, lower_is_better=True)
+    add("predict, 10,000 samples vs TensorFlow's Keras >= 3x",
+        versus("predict_10k", "tensorflow"), 3, times)
+
+    def thread_speedup(of):
+        one, two = median(extra.get("threads_1"), of), median(extra.get("threads_2"), of)
+        return one / two if one and two else None
+    add("MNIST-scale epoch, 2 threads vs 1 >= 1.7x", thread_speedup, 1.7, "{:.2f}x".format)
+
+    def memory_over_data(of):
+        if not epoch or epoch.get("status") != "ok":
+            return None
+        return (epoch["rss_peak_bytes"] - epoch["rss_before_bytes"] - epoch["data_bytes"]) / 2**20
+    add("MNIST-scale fit peak memory < data + 100 MB", memory_over_data, 100,
+        "data + {:.0f} MB".format, lower_is_better=True)
+    add("import fastnn < 0.3 s", lambda of: extra.get("import_seconds"), 0.3, "{:.3f} s".format,
+        lower_is_better=True)
+    flops = workloads.mnist_epoch_flops(sizes.mnist_samples)
+    add("(reference) fastnn epoch GFLOP/s", of_run(epoch, lambda t: flops / t / 1e9), 0,
+        "{:.1f}".format)
+    add("(reference) NumPy sgemm GFLOP/s on the epoch's shapes",
+        of_run(matmul_step, lambda t: flops / (t * sizes.mnist_samples / 128) / 1e9), 0,
+        "{:.1f}".format)
+    return out
+
+
+def run_all(quick: bool, log=print) -> tuple[dict, dict]:
+    """Every peer's workloads: one process per peer with --quick, else one per pair."""
+    results: dict = {workload: {} for workload in workloads.WORKLOADS}
+    for peer in peers.PEERS:
+        module = peers.load(peer)
+        names = [name for name in workloads.WORKLOADS if name in module.CASES]
+        reason = module.missing()
+        if reason is not None:
+            for name in names:
+                results[name][peer] = {"status": reason}
+            log(f"  {peer:11} {reason}")
+            continue
+        for group in [names] if quick else [[name] for name in names]:
+            started = time.perf_counter()
+            for name, result in run_one(peer, group, quick).items():
+                results[name][peer] = result
+                log(f"  {peer:11} {name:13} {result['status'][:70]}")
+            log(f"  {peer:11} ({time.perf_counter() - started:.0f} s)")
+    extra = {f"threads_{n}": run_one("fastnn", ["mnist_epoch"], quick, threads=n)["mnist_epoch"]
+             for n in (1, 2)}
+    extra["import_seconds"] = import_seconds()
+    return results, extra
+
+
+def render(results, extra, sizes, quick: bool, seconds: float) -> str:
+    pools = {}
+    for peer, workload in (("fastnn", "mnist_epoch"), ("numpy", "matmul")):
+        if results[workload].get(peer, {}).get("status") == "ok":
+            pools[peer] = results[workload][peer]["threadpools"]
+    lines = ["# fastnn benchmark results", "",
+             (f"`fastnn bench{' --quick' if quick else ''}` ({seconds:.0f} s). Times are medians of"
+             f" {sizes.repeats} rounds per workload; each (peer, workload) ran in its own process;"
+             " in parentheses: the peer's time / fastnn's (above 1: fastnn is faster). Every"
+             " workload's result was checked (loss falls; outputs match a float64 NumPy"
+             " reference) before it was timed."), "", *table(results), "",
+             "## Targets", "",
+             "Measured from the medians (in parentheses: from the minimums); met by the medians.",
+             "", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {name} | {value} | {'yes' if met else '**no**'} |"
+              for name, value, met in targets(results, extra, sizes)]
+    lines += ["", "## Machine", "", *machine.describe(pools),
+              "- environment: " + ", ".join(f"{k} unset" for k in TIMING_ENV_DROPPED)
+              + "; default thread counts (all available cores)"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fastnn bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="reduced sizes, a smoke run in well under a minute")
+    parser.add_argument("--out", default=None,
+                        help="where to write the results (default benchmarks/RESULTS.md; "
+                             "--quick writes only when given)")
+    parser.add_argument("--json", default=None, help="also write the raw results here")
+    args = parser.parse_args(argv)
+    sizes = workloads.QUICK if args.quick else workloads.FULL
+    started = time.perf_counter()
+    results, extra = run_all(args.quick, log=lambda line: print(line, file=sys.stderr))
+    text = render(results, extra, sizes, args.quick, time.perf_counter() - started)
+    print(text)
+    out = args.out or (None if args.quick else "benchmarks/RESULTS.md")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"results": results, "extra": extra}, indent=1))
+    failed = [r["status"] for row in results.values() for r in row.values()
+              if r["status"].startswith("failed")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Run one workload of one peer in this process and print its timings as one JSON line.
+
+    python -m fastnn._bench.run_one PEER WORKLOAD [WORKLOAD ...] [--quick] [--threads N]
+
+Each workload is checked before it is timed; a failed check prints status "failed" and exits 1.
+The report runs every peer this way, in fresh processes, so that no two frameworks share a
+process (or their thread pools); the full report gives each (peer, workload) its own process,
+so that the memory peak belongs to one workload. One JSON line per workload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import traceback
+
+
+def rss_peak_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def measure(peer: str, workload: str, quick: bool, threads: int | None) -> dict:
+    from fastnn._bench import peers, timing, workloads
+
+    result = {"peer": peer, "workload": workload, "quick": quick, "threads": threads}
+    module = peers.load(peer)
+    reason = module.missing()
+    if reason is not None:
+        return result | {"status": reason}
+    if workload not in module.CASES:
+        return result | {"status": "unsupported"}
+    if peer == "fastnn" and threads is not None:
+        import fastnn
+
+        fastnn.config.set_num_threads(threads)
+    sizes = workloads.QUICK if quick else workloads.FULL
+    rss_before = rss_peak_bytes()
+    case = module.CASES[workload](sizes)
+    rounds, number = timing.time_per_call(case.run, sizes.repeats)
+    from threadpoolctl import threadpool_info
+
+    return result | {
+        "status": "ok",
+        "times": rounds,
+        "calls_per_round": number,
+        "data_bytes": case.data_bytes,
+        "rss_before_bytes": rss_before,
+        "rss_peak_bytes": rss_peak_bytes(),
+        "threadpools": [{k: lib.get(k) for k in ("user_api", "internal_api", "version",
+                                                 "architecture", "num_threads", "filepath")}
+                        for lib in threadpool_info()],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fastnn._bench.run_one")
+    parser.add_argument("peer")
+    parser.add_argument("workloads", nargs="+")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    failed = False
+    for workload in args.workloads:
+        try:
+            result = measure(args.peer, workload, args.quick, args.threads)
+        except Exception as error:  # noqa: BLE001 - reported to the report as a failed run
+            traceback.print_exc()
+            result = {"peer": args.peer, "workload": workload,
+                      "status": f"failed: {type(error).__name__}: {error}"}
+        failed |= result["status"].startswith("failed")
+        print(json.dumps(result), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
