@@ -28,10 +28,11 @@ def fmt_time(seconds: float) -> str:
 
 def machine_lines(info: dict) -> list[str]:
     fastnn = info.get("fastnn", {})
-    lines = [f"- CPU: {info.get('cpu', {}).get('brand_raw', info.get('processor', '?'))}, "
-             f"{fastnn.get('cpus_available', '?')} CPUs available",
-             f"- fastnn {fastnn.get('fastnn')}: OpenMP {'on' if fastnn.get('openmp') else 'off'}"
-             f", {fastnn.get('threads')} threads, SIMD {fastnn.get('simd')}"]
+    cpu = info.get("cpu", {}).get("brand_raw", info.get("processor", "?"))
+    openmp = "on" if fastnn.get("openmp") else "off"
+    lines = [f"- CPU: {cpu}, {fastnn.get('cpus_available', '?')} CPUs available",
+             (f"- fastnn {fastnn.get('fastnn')}: OpenMP {openmp}, "
+              f"{fastnn.get('threads')} threads, SIMD {fastnn.get('simd')}")]
     for lib in info.get("threadpools", []):
         lines.append(f"- {lib['user_api']}: {lib['internal_api']} {lib['version']} "
                      f"({lib.get('architecture') or '-'} kernel, {lib['num_threads']} threads) "
@@ -59,9 +60,9 @@ def table(benchmarks: list[dict]) -> list[str]:
             if theirs is None:
                 cells += ["-", "-"]
                 continue
-            cells += [f"{fmt_time(theirs['min'])} / {fmt_time(theirs['median'])}",
-                      f"**{theirs['median'] / ours['median']:.2f}x**, "
-                      f"{theirs['min'] / ours['min']:.2f}x"]
+            ratios = (f"**{theirs['median'] / ours['median']:.2f}x**, "
+                      f"{theirs['min'] / ours['min']:.2f}x")
+            cells += [f"{fmt_time(theirs['min'])} / {fmt_time(theirs['median'])}", ratios]
         rows.append("| " + " | ".join(cells) + " |")
     return rows
 

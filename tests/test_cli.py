@@ -330,9 +330,9 @@ BAD_INPUT = {
                                 1, "flowers.csv has no column 'kind' (the target)"),
     "evaluate unknown target": (["evaluate", "plain.keras", "flowers.csv"], 1,
                                 "--target is required: plain.keras does not say which column"),
-    "plain model, bad labels": (["evaluate", "plain.keras", "flowers.csv", "--target", "a"], 1,
-                                ("the model has 2 outputs, so its classes are the integers 0 "
-                                "to 1")),
+    "plain model, bad labels": (["evaluate", "plain.keras", "labels.csv", "--target", "y"], 1,
+                                ("column 'y' of labels.csv holds 5 on line 3; the model has "
+                                 "2 outputs, so its classes are the integers 0 to 1")),
     "unknown command": (["fit"], 2, "argument COMMAND: invalid choice: 'fit'"),
     "bad --hidden": (["train", "--hidden", "64,x"], 2,
                      "argument --hidden: '64,x' is not a list of layer widths"),
@@ -364,6 +364,7 @@ def bad_runs(data):
     (d / "numbers.csv").write_text("1,2,3\n4,5,6\n")
     (d / "binary.csv").write_bytes(b"\xff\xfe\x00\x01garbage\n")
     (d / "oneclass.csv").write_text("a,y\n1,7\n2,7\n3,7\n")
+    (d / "labels.csv").write_text("a,b,c,y\n1,2,3,1\n4,5,6,5\n")
     shutil.copy(d / "flowers.csv", d / "renamed.csv")
     text = (d / "renamed.csv").read_text().split("\n", 2)
     (d / "renamed.csv").write_text("\n".join([text[0], re.sub(r",\w+$", ",iris", text[1]),

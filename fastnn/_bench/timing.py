@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 
 
-def time_per_call(run, repeats: int, min_time: float = 0.2) -> tuple[list[float], int]:
-    """Per-call seconds of `repeats` rounds, and the calls per round.
+def time_per_call(run, repeats: int, min_time: float = 0.2,
+                  budget: float = 30.0) -> tuple[list[float], int]:
+    """Per-call seconds of `repeats` rounds (at least 2; fewer than `repeats` once `budget`
+    seconds are spent), and the calls per round.
 
     A first round of one call sizes the rounds; it counts as a round when it already lasts
     `min_time` (whole fits and epochs), else it is a warm-up and is discarded."""
-    start = time.perf_counter()
+    started = start = time.perf_counter()
     run()
     first = time.perf_counter() - start
     if first >= min_time:
@@ -19,7 +21,8 @@ def time_per_call(run, repeats: int, min_time: float = 0.2) -> tuple[list[float]
     else:
         rounds = []
         number = max(1, int(min_time / max(first, 1e-7)))
-    while len(rounds) < repeats:
+    while len(rounds) < repeats and not (
+            len(rounds) >= 2 and time.perf_counter() - started > budget):
         start = time.perf_counter()
         for _ in range(number):
             run()

@@ -20,7 +20,16 @@ def atomic_path(filepath: str, overwrite: bool = True) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        # mkstemp makes the file private (0600); a saved model gets the usual permissions.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, filepath)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; it is put straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,64 @@
+"""Every script in examples/ runs to the end and reaches the result it shows (so none rots).
+
+A new example fails ``test_every_example_has_a_check`` until it gets an entry in CHECKS.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+# Tiny networks: one thread, so that a busy machine's cores do not slow every step.
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+       "OMP_NUM_THREADS": "1"}
+
+
+def _accuracy_at_least(threshold, label="Test accuracy"):
+    def check(out):
+        found = re.findall(rf"^{label}:? ([\d.]+)$", out, flags=re.MULTILINE)
+        assert found, f"no '{label}' line"
+        assert float(found[-1]) >= threshold
+    return check
+
+
+def _two_models(out):
+    assert out.count("Total params:") == 2
+    assert "Total params: 17 (68.00 B)" in out            # 2*3+3 + 3*2+2
+    assert "Total params: 124 (496.00 B)" in out          # 8*6+6 + 6*6+6 + 6*4+4
+    assert "kernel (6, 4), bias (4,)" in out
+
+
+def _grid_search(out):
+    assert len(re.findall(r"^0\.\d{4}  \{", out, flags=re.MULTILINE)) == 4   # 2 x 2 settings
+    assert "Best parameters: {'mlpclassifier__alpha'" in out
+    _accuracy_at_least(0.93)(out)
+
+
+CHECKS = {
+    "tutorial_build_models.py": _two_models,
+    "tutorial_train_predict.py": _accuracy_at_least(0.88),
+    "keras_mlp_digits.py": _accuracy_at_least(0.95),
+    "sklearn_grid_search.py": _grid_search,
+}
+NEEDS_SKLEARN = {"keras_mlp_digits.py", "sklearn_grid_search.py"}
+
+
+def test_every_example_has_a_check():
+    assert sorted(p.name for p in EXAMPLES) == sorted(CHECKS)
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
+def test_example_runs(script, tmp_path):
+    if script.name in NEEDS_SKLEARN:
+        pytest.importorskip("sklearn")
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=ENV,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "Warning" not in result.stderr, result.stderr[-2000:]
+    CHECKS[script.name](result.stdout)
