@@ -392,6 +392,9 @@ def _assert_same_history(hk, hf, rtol=1e-4):
 
 
 def test_history_binary_metrics_and_validation_split(tf_keras):
+    # AUC() is auto-named per process (auc, auc_1, ...): both counters start afresh here.
+    tf_keras.backend.clear_session()
+    fastnn.backend.clear_session()
     km, fm = twins(tf_keras, lambda lib: mlp(lib, out=1, out_act="sigmoid"))
     _compile_both(km, fm, tf_keras, "binary_crossentropy",
                   lambda lib: ["accuracy", "mse", lib.metrics.AUC()])

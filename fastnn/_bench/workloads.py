@@ -39,7 +39,7 @@ WORKLOADS = {
     "predict_one": "predict, 1 sample, tutorial model (the per-call cost)",
     "predict_10k": "predict, 10,000 samples (784-512-256-10)",
     "sklearn_fit": "MLPClassifier 784-512-256-10, batch 128, one epoch",
-    "matmul": "matmul, 9 batch-128 shapes of the MNIST-scale MLP",
+    "matmul": "matmul, the 8 products of one batch-128 step of 784-512-256-10",
     "activation": "relu forward, 128x512",
     "loss": "softmax + sparse cross-entropy, value and gradient, 128x10",
     "optimizer": "Adam update, 535,818 parameters",

@@ -70,8 +70,6 @@ def sklearn_fit(sizes):
     return sklearn_peer.sklearn_epoch(MLPClassifier, sizes, "fastnn MLPClassifier")
 
 
-
-
 # ---- the kernels alone ------------------------------------------------------------------
 
 def matmul(sizes):
