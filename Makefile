@@ -10,6 +10,9 @@ test:       ## the test suite (the README's test command)
 bench:      ## benchmarks, timed; OpenBLAS's machine overrides unset for this run only
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m pytest benchmarks
 
+report:     ## the full benchmark report: every peer, writes benchmarks/RESULTS.md
+	fastnn bench
+
 lint:
 	ruff check fastnn tests benchmarks setup.py
 	cython-lint fastnn/_kernels

@@ -17,11 +17,15 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def describe(threadpools: dict[str, list[dict]]) -> list[str]:
     """Markdown bullet lines; `threadpools` maps a peer to threadpoolctl's info from its run."""
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     lines = [f"- CPU: {cpu_model()}; {os.cpu_count()} logical CPUs, {available} available",
-             f"- load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
+             f"- load average at the end: {load_average()}",
              f"- Python {platform.python_version()}, {platform.system()} {platform.release()}"]
     for peer, pools in threadpools.items():
         for lib in pools:

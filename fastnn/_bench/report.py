@@ -176,7 +176,7 @@ def run_all(quick: bool, log=print) -> tuple[dict, dict]:
     return results, extra
 
 
-def render(results, extra, sizes, quick: bool, seconds: float) -> str:
+def render(results, extra, sizes, quick: bool, seconds: float, load_start: str) -> str:
     pools = {}
     for peer, workload in (("fastnn", "mnist_epoch"), ("numpy", "matmul")):
         if results[workload].get(peer, {}).get("status") == "ok":
@@ -192,7 +192,8 @@ def render(results, extra, sizes, quick: bool, seconds: float) -> str:
              "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {'yes' if met else '**no**'} |"
               for name, value, met in targets(results, extra, sizes)]
-    lines += ["", "## Machine", "", *machine.describe(pools),
+    lines += ["", "## Machine", "", f"- load average at the start: {load_start}",
+              *machine.describe(pools),
               "- environment: " + ", ".join(f"{k} unset" for k in TIMING_ENV_DROPPED)
               + "; default thread counts (all available cores)"]
     return "\n".join(lines) + "\n"
@@ -208,9 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write the raw results here")
     args = parser.parse_args(argv)
     sizes = workloads.QUICK if args.quick else workloads.FULL
-    started = time.perf_counter()
+    started, load_start = time.perf_counter(), machine.load_average()
     results, extra = run_all(args.quick, log=lambda line: print(line, file=sys.stderr))
-    text = render(results, extra, sizes, args.quick, time.perf_counter() - started)
+    text = render(results, extra, sizes, args.quick, time.perf_counter() - started, load_start)
     print(text)
     out = args.out or (None if args.quick else "benchmarks/RESULTS.md")
     if out:
