@@ -180,6 +180,7 @@ cdef class Engine:
     cdef void *p_slot[3]
     cdef readonly bint has_optimizer
     cdef public double nadam_u_product
+    cdef readonly long long steps_taken    # optimizer steps applied since construction
 
     def __cinit__(self):
         self.ops = NULL
@@ -273,6 +274,7 @@ cdef class Engine:
         self.slots = []
         self.p_slot[0] = self.p_slot[1] = self.p_slot[2] = NULL
         self.nadam_u_product = 1.0
+        self.steps_taken = 0
         self.reserve(max(1, capacity))
 
     def reserve(self, Py_ssize_t rows):
@@ -514,6 +516,7 @@ cdef object _train_epoch(Engine e, const floating *x, const floating *y, const i
             _gather(e, x, y, labels, sw, order + start, rows)
             loss_sum += rows * _train_batch(e, x, rows, sw != NULL, lrs[batch],
                                             first_step + batch, n_threads)
+            e.steps_taken += 1
             if preds != NULL:
                 memcpy(preds + start * e.out_dim,
                        <floating *> e.p_ws + e.ops[e.n_ops - 1].out * rows,

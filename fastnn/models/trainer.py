@@ -290,37 +290,48 @@ class Trainer:
         lrs = opt.learning_rates(opt.iterations, n_batches)
         loss_sum, rows_done, batch = 0.0, 0, 0
         chunk = 1 if (per_batch or verbose == 1) else n_batches
-        while batch < n_batches and not (self.stop_training and per_batch):
-            lo = batch * batch_size
-            hi = min(n_rows, (batch + chunk) * batch_size)
-            if per_batch:
-                cb.call("on_train_batch_begin", batch, None)
-            started = time.perf_counter()
-            part_sum, rows, done, interrupt = engine.train_epoch(
-                xs, ys, ws, order[lo:hi], batch_size, lrs[batch:], opt.iterations + 1,
-                None if preds is None else preds[lo:hi], n_threads)
-            opt.iterations = opt.iterations + done
-            if hasattr(opt, "u_product"):
-                opt.u_product = engine.nadam_u_product
-            loss_sum += part_sum
-            rows_done += rows
-            batch += done
-            if interrupt is not None:
-                raise interrupt
-            if self._plan.constrained:
-                self._apply_constraints()
-            running = {"loss": loss_sum / rows_done}
-            cb.call("on_train_batch_end", batch - 1, running)
-            if not per_batch and verbose == 1:
-                # Grow the chunk so that the bar repaints about every _REPAINT_SECONDS.
-                spent = max(time.perf_counter() - started, 1e-6)
-                chunk = max(1, min(n_batches, int(done * _REPAINT_SECONDS / spent)))
+        base, taken = opt.iterations, engine.steps_taken
+        try:
+            while batch < n_batches and not (self.stop_training and per_batch):
+                lo = batch * batch_size
+                hi = min(n_rows, (batch + chunk) * batch_size)
+                if per_batch:
+                    cb.call("on_train_batch_begin", batch, None)
+                started = time.perf_counter()
+                part_sum, rows, done, interrupt = engine.train_epoch(
+                    xs, ys, ws, order[lo:hi], batch_size, lrs[batch:], base + batch + 1,
+                    None if preds is None else preds[lo:hi], n_threads)
+                loss_sum += part_sum
+                rows_done += rows
+                batch += done
+                self._sync_optimizer(base, taken)
+                if interrupt is not None:
+                    raise interrupt
+                if self._plan.constrained:
+                    self._apply_constraints()
+                running = {"loss": loss_sum / rows_done}
+                cb.call("on_train_batch_end", batch - 1, running)
+                if not per_batch and verbose == 1:
+                    # Grow the chunk so that the bar repaints about every _REPAINT_SECONDS.
+                    spent = max(time.perf_counter() - started, 1e-6)
+                    chunk = max(1, min(n_batches, int(done * _REPAINT_SECONDS / spent)))
+        finally:
+            # Ctrl-C can land between the engine's return and the line above; the engine's own
+            # count of the steps it applied is the truth.
+            self._sync_optimizer(base, taken)
         logs = {"loss": loss_sum / rows_done}
         if want_preds:
             y_seen = ys[order[:rows_done]]
             w_seen = None if ws is None else ws[order[:rows_done]]
             logs.update(self._metric_results(y_seen, preds[:rows_done], w_seen))
         return logs
+
+    def _sync_optimizer(self, base: int, taken: int) -> None:
+        """The optimizer's step count (and Nadam's product) after the engine's steps."""
+        engine, opt = self._plan.engine, self.optimizer
+        opt.iterations = base + (engine.steps_taken - taken)
+        if hasattr(opt, "u_product"):
+            opt.u_product = engine.nadam_u_product
 
     def _apply_constraints(self) -> None:
         for var in self._plan.constrained:
