@@ -80,18 +80,28 @@ static inline T SUF(cce_row)(size_t c, const T *y, const T *p, T ls, T f, T *g)
  * sum_j y_s_j (logsumexp(z) - z_j), no clipping, finite for any finite z. The gradient is
  * softmax(z) - y_s, TF's softmax_cross_entropy_with_logits gradient (exact when y_s sums to 1,
  * as one-hot or smoothed one-hot labels do). grad_out's row holds exp(z - max) meanwhile. */
-static inline T SUF(softmax_cce_row)(size_t c, const T *y, const T *z, T ls, T f, T *g)
+/* The stable softmax denominator of a row of logits: returns sum_j exp(z_j - max) (summed in
+ * double) and sets *max; e, if not NULL, receives each exp(z_j - max). */
+static inline double SUF(shifted_exp_sum)(size_t c, const T *z, T *max, T *e)
 {
     T m = z[0];
     for (size_t j = 1; j < c; j++)
         m = z[j] > m ? z[j] : m;
     double s = 0;
     for (size_t j = 0; j < c; j++) {
-        T e = exp(z[j] - m);
-        s += e;
-        if (g)
-            g[j] = e;
+        T ej = exp(z[j] - m);
+        s += ej;
+        if (e)
+            e[j] = ej;
     }
+    *max = m;
+    return s;
+}
+
+static inline T SUF(softmax_cce_row)(size_t c, const T *y, const T *z, T ls, T f, T *g)
+{
+    T m;
+    double s = SUF(shifted_exp_sum)(c, z, &m, g);
     T logs = (T)log(s);
     double loss = 0;
     for (size_t j = 0; j < c; j++) {
@@ -238,16 +248,8 @@ T FNN_CLONES SUF(fnn_sparse_loss_row)(const fnn_loss_spec *spec, size_t c, size_
 {
     if (spec->loss == FNN_LOSS_SOFTMAX_SPARSE_CATEGORICAL_CROSSENTROPY) {
         const T *z = y_pred;
-        T m = z[0];
-        for (size_t j = 1; j < c; j++)
-            m = z[j] > m ? z[j] : m;
-        double s = 0;
-        for (size_t j = 0; j < c; j++) {
-            T e = exp(z[j] - m);
-            s += e;
-            if (grad_out)
-                grad_out[j] = e;
-        }
+        T m;
+        double s = SUF(shifted_exp_sum)(c, z, &m, grad_out);
         if (grad_out) {
             T inv = (T)(1 / s);
             for (size_t j = 0; j < c; j++)
