@@ -146,6 +146,18 @@ ALWAYS_INLINE void NAME(store_tile)(T *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t
     }
 }
 
+/* Ask for a tile's rows of C before its k-loop, so that the update after it finds them in L1
+ * (C is read and written once per k-block; from L2 the loads stall the end of every tile).
+ * `cols` elements from c, plus the line a misaligned row spills into. */
+ALWAYS_INLINE void NAME(prefetch_c)(const T *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t cols)
+{
+    for (ptrdiff_t r = 0; r < mr; r++) {
+        const char *row = (const char *)(c + r * ldc);
+        for (ptrdiff_t byte = 0; byte < cols * (ptrdiff_t)sizeof(T) + 63; byte += 64)
+            __builtin_prefetch(row + byte, 1);
+    }
+}
+
 /* Copy op(B)[0..kc, 0..nr) into a kc x NR panel, zero beyond nr. */
 ALWAYS_INLINE void NAME(pack_b)(T *restrict panel, const T *restrict b, ptrdiff_t ldb,
                                 int trans_b, ptrdiff_t kc, ptrdiff_t nr)
@@ -292,6 +304,7 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                         const ptrdiff_t mr = NAME(tile_rows)(mc - ir);
                         const T *a_i = packed ? a_block + ir * kc : a_i0 + ir * a_rs;
                         T *c_i = c + (ic + ir) * ldc + jc;
+                        NAME(prefetch_c)(c_i, ldc, mr, 2 * NR);
                         if (mr <= 3) {
                             NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 1, b_k, ldb, acc);
                             NAME(store_tile)(c_i, ldc, mr, 2 * NR, acc, alpha, beta_eff);
@@ -319,6 +332,7 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                 for (ptrdiff_t ir = 0; ir < mc;) {
                     const ptrdiff_t mr = NAME(tile_rows)(mc - ir);
                     const T *a_i = packed ? a_block + ir * kc : a_i0 + ir * a_rs;
+                    NAME(prefetch_c)(c + (ic + ir) * ldc + jc, ldc, mr, nr);
                     NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 0, bp, b_rs, acc);
                     NAME(store_tile)(c + (ic + ir) * ldc + jc, ldc, mr, nr, acc, alpha,
                                      beta_eff);

@@ -12,7 +12,8 @@ with non-default parameters need ``z + bias`` (``zb_out`` keeps it during the fo
 Threads: the rows are cut into one contiguous block per thread and each block is one C call
 (csrc/activations.c). Every output element, and every softmax row, is computed by the same code
 in the same order whatever the block boundaries, so results are bitwise identical for any
-thread count. Work below the serial cut-off (``threads_for``) runs on the calling thread.
+thread count. Work below the serial cut-off (``threads_for``) runs on the calling thread,
+outside any OpenMP region (libgomp makes a futex call even for a one-thread region).
 
 Nothing here validates: callers pass C-contiguous arrays of matching shapes and dtype.
 """
@@ -59,24 +60,46 @@ cdef inline fnn_act_params _params(double negative_slope, double max_value, doub
     return p
 
 
+cdef inline void _forward_rows(int act, const fnn_act_params *p, Py_ssize_t start,
+                               Py_ssize_t n, Py_ssize_t cols, const floating *z,
+                               const floating *bias, floating *out,
+                               floating *zb_out) noexcept nogil:
+    """Rows [start, start + n) of act_forward."""
+    if floating is float:
+        fnn_act_forward_f32(act, p, n, cols, z + start * cols, bias, out + start * cols,
+                            NULL if zb_out == NULL else zb_out + start * cols)
+    else:
+        fnn_act_forward_f64(act, p, n, cols, z + start * cols, bias, out + start * cols,
+                            NULL if zb_out == NULL else zb_out + start * cols)
+
+
 cdef void act_forward(int act, const fnn_act_params *p, Py_ssize_t rows, Py_ssize_t cols,
                       const floating *z, const floating *bias, floating *out,
                       floating *zb_out, int n_threads) noexcept nogil:
     cdef int nt = threads_for(rows * cols, n_threads)
     cdef Py_ssize_t block = (rows + nt - 1) // nt
     cdef Py_ssize_t b, start, n
+    if nt == 1:  # no parallel region: even a one-thread region costs a futex call
+        _forward_rows(act, p, 0, rows, cols, z, bias, out, zb_out)
+        return
     for b in prange(nt, schedule="static", num_threads=nt):
         start = b * block
         n = min(block, rows - start)
         if n > 0:
-            if floating is float:
-                fnn_act_forward_f32(act, p, n, cols, z + start * cols, bias,
-                                    out + start * cols,
-                                    NULL if zb_out == NULL else zb_out + start * cols)
-            else:
-                fnn_act_forward_f64(act, p, n, cols, z + start * cols, bias,
-                                    out + start * cols,
-                                    NULL if zb_out == NULL else zb_out + start * cols)
+            _forward_rows(act, p, start, n, cols, z, bias, out, zb_out)
+
+
+cdef inline void _backward_rows(int act, const fnn_act_params *p, Py_ssize_t start,
+                                Py_ssize_t n, Py_ssize_t cols, const floating *z,
+                                const floating *a, const floating *g,
+                                floating *dz) noexcept nogil:
+    """Rows [start, start + n) of act_backward."""
+    cdef const floating *zb = NULL if z == NULL else z + start * cols
+    cdef const floating *ab = NULL if a == NULL else a + start * cols
+    if floating is float:
+        fnn_act_backward_f32(act, p, n, cols, zb, ab, g + start * cols, dz + start * cols)
+    else:
+        fnn_act_backward_f64(act, p, n, cols, zb, ab, g + start * cols, dz + start * cols)
 
 
 cdef void act_backward(int act, const fnn_act_params *p, Py_ssize_t rows, Py_ssize_t cols,
@@ -85,22 +108,14 @@ cdef void act_backward(int act, const fnn_act_params *p, Py_ssize_t rows, Py_ssi
     cdef int nt = threads_for(rows * cols, n_threads)
     cdef Py_ssize_t block = (rows + nt - 1) // nt
     cdef Py_ssize_t b, start, n
-    cdef const floating *zb
-    cdef const floating *ab
+    if nt == 1:
+        _backward_rows(act, p, 0, rows, cols, z, a, g, dz)
+        return
     for b in prange(nt, schedule="static", num_threads=nt):
         start = b * block
         n = min(block, rows - start)
         if n > 0:
-            zb = NULL
-            ab = NULL
-            if z != NULL:
-                zb = z + start * cols
-            if a != NULL:
-                ab = a + start * cols
-            if floating is float:
-                fnn_act_backward_f32(act, p, n, cols, zb, ab, g + start * cols, dz + start * cols)
-            else:
-                fnn_act_backward_f64(act, p, n, cols, zb, ab, g + start * cols, dz + start * cols)
+            _backward_rows(act, p, start, n, cols, z, a, g, dz)
 
 
 def activation_needs(int act, double negative_slope, double max_value, double threshold,

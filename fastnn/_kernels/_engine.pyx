@@ -708,28 +708,38 @@ cdef void _batch_norm_forward(Engine e, Op *op, const floating *x, floating *y, 
                 + (beta[j] if beta != NULL else 0)
 
 
+cdef inline void _layer_norm_row(const floating *x, floating *y, floating *aux,
+                                 const floating *gamma, const floating *beta, Py_ssize_t n,
+                                 double eps) noexcept nogil:
+    """One row of _layer_norm_forward; aux holds the row's x-hat and then its 1/std."""
+    cdef Py_ssize_t j
+    cdef double m = 0.0, v = 0.0, d, inv
+    for j in range(n):
+        m = m + x[j]
+    m = m / n
+    for j in range(n):
+        d = x[j] - m
+        v = v + d * d
+    inv = 1.0 / sqrt(v / n + eps)
+    aux[n] = <floating> inv
+    for j in range(n):
+        aux[j] = <floating> ((x[j] - m) * inv)
+        y[j] = aux[j] * (gamma[j] if gamma != NULL else 1) + (beta[j] if beta != NULL else 0)
+
+
 cdef void _layer_norm_forward(Engine e, Op *op, const floating *x, floating *y, floating *aux,
                               Py_ssize_t rows, int n_threads) noexcept nogil:
     """Per row: y = γ·(x − mean)/sqrt(var + ε) + β; aux keeps x-hat and 1/std per row."""
-    cdef Py_ssize_t i, j, n = op.n_out
+    cdef Py_ssize_t i, n = op.n_out
     cdef floating *gamma = _weights(e, op, op.w, x)
     cdef floating *beta = _weights(e, op, op.b, x)
-    cdef double m, v, d, inv
-    for i in prange(rows, schedule="static", num_threads=threads_for(rows * n, n_threads)):
-        m = 0.0
-        for j in range(n):
-            m = m + x[i * n + j]
-        m = m / n
-        v = 0.0
-        for j in range(n):
-            d = x[i * n + j] - m
-            v = v + d * d
-        inv = 1.0 / sqrt(v / n + op.eps)
-        aux[i * (n + 1) + n] = <floating> inv
-        for j in range(n):
-            aux[i * (n + 1) + j] = <floating> ((x[i * n + j] - m) * inv)
-            y[i * n + j] = aux[i * (n + 1) + j] * (gamma[j] if gamma != NULL else 1) \
-                + (beta[j] if beta != NULL else 0)
+    cdef int threads = threads_for(rows * n, n_threads)
+    if threads == 1:  # no parallel region: even a one-thread region costs a futex call
+        for i in range(rows):
+            _layer_norm_row(x + i * n, y + i * n, aux + i * (n + 1), gamma, beta, n, op.eps)
+        return
+    for i in prange(rows, schedule="static", num_threads=threads):
+        _layer_norm_row(x + i * n, y + i * n, aux + i * (n + 1), gamma, beta, n, op.eps)
 
 
 cdef void _prelu_forward(Engine e, Op *op, const floating *x, floating *y,

@@ -85,6 +85,20 @@ cdef void loss_rows(const fnn_loss_spec *spec, Py_ssize_t n, Py_ssize_t c,
                      scale, values_out, grad_out)
 
 
+cdef inline void _sparse_row(const fnn_loss_spec *spec, Py_ssize_t i, Py_ssize_t c,
+                             const label_t *labels, const floating *y_pred,
+                             const floating *sample_weight, double scale,
+                             floating *values_out, floating *grad_out) noexcept nogil:
+    cdef floating w = <floating>scale
+    if sample_weight != NULL:
+        w = sample_weight[i] * w
+    cdef floating *g = grad_out + i * c if grad_out != NULL else NULL
+    if floating is float:
+        values_out[i] = fnn_sparse_loss_row_f32(spec, c, <size_t>labels[i], y_pred + i * c, w, g)
+    else:
+        values_out[i] = fnn_sparse_loss_row_f64(spec, c, <size_t>labels[i], y_pred + i * c, w, g)
+
+
 cdef void sparse_loss_rows(const fnn_loss_spec *spec, Py_ssize_t n, Py_ssize_t c,
                            const label_t *labels, const floating *y_pred,
                            const floating *sample_weight, double scale,
@@ -93,19 +107,12 @@ cdef void sparse_loss_rows(const fnn_loss_spec *spec, Py_ssize_t n, Py_ssize_t c
     """Sparse-label loss of n rows of width c; labels are in [0, c) (the caller checked)."""
     cdef int nt = threads_for(n * c, n_threads)
     cdef Py_ssize_t i
-    cdef floating w
-    cdef floating *g
+    if nt == 1:  # no parallel region: even a one-thread region costs a futex call
+        for i in range(n):
+            _sparse_row(spec, i, c, labels, y_pred, sample_weight, scale, values_out, grad_out)
+        return
     for i in prange(n, schedule="static", num_threads=nt):
-        w = <floating>scale
-        if sample_weight != NULL:
-            w = sample_weight[i] * w
-        g = grad_out + i * c if grad_out != NULL else NULL
-        if floating is float:
-            values_out[i] = fnn_sparse_loss_row_f32(spec, c, <size_t>labels[i], y_pred + i * c,
-                                                    w, g)
-        else:
-            values_out[i] = fnn_sparse_loss_row_f64(spec, c, <size_t>labels[i], y_pred + i * c,
-                                                    w, g)
+        _sparse_row(spec, i, c, labels, y_pred, sample_weight, scale, values_out, grad_out)
 
 
 def loss_forward_backward(int loss, const floating[:, ::1] y_true,

@@ -31,8 +31,8 @@ then rounded to the buffer's dtype; the per-element arithmetic stays in the buff
 Keras's own operation order.
 
 How it threads. The buffer is cut into CHUNK-element chunks handed out by a static prange;
-small buffers run on one thread (threads_for). The rules are elementwise, so any split gives
-the same bits.
+small buffers run the same chunks in order on the calling thread, outside any OpenMP region
+(threads_for). The rules are elementwise, so any split gives the same bits.
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -108,45 +108,125 @@ cdef inline Py_ssize_t _len(Py_ssize_t n, Py_ssize_t c) noexcept nogil:
     return min(<Py_ssize_t> CHUNK, n - c * CHUNK)
 
 
-cdef inline floating *_at(floating *p, Py_ssize_t c) noexcept nogil:
-    """Start of chunk c of an optional slot: NULL stays NULL."""
-    return NULL if p == NULL else p + c * CHUNK
+cdef inline floating *_at(floating *p, Py_ssize_t o) noexcept nogil:
+    """p + o for an optional slot: NULL stays NULL."""
+    return NULL if p == NULL else p + o
 
 
 cdef inline floating *_opt(floating[::1] a):
     return NULL if a is None else &a[0]
 
 
+cdef enum Rule:
+    SGD
+    ADAM
+    RMSPROP
+    ADAGRAD
+    ADADELTA
+    ADAMAX
+    NADAM
+    LION
+
+
+cdef struct Step:
+    # One step's scalars, already computed from t (see each *_update_nogil for which it uses).
+    Rule rule
+    double lr, a, b, c, d, e, f
+    double wd_lr, grad_scale, clip_value
+    bint flag
+
+
+cdef inline void _chunk(const Step *s, floating *w, const floating *g, floating *s0,
+                        floating *s1, floating *s2, Py_ssize_t o,
+                        Py_ssize_t n) noexcept nogil:
+    """Elements [o, o + n) of one step: the rule's C kernel on the slices of every buffer."""
+    if floating is float:
+        if s.rule == SGD:
+            fnn_sgd_chunk_f32(w + o, g + o, _at(s0, o), n, s.lr, s.a, s.flag, s.wd_lr,
+                              s.grad_scale, s.clip_value)
+        elif s.rule == ADAM:
+            fnn_adam_chunk_f32(w + o, g + o, s0 + o, s1 + o, _at(s2, o), n, s.a, s.b, s.c, s.d,
+                               s.wd_lr, s.grad_scale, s.clip_value)
+        elif s.rule == RMSPROP:
+            fnn_rmsprop_chunk_f32(w + o, g + o, s0 + o, _at(s1, o), _at(s2, o), n, s.lr, s.a,
+                                  s.b, s.c, s.wd_lr, s.grad_scale, s.clip_value)
+        elif s.rule == ADAGRAD:
+            fnn_adagrad_chunk_f32(w + o, g + o, s0 + o, n, s.lr, s.a, s.wd_lr, s.grad_scale,
+                                  s.clip_value)
+        elif s.rule == ADADELTA:
+            fnn_adadelta_chunk_f32(w + o, g + o, s0 + o, s1 + o, n, s.lr, s.a, s.b, s.wd_lr,
+                                   s.grad_scale, s.clip_value)
+        elif s.rule == ADAMAX:
+            fnn_adamax_chunk_f32(w + o, g + o, s0 + o, s1 + o, n, s.a, s.b, s.c, s.d, s.wd_lr,
+                                 s.grad_scale, s.clip_value)
+        elif s.rule == NADAM:
+            fnn_nadam_chunk_f32(w + o, g + o, s0 + o, s1 + o, n, s.lr, s.a, s.b, s.c, s.d, s.e,
+                                s.f, s.wd_lr, s.grad_scale, s.clip_value)
+        else:
+            fnn_lion_chunk_f32(w + o, g + o, s0 + o, n, s.lr, s.a, s.b, s.wd_lr, s.grad_scale,
+                               s.clip_value)
+    else:
+        if s.rule == SGD:
+            fnn_sgd_chunk_f64(w + o, g + o, _at(s0, o), n, s.lr, s.a, s.flag, s.wd_lr,
+                              s.grad_scale, s.clip_value)
+        elif s.rule == ADAM:
+            fnn_adam_chunk_f64(w + o, g + o, s0 + o, s1 + o, _at(s2, o), n, s.a, s.b, s.c, s.d,
+                               s.wd_lr, s.grad_scale, s.clip_value)
+        elif s.rule == RMSPROP:
+            fnn_rmsprop_chunk_f64(w + o, g + o, s0 + o, _at(s1, o), _at(s2, o), n, s.lr, s.a,
+                                  s.b, s.c, s.wd_lr, s.grad_scale, s.clip_value)
+        elif s.rule == ADAGRAD:
+            fnn_adagrad_chunk_f64(w + o, g + o, s0 + o, n, s.lr, s.a, s.wd_lr, s.grad_scale,
+                                  s.clip_value)
+        elif s.rule == ADADELTA:
+            fnn_adadelta_chunk_f64(w + o, g + o, s0 + o, s1 + o, n, s.lr, s.a, s.b, s.wd_lr,
+                                   s.grad_scale, s.clip_value)
+        elif s.rule == ADAMAX:
+            fnn_adamax_chunk_f64(w + o, g + o, s0 + o, s1 + o, n, s.a, s.b, s.c, s.d, s.wd_lr,
+                                 s.grad_scale, s.clip_value)
+        elif s.rule == NADAM:
+            fnn_nadam_chunk_f64(w + o, g + o, s0 + o, s1 + o, n, s.lr, s.a, s.b, s.c, s.d, s.e,
+                                s.f, s.wd_lr, s.grad_scale, s.clip_value)
+        else:
+            fnn_lion_chunk_f64(w + o, g + o, s0 + o, n, s.lr, s.a, s.b, s.wd_lr, s.grad_scale,
+                               s.clip_value)
+
+
+cdef void _apply(Step *s, floating *w, const floating *g, floating *s0, floating *s1,
+                 floating *s2, Py_ssize_t n, double weight_decay, double grad_scale,
+                 double clip_value, int n_threads) noexcept nogil:
+    """Run step `s` over the n elements: CHUNK-element tasks over a static prange, or the
+    same chunks in order on this thread, outside any OpenMP region, below the cut-off."""
+    cdef Py_ssize_t c
+    cdef int nt = threads_for(n, n_threads)
+    s.wd_lr = weight_decay * s.lr
+    s.grad_scale = grad_scale
+    s.clip_value = clip_value
+    if nt == 1:  # even a one-thread region costs libgomp a futex call
+        for c in range(_n_chunks(n)):
+            _chunk(s, w, g, s0, s1, s2, c * CHUNK, _len(n, c))
+        return
+    for c in prange(_n_chunks(n), schedule="static", num_threads=nt):
+        _chunk(s, w, g, s0, s1, s2, c * CHUNK, _len(n, c))
+
+
 cdef void sgd_update_nogil(floating *w, const floating *g, floating *m, Py_ssize_t n, double lr,
                            double momentum, bint nesterov, double weight_decay,
                            double grad_scale, double clip_value, int n_threads) noexcept nogil:
-    cdef Py_ssize_t c, o
-    cdef double wd_lr = weight_decay * lr
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        o = c * CHUNK
-        if floating is float:
-            fnn_sgd_chunk_f32(w + o, g + o, _at(m, c), _len(n, c), lr, momentum, nesterov,
-                              wd_lr, grad_scale, clip_value)
-        else:
-            fnn_sgd_chunk_f64(w + o, g + o, _at(m, c), _len(n, c), lr, momentum, nesterov,
-                              wd_lr, grad_scale, clip_value)
+    cdef Step s
+    s.rule, s.lr, s.a, s.flag = SGD, lr, momentum, nesterov
+    _apply(&s, w, g, m, <floating *> NULL, <floating *> NULL, n, weight_decay, grad_scale,
+           clip_value, n_threads)
 
 
 cdef void adam_update_nogil(floating *w, const floating *g, floating *m, floating *v,
                             floating *vhat, Py_ssize_t n, double lr, double beta_1,
                             double beta_2, double epsilon, long t, double weight_decay,
                             double grad_scale, double clip_value, int n_threads) noexcept nogil:
-    cdef Py_ssize_t c, o
-    cdef double alpha = lr * sqrt(1 - pow(beta_2, t)) / (1 - pow(beta_1, t))
-    cdef double wd_lr = weight_decay * lr
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        o = c * CHUNK
-        if floating is float:
-            fnn_adam_chunk_f32(w + o, g + o, m + o, v + o, _at(vhat, c), _len(n, c), alpha,
-                               beta_1, beta_2, epsilon, wd_lr, grad_scale, clip_value)
-        else:
-            fnn_adam_chunk_f64(w + o, g + o, m + o, v + o, _at(vhat, c), _len(n, c), alpha,
-                               beta_1, beta_2, epsilon, wd_lr, grad_scale, clip_value)
+    cdef Step s
+    s.rule, s.lr, s.b, s.c, s.d = ADAM, lr, beta_1, beta_2, epsilon
+    s.a = lr * sqrt(1 - pow(beta_2, t)) / (1 - pow(beta_1, t))  # the step size alpha
+    _apply(&s, w, g, m, v, vhat, n, weight_decay, grad_scale, clip_value, n_threads)
 
 
 cdef void rmsprop_update_nogil(floating *w, const floating *g, floating *v, floating *avg_g,
@@ -154,65 +234,40 @@ cdef void rmsprop_update_nogil(floating *w, const floating *g, floating *v, floa
                                double momentum, double epsilon, double weight_decay,
                                double grad_scale, double clip_value,
                                int n_threads) noexcept nogil:
-    cdef Py_ssize_t c, o
-    cdef double wd_lr = weight_decay * lr
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        o = c * CHUNK
-        if floating is float:
-            fnn_rmsprop_chunk_f32(w + o, g + o, v + o, _at(avg_g, c), _at(mom, c), _len(n, c),
-                                  lr, rho, momentum, epsilon, wd_lr, grad_scale, clip_value)
-        else:
-            fnn_rmsprop_chunk_f64(w + o, g + o, v + o, _at(avg_g, c), _at(mom, c), _len(n, c),
-                                  lr, rho, momentum, epsilon, wd_lr, grad_scale, clip_value)
+    cdef Step s
+    s.rule, s.lr, s.a, s.b, s.c = RMSPROP, lr, rho, momentum, epsilon
+    _apply(&s, w, g, v, avg_g, mom, n, weight_decay, grad_scale, clip_value, n_threads)
 
 
 cdef void adagrad_update_nogil(floating *w, const floating *g, floating *acc, Py_ssize_t n,
                                double lr, double epsilon, double weight_decay,
                                double grad_scale, double clip_value,
                                int n_threads) noexcept nogil:
-    cdef Py_ssize_t c, o
-    cdef double wd_lr = weight_decay * lr
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        o = c * CHUNK
-        if floating is float:
-            fnn_adagrad_chunk_f32(w + o, g + o, acc + o, _len(n, c), lr, epsilon, wd_lr,
-                                  grad_scale, clip_value)
-        else:
-            fnn_adagrad_chunk_f64(w + o, g + o, acc + o, _len(n, c), lr, epsilon, wd_lr,
-                                  grad_scale, clip_value)
+    cdef Step s
+    s.rule, s.lr, s.a = ADAGRAD, lr, epsilon
+    _apply(&s, w, g, acc, <floating *> NULL, <floating *> NULL, n, weight_decay, grad_scale,
+           clip_value, n_threads)
 
 
 cdef void adadelta_update_nogil(floating *w, const floating *g, floating *acc_g,
                                 floating *acc_delta, Py_ssize_t n, double lr, double rho,
                                 double epsilon, double weight_decay, double grad_scale,
                                 double clip_value, int n_threads) noexcept nogil:
-    cdef Py_ssize_t c, o
-    cdef double wd_lr = weight_decay * lr
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        o = c * CHUNK
-        if floating is float:
-            fnn_adadelta_chunk_f32(w + o, g + o, acc_g + o, acc_delta + o, _len(n, c), lr, rho,
-                                   epsilon, wd_lr, grad_scale, clip_value)
-        else:
-            fnn_adadelta_chunk_f64(w + o, g + o, acc_g + o, acc_delta + o, _len(n, c), lr, rho,
-                                   epsilon, wd_lr, grad_scale, clip_value)
+    cdef Step s
+    s.rule, s.lr, s.a, s.b = ADADELTA, lr, rho, epsilon
+    _apply(&s, w, g, acc_g, acc_delta, <floating *> NULL, n, weight_decay, grad_scale,
+           clip_value, n_threads)
 
 
 cdef void adamax_update_nogil(floating *w, const floating *g, floating *m, floating *u,
                               Py_ssize_t n, double lr, double beta_1, double beta_2,
                               double epsilon, long t, double weight_decay, double grad_scale,
                               double clip_value, int n_threads) noexcept nogil:
-    cdef Py_ssize_t c, o
-    cdef double alpha = lr / (1 - pow(beta_1, t))
-    cdef double wd_lr = weight_decay * lr
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        o = c * CHUNK
-        if floating is float:
-            fnn_adamax_chunk_f32(w + o, g + o, m + o, u + o, _len(n, c), alpha, beta_1, beta_2,
-                                 epsilon, wd_lr, grad_scale, clip_value)
-        else:
-            fnn_adamax_chunk_f64(w + o, g + o, m + o, u + o, _len(n, c), alpha, beta_1, beta_2,
-                                 epsilon, wd_lr, grad_scale, clip_value)
+    cdef Step s
+    s.rule, s.lr, s.b, s.c, s.d = ADAMAX, lr, beta_1, beta_2, epsilon
+    s.a = lr / (1 - pow(beta_1, t))  # the step size alpha
+    _apply(&s, w, g, m, u, <floating *> NULL, n, weight_decay, grad_scale, clip_value,
+           n_threads)
 
 
 cdef double nadam_update_nogil(floating *w, const floating *g, floating *m, floating *v,
@@ -220,40 +275,26 @@ cdef double nadam_update_nogil(floating *w, const floating *g, floating *m, floa
                                double epsilon, long t, double u_product, double weight_decay,
                                double grad_scale, double clip_value,
                                int n_threads) noexcept nogil:
-    cdef Py_ssize_t c, o
     cdef double mu_t = beta_1 * (1 - 0.5 * pow(0.96, t))
     cdef double mu_next = beta_1 * (1 - 0.5 * pow(0.96, t + 1))
     cdef double product = u_product * mu_t
-    cdef double coef_m = mu_next / (1 - product * mu_next)
-    cdef double coef_g = (1 - mu_t) / (1 - product)
-    cdef double one_m_b2t = 1 - pow(beta_2, t)
-    cdef double wd_lr = weight_decay * lr
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        o = c * CHUNK
-        if floating is float:
-            fnn_nadam_chunk_f32(w + o, g + o, m + o, v + o, _len(n, c), lr, beta_1, beta_2,
-                                epsilon, coef_m, coef_g, one_m_b2t, wd_lr, grad_scale,
-                                clip_value)
-        else:
-            fnn_nadam_chunk_f64(w + o, g + o, m + o, v + o, _len(n, c), lr, beta_1, beta_2,
-                                epsilon, coef_m, coef_g, one_m_b2t, wd_lr, grad_scale,
-                                clip_value)
+    cdef Step s
+    s.rule, s.lr, s.a, s.b, s.c = NADAM, lr, beta_1, beta_2, epsilon
+    s.d = mu_next / (1 - product * mu_next)  # coefficient of m
+    s.e = (1 - mu_t) / (1 - product)         # coefficient of g
+    s.f = 1 - pow(beta_2, t)
+    _apply(&s, w, g, m, v, <floating *> NULL, n, weight_decay, grad_scale, clip_value,
+           n_threads)
     return product
 
 
 cdef void lion_update_nogil(floating *w, const floating *g, floating *m, Py_ssize_t n,
                             double lr, double beta_1, double beta_2, double weight_decay,
                             double grad_scale, double clip_value, int n_threads) noexcept nogil:
-    cdef Py_ssize_t c, o
-    cdef double wd_lr = weight_decay * lr
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        o = c * CHUNK
-        if floating is float:
-            fnn_lion_chunk_f32(w + o, g + o, m + o, _len(n, c), lr, beta_1, beta_2, wd_lr,
-                               grad_scale, clip_value)
-        else:
-            fnn_lion_chunk_f64(w + o, g + o, m + o, _len(n, c), lr, beta_1, beta_2, wd_lr,
-                               grad_scale, clip_value)
+    cdef Step s
+    s.rule, s.lr, s.a, s.b = LION, lr, beta_1, beta_2
+    _apply(&s, w, g, m, <floating *> NULL, <floating *> NULL, n, weight_decay, grad_scale,
+           clip_value, n_threads)
 
 
 def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] m, double lr,

@@ -23,12 +23,17 @@ are added in chunk order afterwards; one thread walks the same chunks and adds t
 same order, so both give the same bits. column_sums splits the columns into blocks of
 FNN_COLSUM_BLOCK: the outputs are disjoint and each column is summed over all rows in row
 order whichever thread owns it. The elementwise passes (scale, clip) and the boolean
-all_finite are order-free. Small inputs run on one thread (threads_for).
+all_finite are order-free. Small inputs run on the calling thread, outside any OpenMP region
+(threads_for).
 """
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt
 from libc.stdlib cimport free, malloc
+
+cimport numpy as cnp
+
+cnp.import_array()
 
 from fastnn._kernels._openmp cimport threads_for
 
@@ -91,49 +96,87 @@ cdef double l2_norm_nogil(const floating *x, Py_ssize_t n, int n_threads) noexce
     return sqrt(sum_squares_nogil(x, n, n_threads))
 
 
+cdef inline bint _finite_chunk(const floating *x, Py_ssize_t n, Py_ssize_t c) noexcept nogil:
+    if floating is float:
+        return fnn_all_finite_chunk_f32(x + c * CHUNK, _chunk_len(n, c))
+    else:
+        return fnn_all_finite_chunk_f64(x + c * CHUNK, _chunk_len(n, c))
+
+
 cdef bint all_finite_nogil(const floating *x, Py_ssize_t n, int n_threads) noexcept nogil:
     cdef Py_ssize_t c
     cdef int bad = 0
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        if floating is float:
-            bad |= not fnn_all_finite_chunk_f32(x + c * CHUNK, _chunk_len(n, c))
-        else:
-            bad |= not fnn_all_finite_chunk_f64(x + c * CHUNK, _chunk_len(n, c))
+    cdef int threads = threads_for(n, n_threads)
+    if threads == 1:  # no parallel region: even a one-thread region costs a futex call
+        for c in range(_n_chunks(n)):
+            if not _finite_chunk(x, n, c):
+                return False
+        return True
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads):
+        bad |= not _finite_chunk(x, n, c)
     return not bad
+
+
+cdef inline void _scale_chunk(floating *x, Py_ssize_t n, Py_ssize_t c,
+                              double factor) noexcept nogil:
+    if floating is float:
+        fnn_scale_chunk_f32(x + c * CHUNK, _chunk_len(n, c), <float> factor)
+    else:
+        fnn_scale_chunk_f64(x + c * CHUNK, _chunk_len(n, c), factor)
 
 
 cdef void scale_nogil(floating *x, Py_ssize_t n, double factor, int n_threads) noexcept nogil:
     cdef Py_ssize_t c
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        if floating is float:
-            fnn_scale_chunk_f32(x + c * CHUNK, _chunk_len(n, c), <float> factor)
-        else:
-            fnn_scale_chunk_f64(x + c * CHUNK, _chunk_len(n, c), factor)
+    cdef int threads = threads_for(n, n_threads)
+    if threads == 1:
+        for c in range(_n_chunks(n)):
+            _scale_chunk(x, n, c, factor)
+        return
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads):
+        _scale_chunk(x, n, c, factor)
+
+
+cdef inline void _clip_chunk(floating *x, Py_ssize_t n, Py_ssize_t c, double lo,
+                             double hi) noexcept nogil:
+    if floating is float:
+        fnn_clip_chunk_f32(x + c * CHUNK, _chunk_len(n, c), <float> lo, <float> hi)
+    else:
+        fnn_clip_chunk_f64(x + c * CHUNK, _chunk_len(n, c), lo, hi)
 
 
 cdef void clip_nogil(floating *x, Py_ssize_t n, double lo, double hi,
                      int n_threads) noexcept nogil:
     cdef Py_ssize_t c
-    for c in prange(_n_chunks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-        if floating is float:
-            fnn_clip_chunk_f32(x + c * CHUNK, _chunk_len(n, c), <float> lo, <float> hi)
-        else:
-            fnn_clip_chunk_f64(x + c * CHUNK, _chunk_len(n, c), lo, hi)
+    cdef int threads = threads_for(n, n_threads)
+    if threads == 1:
+        for c in range(_n_chunks(n)):
+            _clip_chunk(x, n, c, lo, hi)
+        return
+    for c in prange(_n_chunks(n), schedule="static", num_threads=threads):
+        _clip_chunk(x, n, c, lo, hi)
+
+
+cdef inline void _colsum_block(const floating *x, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                               Py_ssize_t b, floating *out, bint accumulate) noexcept nogil:
+    cdef Py_ssize_t j0 = b * FNN_COLSUM_BLOCK
+    cdef Py_ssize_t width = min(<Py_ssize_t> FNN_COLSUM_BLOCK, n_cols - j0)
+    if floating is float:
+        fnn_colsum_block_f32(x + j0, n_rows, n_cols, width, out + j0, accumulate)
+    else:
+        fnn_colsum_block_f64(x + j0, n_rows, n_cols, width, out + j0, accumulate)
 
 
 cdef void column_sums_nogil(const floating *x, Py_ssize_t n_rows, Py_ssize_t n_cols,
                             floating *out, bint accumulate, int n_threads) noexcept nogil:
-    cdef Py_ssize_t b, j0
+    cdef Py_ssize_t b
     cdef Py_ssize_t n_blocks = (n_cols + FNN_COLSUM_BLOCK - 1) // FNN_COLSUM_BLOCK
     cdef int threads = threads_for(n_rows * n_cols, n_threads) if n_blocks > 1 else 1
+    if threads == 1:
+        for b in range(n_blocks):
+            _colsum_block(x, n_rows, n_cols, b, out, accumulate)
+        return
     for b in prange(n_blocks, schedule="static", num_threads=threads):
-        j0 = b * FNN_COLSUM_BLOCK
-        if floating is float:
-            fnn_colsum_block_f32(x + j0, n_rows, n_cols, min(<Py_ssize_t> FNN_COLSUM_BLOCK,
-                                 n_cols - j0), out + j0, accumulate)
-        else:
-            fnn_colsum_block_f64(x + j0, n_rows, n_cols, min(<Py_ssize_t> FNN_COLSUM_BLOCK,
-                                 n_cols - j0), out + j0, accumulate)
+        _colsum_block(x, n_rows, n_cols, b, out, accumulate)
 
 
 def sum_squares(const floating[::1] x, int n_threads):
@@ -157,6 +200,26 @@ def all_finite(const floating[::1] x, int n_threads):
     cdef bint result
     with nogil:
         result = all_finite_nogil(&x[0], x.shape[0], n_threads)
+    return result
+
+
+def array_all_finite(cnp.ndarray arr, int n_threads):
+    """True when a C-contiguous float32 or float64 array of any shape holds no inf and no NaN.
+
+    The same check as `all_finite` without a fused-type dispatch and a memoryview: ~0.1 µs per
+    call instead of ~1 µs, which matters in `predict` on a few rows.
+    """
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(arr)
+    cdef int type_num = cnp.PyArray_TYPE(arr)
+    cdef void *data = cnp.PyArray_DATA(arr)
+    cdef bint result
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) or type_num not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64):
+        raise ValueError(f"expected a C-contiguous float32 or float64 array, got {arr.dtype}")
+    with nogil:
+        if type_num == cnp.NPY_FLOAT32:
+            result = all_finite_nogil(<const float *> data, n, n_threads)
+        else:
+            result = all_finite_nogil(<const double *> data, n, n_threads)
     return result
 
 

@@ -110,8 +110,14 @@ cdef void _run(Kind kind, const floating *x, floating *out, Py_ssize_t n, Py_ssi
     cdef Py_ssize_t n_chunks = (size + CHUNK - 1) // CHUNK
     cdef uint64_t e0 = row0 * <uint64_t>c
     cdef Py_ssize_t k, start
-    for k in prange(n_chunks, schedule="static",
-                    num_threads=threads_for(size * COST[<int>kind], n_threads)):
+    cdef int threads = threads_for(size * COST[<int>kind], n_threads)
+    if threads == 1:  # no parallel region: even a one-thread region costs a futex call
+        for k in range(n_chunks):
+            start = k * CHUNK
+            _chunk(kind, x + start, out + start, <size_t>min(CHUNK, size - start),
+                   e0 + <uint64_t>start, param, seed, step, layer)
+        return
+    for k in prange(n_chunks, schedule="static", num_threads=threads):
         start = k * CHUNK
         _chunk(kind, x + start, out + start, <size_t>min(CHUNK, size - start),
                e0 + <uint64_t>start, param, seed, step, layer)

@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 
 from fastnn._kernels import _reductions
+from fastnn._kernels._openmp_helpers import effective_n_threads, parallel_min_work
 
 # dtype kinds accepted as numbers: booleans, signed and unsigned integers, floats.
 _NUMERIC_KINDS = "biuf"
+_PARALLEL_MIN_WORK = parallel_min_work()  # below it a check runs on one thread
 
 
 def as_numeric_array(data: Any, name: str) -> np.ndarray:
@@ -73,7 +75,8 @@ def check_finite(arr: np.ndarray, name: str) -> None:
     if arr.dtype.kind != "f":
         return
     if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
-        ok = _reductions.all_finite(arr.reshape(-1), 1)
+        threads = effective_n_threads() if arr.size >= _PARALLEL_MIN_WORK else 1
+        ok = _reductions.array_all_finite(arr, threads)
     else:
         ok = bool(np.isfinite(arr).all())
     if not ok:
@@ -89,6 +92,10 @@ def check_finite(arr: np.ndarray, name: str) -> None:
 def prepare_x(x: Any, input_shape: tuple, dtype: np.dtype, layer_name: str,
               name: str = "x") -> np.ndarray:
     """x as a C-contiguous (n, prod(input_shape)) array of ``dtype``, checked."""
+    if type(x) is np.ndarray and x.dtype == dtype and x.ndim == 2 and len(input_shape) == 1 \
+            and x.shape[1] == input_shape[0] and x.flags.c_contiguous:
+        check_finite(x, name)  # already in the engine's layout: the common case, ~1 µs
+        return x
     arr = as_numeric_array(x, name)
     if arr.ndim == 1 and len(input_shape) == 1 and input_shape[0] == 1:
         arr = arr.reshape(-1, 1)

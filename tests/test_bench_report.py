@@ -1,0 +1,72 @@
+"""The benchmark report's arithmetic (fastnn/_bench/report.py) on made-up timings whose ratios
+are worked out by hand, so that the table RESULTS.md and the README show is computed right."""
+
+import pytest
+
+from fastnn._bench import report, workloads
+
+SIZES = workloads.Sizes(mnist_samples=1280)  # 10 batches of 128
+
+
+def ok(*times, **extra):
+    return {"status": "ok", "times": list(times), "threadpools": [], **extra}
+
+
+def made_up_results():
+    results = {name: {} for name in workloads.WORKLOADS}
+    results["tutorial_fit"] = {"fastnn": ok(0.01, 0.02, 0.03), "tensorflow": ok(3.0, 2.0, 4.0),
+                               "numpy": ok(0.1, 0.2, 0.3)}
+    mb = 2**20
+    results["mnist_epoch"] = {
+        "fastnn": ok(1.0, 2.0, 3.0, rss_before_bytes=10 * mb, rss_peak_bytes=80 * mb,
+                     data_bytes=20 * mb),
+        "tensorflow": ok(5.0, 6.0, 7.0),
+        "sklearn": ok(4.0, 5.0, 6.0)}
+    # NumPy's matmuls of one batch-128 step: 10 steps per epoch at 0.15 s -> 1.5 s median.
+    results["matmul"] = {"numpy": ok(0.1, 0.15, 0.2)}
+    results["predict_one"] = {"fastnn": ok(4e-6, 5e-6, 9e-6)}
+    results["predict_10k"] = {"fastnn": ok(0.01, 0.02), "tensorflow": ok(0.05, 0.07)}
+    extra = {"threads_1": ok(3.0, 3.6), "threads_2": ok(2.0, 2.0), "import_seconds": 0.25}
+    return results, extra
+
+
+def test_targets_are_peer_time_over_fastnn_time_from_medians_and_minimums():
+    results, extra = made_up_results()
+    rows = {name: (value, met) for name, value, met in report.targets(results, extra, SIZES)}
+    assert rows["tutorial fit vs TensorFlow's Keras >= 100x"] == ("150.0x (200.0x)", True)
+    assert rows["tutorial fit vs NumPy MLP >= 10x"] == ("10.0x (10.0x)", True)
+    assert rows["MNIST-scale epoch vs TensorFlow's Keras >= 3x"] == ("3.0x (5.0x)", True)
+    assert rows["MNIST-scale epoch vs scikit-learn >= 3x"] == ("2.5x (4.0x)", False)
+    # bound: 1.5 s of NumPy matmuls for a 2 s epoch (minimums: 1.0 s for 1.0 s).
+    assert rows["MNIST-scale epoch >= 60% of the NumPy-sgemm bound"] == ("75% (100%)", True)
+    assert rows["predict, 1 sample < 10 µs"] == ("5 µs (4 µs)", True)
+    assert rows["predict, 10,000 samples vs TensorFlow's Keras >= 3x"] == ("4.0x (5.0x)", True)
+    assert rows["MNIST-scale epoch, 2 threads vs 1 >= 1.7x"] == ("1.65x (1.50x)", False)
+    assert rows["MNIST-scale fit peak memory < data + 100 MB"] == ("data + 50 MB (data + 50 MB)",
+                                                                   True)
+    assert rows["import fastnn < 0.3 s"] == ("0.250 s (0.250 s)", True)
+    ceiling = "(reference) scikit-learn epoch / NumPy-sgemm bound: the ratio at 100% of the bound"
+    assert rows[ceiling] == ("3.3x (4.0x)", None)
+
+
+def test_rendered_report_marks_missed_targets_and_reference_rows():
+    results, extra = made_up_results()
+    text = report.render(results, extra, SIZES, quick=False, seconds=12.0, load_start="0.1")
+    assert "| MNIST-scale epoch vs scikit-learn >= 3x | 2.5x (4.0x) | **no** |" in text
+    assert "| tutorial fit vs NumPy MLP >= 10x | 10.0x (10.0x) | yes |" in text
+    assert "| (reference) fastnn epoch GFLOP/s |" in text and text.count("| - |") == 3
+    # The workload table: fastnn's time, then each peer's time and its ratio.
+    assert "| 20 ms | 200 ms (**10.0x**) | 3 s (**150.0x**) |" in text
+
+
+def test_a_failed_peer_is_reported_not_divided():
+    results, extra = made_up_results()
+    results["mnist_epoch"]["sklearn"] = {"status": "failed: AssertionError: boom"}
+    rows = {name: (value, met) for name, value, met in report.targets(results, extra, SIZES)}
+    assert rows["MNIST-scale epoch vs scikit-learn >= 3x"] == ("not measured", False)
+
+
+@pytest.mark.parametrize("seconds, text", [(2.5, "2.5 s"), (0.0123, "12.3 ms"),
+                                           (4.6e-6, "4.6 µs")])
+def test_time_format(seconds, text):
+    assert report.fmt_time(seconds) == text
