@@ -17,12 +17,14 @@ SHAPES = [  # (m, n, k)
     (7, 13, 33),
     (13, 33, 7),
     (33, 7, 13),
-    (6, 16, 256),  # exactly one register tile and one k-block
-    (17, 31, 257),  # ragged tiles, k one past a block
+    (6, 16, 256),  # exactly one register tile and one float64 k-block
+    (17, 31, 257),  # ragged tiles, k one past a float64 block
+    (6, 16, 400),  # one float32 k-block
+    (17, 31, 401),  # k one past a float32 block
     (16, 512, 300),  # few rows: B read in place
     (8, 70, 20),  # 6 + 2 rows retiled as 4 + 4
     (1, 300, 301),  # one row: B streamed row by row, k-blocks of odd depth, 12-column tail
-    (1, 2100, 5),  # one row wider than the row path's buffer
+    (1, 3300, 5),  # one row wider than the row path's buffer (3200 float32 columns)
     (300, 129, 784),  # large: packed A and B, several row and k-blocks, threaded
 ]
 
