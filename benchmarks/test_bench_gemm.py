@@ -9,6 +9,7 @@ benchmark checks its result against NumPy before timing. Run with
 import numpy as np
 import pytest
 
+from fastnn._bench.workloads import quiet_blas
 from fastnn._kernels import _gemm
 from fastnn._kernels._openmp_helpers import effective_n_threads
 
@@ -42,8 +43,9 @@ def operands(case):
 
 def check(got, a_op, b_op):
     k = a_op.shape[1]
-    want = a_op.astype(np.float64) @ b_op.astype(np.float64)
-    scale = np.abs(a_op).astype(np.float64) @ np.abs(b_op).astype(np.float64)
+    with quiet_blas():  # else OpenBLAS's threads spin on into the next timing
+        want = a_op.astype(np.float64) @ b_op.astype(np.float64)
+        scale = np.abs(a_op).astype(np.float64) @ np.abs(b_op).astype(np.float64)
     assert np.all(np.abs(got - want) <= (k + 3) * np.finfo(np.float32).eps * scale)
 
 

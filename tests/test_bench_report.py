@@ -70,3 +70,10 @@ def test_a_failed_peer_is_reported_not_divided():
                                            (4.6e-6, "4.6 µs")])
 def test_time_format(seconds, text):
     assert report.fmt_time(seconds) == text
+
+
+def test_a_new_run_keeps_the_hand_written_notes(tmp_path):
+    results_file = tmp_path / "RESULTS.md"
+    assert report.kept_notes(results_file) == ""
+    results_file.write_text("# old table\n| a | b |\n\n" + report.NOTES_HEADING + "\n\nwhy\n")
+    assert report.kept_notes(results_file) == "\n" + report.NOTES_HEADING + "\n\nwhy\n"

@@ -164,23 +164,33 @@ def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[st
 
 
 def run_all(quick: bool, log=print) -> tuple[dict, dict]:
-    """Every peer's workloads: one process per peer with --quick, else one per pair."""
+    """Every peer's workloads. The full run goes workload by workload, every peer in its own
+    process one after the other, so that the times a ratio compares are taken minutes apart
+    at most (on a shared machine the background load drifts); --quick runs one process per
+    peer."""
     results: dict = {workload: {} for workload in workloads.WORKLOADS}
+    runnable = {}
     for peer in peers.PEERS:
         module = peers.load(peer)
         names = [name for name in workloads.WORKLOADS if name in module.CASES]
         reason = module.missing()
-        if reason is not None:
-            for name in names:
-                results[name][peer] = {"status": reason}
-            log(f"  {peer:11} {reason}")
+        if reason is None:
+            runnable[peer] = names
             continue
-        for group in [names] if quick else [[name] for name in names]:
-            started = time.perf_counter()
-            for name, result in run_one(peer, group, quick).items():
-                results[name][peer] = result
-                log(f"  {peer:11} {name:13} {result['status'][:70]}")
-            log(f"  {peer:11} ({time.perf_counter() - started:.0f} s)")
+        for name in names:
+            results[name][peer] = {"status": reason}
+        log(f"  {peer:11} {reason}")
+    if quick:
+        groups = [(peer, names) for peer, names in runnable.items()]
+    else:
+        groups = [(peer, [name]) for name in workloads.WORKLOADS
+                  for peer, names in runnable.items() if name in names]
+    for peer, names in groups:
+        started = time.perf_counter()
+        for name, result in run_one(peer, names, quick).items():
+            results[name][peer] = result
+            log(f"  {peer:11} {name:13} {result['status'][:70]}")
+        log(f"  {peer:11} ({time.perf_counter() - started:.0f} s)")
     extra = {f"threads_{n}": run_one("fastnn", ["mnist_epoch"], quick, threads=n)["mnist_epoch"]
              for n in (1, 2)}
     extra["import_seconds"] = import_seconds()
@@ -210,6 +220,17 @@ def render(results, extra, sizes, quick: bool, seconds: float, load_start: str) 
     return "\n".join(lines) + "\n"
 
 
+NOTES_HEADING = "## Notes (written by hand; `fastnn bench` keeps this section)"
+
+
+def kept_notes(path: Path) -> str:
+    """The hand-written section at the end of an earlier results file (analysis of the
+    numbers, other suites' tables), so that a new run replaces only the measured part."""
+    old = path.read_text() if path.exists() else ""
+    at = old.find(NOTES_HEADING)
+    return "" if at < 0 else "\n" + old[at:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fastnn bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -227,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (None if args.quick else "benchmarks/RESULTS.md")
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text)
+        Path(out).write_text(text + kept_notes(Path(out)))
     if args.json:
         Path(args.json).write_text(json.dumps({"results": results, "extra": extra}, indent=1))
     failed = [r["status"] for row in results.values() for r in row.values()
