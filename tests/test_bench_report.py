@@ -77,3 +77,9 @@ def test_a_new_run_keeps_the_hand_written_notes(tmp_path):
     assert report.kept_notes(results_file) == ""
     results_file.write_text("# old table\n| a | b |\n\n" + report.NOTES_HEADING + "\n\nwhy\n")
     assert report.kept_notes(results_file) == "\n" + report.NOTES_HEADING + "\n\nwhy\n"
+
+
+def test_the_full_run_runs_every_workload_once_with_the_bound_next_to_its_epoch():
+    order = workloads.RUN_ORDER
+    assert sorted(order) == sorted(workloads.WORKLOADS)
+    assert order.index("matmul") == order.index("mnist_epoch") + 1

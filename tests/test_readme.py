@@ -21,3 +21,24 @@ def test_ci_runs_the_readme_test_command():
     test_command = _quick_start_commands()[1]
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert test_command in ci_lines
+
+
+def _table_rows(text, after):
+    """The Markdown table rows (lines starting with "|") of the first table after `after`."""
+    section = text.split(after, 1)[1]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|"):
+            rows.append(line)
+        elif rows:
+            break
+    return rows
+
+
+def test_readme_shows_the_benchmark_report_tables_as_measured():
+    """The README's benchmark tables are RESULTS.md's (the report's), not retyped numbers."""
+    readme = (ROOT / "README.md").read_text()
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    for heading in ("| workload |", "| target |"):
+        rows = _table_rows(results, "\n" + heading)
+        assert rows and _table_rows(readme, "\n" + heading) == rows

@@ -164,10 +164,10 @@ def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[st
 
 
 def run_all(quick: bool, log=print) -> tuple[dict, dict]:
-    """Every peer's workloads. The full run goes workload by workload, every peer in its own
-    process one after the other, so that the times a ratio compares are taken minutes apart
-    at most (on a shared machine the background load drifts); --quick runs one process per
-    peer."""
+    """Every peer's workloads. The full run goes workload by workload (workloads.RUN_ORDER),
+    every peer in its own process one after the other, so that the times a ratio compares are
+    taken minutes apart at most (on a shared machine the background load drifts); --quick
+    runs one process per peer."""
     results: dict = {workload: {} for workload in workloads.WORKLOADS}
     runnable = {}
     for peer in peers.PEERS:
@@ -183,7 +183,7 @@ def run_all(quick: bool, log=print) -> tuple[dict, dict]:
     if quick:
         groups = [(peer, names) for peer, names in runnable.items()]
     else:
-        groups = [(peer, [name]) for name in workloads.WORKLOADS
+        groups = [(peer, [name]) for name in workloads.RUN_ORDER
                   for peer, names in runnable.items() if name in names]
     for peer, names in groups:
         started = time.perf_counter()

@@ -53,6 +53,11 @@ WORKLOADS = {
     "optimizer": "Adam update, 535,818 parameters",
 }
 
+# The order of the full run: the matmul step right after the epoch it bounds, so that the
+# bound and the epoch are measured under the same background load.
+RUN_ORDER = ("tutorial_fit", "mnist_epoch", "matmul", "sklearn_fit", "predict_one",
+             "predict_10k", "activation", "loss", "optimizer")
+
 
 def tutorial_data(n_samples: int, seed: int = 2020) -> tuple[np.ndarray, np.ndarray]:
     """The tutorial's drug-trial data: one feature (age 13-100, scaled to [0, 1]); label 1
