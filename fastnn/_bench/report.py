@@ -24,11 +24,10 @@ from fastnn._bench import machine, peers, workloads
 TIMING_ENV_DROPPED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def run_one(peer: str, names: list[str], quick: bool, threads: int | None = None) -> dict:
+def run_one(peer: str, names: list[str], quick: bool) -> dict:
     """{workload: result} of `names` run by `peer` in one fresh process."""
     command = [sys.executable, "-m", "fastnn._bench.run_one", peer, *names]
     command += ["--quick"] if quick else []
-    command += ["--threads", str(threads)] if threads else []
     env = {k: v for k, v in os.environ.items() if k not in TIMING_ENV_DROPPED}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -39,6 +38,23 @@ def run_one(peer: str, names: list[str], quick: bool, threads: int | None = None
             results[result["workload"]] = result
     crash = f"failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
     return {name: results.get(name, {"status": crash}) for name in names}
+
+
+def thread_counts(quick: bool, counts=(1, 2)) -> dict:
+    """{"threads_N": result} of fastnn's MNIST-scale epoch, the counts taking turns round by
+    round in one process (run_one --alternate-threads)."""
+    command = [sys.executable, "-m", "fastnn._bench.run_one", "fastnn", "mnist_epoch",
+               "--alternate-threads", ",".join(map(str, counts))]
+    command += ["--quick"] if quick else []
+    env = {k: v for k, v in os.environ.items() if k not in TIMING_ENV_DROPPED}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    results = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            result = json.loads(line)
+            results[f"threads_{result['threads']}"] = result
+    crash = {"status": f"failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"}
+    return {f"threads_{n}": results.get(f"threads_{n}", crash) for n in counts}
 
 
 def import_seconds(rounds: int = 5) -> float:
@@ -191,8 +207,7 @@ def run_all(quick: bool, log=print) -> tuple[dict, dict]:
             results[name][peer] = result
             log(f"  {peer:11} {name:13} {result['status'][:70]}")
         log(f"  {peer:11} ({time.perf_counter() - started:.0f} s)")
-    extra = {f"threads_{n}": run_one("fastnn", ["mnist_epoch"], quick, threads=n)["mnist_epoch"]
-             for n in (1, 2)}
+    extra = thread_counts(quick)
     extra["import_seconds"] = import_seconds()
     return results, extra
 
