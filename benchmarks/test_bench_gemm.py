@@ -8,10 +8,10 @@ benchmark checks its result against NumPy before timing. Run with
 
 import numpy as np
 import pytest
+from fastnn._kernels._openmp_helpers import effective_n_threads
 
 from fastnn._bench.workloads import quiet_blas
 from fastnn._kernels import _gemm
-from fastnn._kernels._openmp_helpers import effective_n_threads
 
 # name: (form, rows, inner, cols) of out = op(A) @ op(B), out of shape (rows, cols).
 # NN is the forward X @ W, NT the backward dY @ W.T, TN the weight gradient X.T @ dY.

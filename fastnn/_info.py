@@ -48,11 +48,11 @@ def show_config(file=None) -> None:
     lines = [
         f"fastnn {info['fastnn']} (Python {info['python']})",
         f"  OpenMP:  {'on' if info['openmp'] else 'off (serial build)'}",
-        f"  threads: {info['threads']} (of {info['cpus_available']} CPUs available; "
-        f"work below {info['parallel_min_work']} element-ops runs serially)",
+        (f"  threads: {info['threads']} (of {info['cpus_available']} CPUs available; "
+         f"work below {info['parallel_min_work']} element-ops runs serially)"),
         f"  SIMD:    {info['simd']}",
-        f"  BLAS:    {blas['name']} {blas['version'] or ''}, kernel {blas['kernel']}, "
-        f"{blas['threads']} threads",
+        (f"  BLAS:    {blas['name']} {blas['version'] or ''}, kernel {blas['kernel']}, "
+         f"{blas['threads']} threads"),
         f"           {blas['path']}",
     ]
     print("\n".join(lines), file=file or sys.stdout)

@@ -31,7 +31,7 @@ def set_random_seed(seed: int) -> None:
     if isinstance(seed, np.integer):
         seed = int(seed)
     if not isinstance(seed, int):
-        raise ValueError(  # noqa: TRY004 - Keras raises ValueError here
+        raise ValueError(
             "Expected `seed` argument to be an integer. "
             f"Received: seed={seed} (of type {type(seed)})"
         )

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from _reference import gemm, gemm_abs
+from conftest import LAYOUTS, as_layout
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastnn._kernels import _gemm
-from _reference import gemm, gemm_abs
-from conftest import LAYOUTS, as_layout
 
 # (trans_a, trans_b): NN is X @ W, NT is dY @ W.T, TN is X.T @ dY; TT completes the set.
 FORMS = {"NN": (False, False), "NT": (False, True), "TN": (True, False), "TT": (True, True)}

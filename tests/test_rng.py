@@ -6,15 +6,15 @@ use conftest's tolerance; statistical checks use 5-sigma bounds computed from th
 
 import math
 
+import _reference as ref
 import numpy as np
 import pytest
+from conftest import LAYOUTS, as_layout, tolerance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
 from fastnn._kernels import _rng
-import _reference as ref
-from conftest import LAYOUTS, as_layout, tolerance
 
 SHAPES = [(1, 1), (7, 13), (1000, 13)]  # 1000 x 13 crosses the parallel cut-off, several chunks
 STREAM = {"seed": 0x0123456789ABCDEF, "step": 3, "layer": 2}

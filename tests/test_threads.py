@@ -67,7 +67,8 @@ def _omp_default():
 def test_omp_num_threads_is_honoured():
     code = "from fastnn._kernels import _openmp_helpers as o; print(o.effective_n_threads())"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
 

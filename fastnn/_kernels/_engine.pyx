@@ -43,7 +43,7 @@ cimport numpy as cnp
 cnp.import_array()
 
 from fastnn._kernels._activations cimport (
-    FNN_ACT_LINEAR, FNN_ACT_NEEDS_Z, act_backward, act_forward, fnn_act_needs, fnn_act_params,
+    FNN_ACT_LINEAR, act_backward, act_forward, fnn_act_params,
 )
 from fastnn._kernels._gemm cimport gemm
 from fastnn._kernels._losses cimport (

@@ -1,9 +1,11 @@
 """Type stubs for fastnn._kernels._gemm (out = alpha * op(a) @ op(b) + beta * out)."""
 
+from typing import TypeAlias
+
 import numpy as np
 import numpy.typing as npt
 
-_Float = np.float32 | np.float64
+_Float: TypeAlias = np.float32 | np.float64
 
 def matmul(
     a: npt.NDArray[_Float],

@@ -78,12 +78,12 @@ cdef void gemm_own(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ss
                        c + lo * ldc, ldc)
 
 
-ctypedef void (*sgemm_t)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
-                        float *a, int *lda, float *b, int *ldb, float *beta, float *c,
-                        int *ldc) noexcept nogil
-ctypedef void (*dgemm_t)(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
-                        double *a, int *lda, double *b, int *ldb, double *beta, double *c,
-                        int *ldc) noexcept nogil
+ctypedef void (*sgemm_t)(
+    char *transa, char *transb, int *m, int *n, int *k, float *alpha, float *a, int *lda,
+    float *b, int *ldb, float *beta, float *c, int *ldc) noexcept nogil
+ctypedef void (*dgemm_t)(
+    char *transa, char *transb, int *m, int *n, int *k, double *alpha, double *a, int *lda,
+    double *b, int *ldb, double *beta, double *c, int *ldc) noexcept nogil
 
 cdef sgemm_t _sgemm = NULL
 cdef dgemm_t _dgemm = NULL
@@ -118,10 +118,10 @@ cdef void gemm_blas(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_s
             _load_blas()
     if floating is float:
         _sgemm(&op_b, &op_a, &fn, &fm, &fk, &alpha, <float *>b, &fldb, <float *>a, &flda,
-              &beta, c, &fldc)
+               &beta, c, &fldc)
     else:
         _dgemm(&op_b, &op_a, &fn, &fm, &fk, &alpha, <double *>b, &fldb, <double *>a, &flda,
-              &beta, c, &fldc)
+               &beta, c, &fldc)
 
 
 cdef void gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,

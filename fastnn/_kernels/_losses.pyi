@@ -1,6 +1,7 @@
 """Type stub of fastnn._kernels._losses (see _losses.pyx for the design note)."""
 
 import enum
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +30,7 @@ class fnn_loss_id(enum.IntEnum):
 
 LOSS_IDS: dict[str, fnn_loss_id]
 
-_Float = np.float32 | np.float64
+_Float: TypeAlias = np.float32 | np.float64
 
 def loss_forward_backward(
     loss: int,

@@ -76,10 +76,10 @@ def parallel_region_cost(int n_threads, int repeats):
     cut-off; benchmarks/test_bench_threads.py derives FNN_PARALLEL_MIN_WORK from it)."""
     import time
 
-    cdef int r, i
+    cdef int _repeat, i
     cdef double sink = 0
     start = time.perf_counter()
-    for r in range(repeats):
+    for _repeat in range(repeats):
         for i in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
             sink += i
     return (time.perf_counter() - start) / repeats

@@ -4,10 +4,12 @@ Element (i, j) of an (n, c) array is element (row0 + i) * c + j of the stream (s
 every value depends only on that index. seed, step: 0 <= v < 2**64; layer: 0 <= v < 2**16.
 """
 
+from typing import TypeAlias
+
 import numpy as np
 from numpy.typing import NDArray
 
-Floats = NDArray[np.float32] | NDArray[np.float64]
+Floats: TypeAlias = NDArray[np.float32] | NDArray[np.float64]
 
 def dropout(
     x: Floats, out: Floats, rate: float, seed: int, step: int, layer: int, row0: int,

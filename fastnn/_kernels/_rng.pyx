@@ -1,4 +1,5 @@
-"""Counter-based random numbers: dropout, Gaussian noise, Gaussian dropout, uniform and normal fills.
+"""Counter-based random numbers: dropout, Gaussian noise, Gaussian dropout, uniform and normal
+fills.
 
 What it computes. Every random number is a pure function of (seed, step, layer, element index):
 Philox4x32-10 keyed by the 64-bit seed, its counter built from (step, layer, element block)

@@ -37,4 +37,5 @@ def deserialize(config):
     return _REGISTRY.deserialize(config)
 
 
-__all__ = [*_CALLBACKS, "CallbackList", "MonitorCallback", "deserialize", "get", "serialize"]
+__all__ = [*_CALLBACKS, "CallbackList", "MonitorCallback",  # noqa: PLE0604 (class names)
+           "deserialize", "get", "serialize"]

@@ -28,5 +28,5 @@ def deserialize(config):
     return _REGISTRY.deserialize(config)
 
 
-__all__ = [*_LAYERS, "Input", "KerasTensor", "Layer", "Variable", "get", "serialize",
-           "deserialize"]
+__all__ = [*_LAYERS, "Input", "KerasTensor", "Layer", "Variable",  # noqa: PLE0604 (class names)
+           "get", "serialize", "deserialize"]

@@ -49,7 +49,7 @@ def _float_dtype(x: Any) -> np.dtype:
 
 def _canonical_axis(axis: int, ndim: int, fn: str) -> int:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise ValueError(f"{fn}: `axis` must be an int, got {axis!r}.")  # noqa: TRY004 (Keras)
+        raise ValueError(f"{fn}: `axis` must be an int, got {axis!r}.")
     if not -ndim <= axis < ndim:
         raise ValueError(f"{fn}: axis={axis} is out of range for inputs of rank {ndim}.")
     return int(axis) % ndim
@@ -201,7 +201,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     ``from_logits`` the softmax is folded in.
     """
     if isinstance(axis, bool):
-        raise ValueError(  # noqa: TRY004 (Keras raises ValueError)
+        raise ValueError(
             f"categorical_crossentropy: `axis` must be an int, got {axis!r}."
         )
     if np.shape(y_pred) and np.shape(y_pred)[-1] == 1:

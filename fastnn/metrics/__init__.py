@@ -105,7 +105,7 @@ _REGISTRY = Registry("metric", _OBJECTS, module="keras.metrics")
 
 # Keras 3 exports the loss functions as functions of this module too (keras.metrics.mse), so
 # scripts can pass them to compile(metrics=[...]).
-from fastnn.losses import (  # noqa: E402
+from fastnn.losses import (
     binary_crossentropy,
     binary_focal_crossentropy,
     categorical_crossentropy,
@@ -192,22 +192,6 @@ def resolve_compile_metric(
 
 
 __all__ = [
-    "binary_crossentropy",
-    "binary_focal_crossentropy",
-    "categorical_crossentropy",
-    "categorical_hinge",
-    "hinge",
-    "huber",
-    "kld",
-    "kullback_leibler_divergence",
-    "logcosh",
-    "mae",
-    "mape",
-    "mse",
-    "msle",
-    "poisson",
-    "sparse_categorical_crossentropy",
-    "squared_hinge",
     "AUC",
     "Accuracy",
     "BinaryAccuracy",
@@ -239,13 +223,29 @@ __all__ = [
     "TopKCategoricalAccuracy",
     "accuracy",
     "binary_accuracy",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
     "categorical_accuracy",
+    "categorical_crossentropy",
+    "categorical_hinge",
     "clear_name_uids",
     "deserialize",
     "get",
+    "hinge",
+    "huber",
+    "kld",
+    "kullback_leibler_divergence",
+    "logcosh",
+    "mae",
+    "mape",
+    "mse",
+    "msle",
+    "poisson",
     "resolve_compile_metric",
     "serialize",
     "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy",
     "sparse_top_k_categorical_accuracy",
+    "squared_hinge",
     "top_k_categorical_accuracy",
 ]

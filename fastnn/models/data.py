@@ -223,7 +223,7 @@ def prepare_sample_weight(sample_weight: Any, class_weight: dict | None, y_raw: 
 def class_weights_to_sample_weights(class_weight: dict, y: Any, dtype) -> np.ndarray:
     """Keras's rule: y squeezed if (n, 1), argmax'ed if one-hot, rounded; unknown classes 1."""
     if not isinstance(class_weight, dict):
-        raise ValueError(  # noqa: TRY004 - Keras raises ValueError here
+        raise ValueError(
             "`class_weight` must be a dict of class index to weight; received "
             f"{type(class_weight).__name__}."
         )

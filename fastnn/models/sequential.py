@@ -54,7 +54,7 @@ class Sequential(ModelIOMixin, Trainer):
         if isinstance(layer, KerasTensor):
             layer = layer._input_layer
         if not isinstance(layer, Layer):
-            raise ValueError(  # noqa: TRY004 - Keras raises ValueError here
+            raise ValueError(
                 "Only instances of `keras.Layer` can be added to a Sequential model. "
                 f"Received: {layer} (of type {type(layer)})"
             )
