@@ -129,7 +129,17 @@ cdef enum Rule:
 
 
 cdef struct Step:
-    # One step's scalars, already computed from t (see each *_update_nogil for which it uses).
+    # One step's scalars, already computed from t by the rule's *_update_nogil. The rules
+    # take different hyperparameters, so a..f are positional, in the C kernel's order:
+    #   SGD       a = momentum                      flag = nesterov     slots: m
+    #   ADAM      a = alpha (step size), b = beta_1, c = beta_2, d = epsilon  m, v, vhat
+    #   RMSPROP   a = rho, b = momentum, c = epsilon                    v, avg_g, mom
+    #   ADAGRAD   a = epsilon                                           acc
+    #   ADADELTA  a = rho, b = epsilon                                  acc_g, acc_delta
+    #   ADAMAX    a = alpha, b = beta_1, c = beta_2, d = epsilon        m, u
+    #   NADAM     a = beta_1, b = beta_2, c = epsilon, d = coef_m, e = coef_g,
+    #             f = 1 - beta_2**t                                     m, v
+    #   LION      a = beta_1, b = beta_2                                m
     Rule rule
     double lr, a, b, c, d, e, f
     double wd_lr, grad_scale, clip_value
