@@ -195,6 +195,31 @@ void fnn_nadam_chunk_f64(double *w, const double *g, double *m, double *v, size_
 void fnn_lion_chunk_f32(float *w, const float *g, float *m, size_t n, float lr, float beta_1, float beta_2, float wd_lr, float grad_scale, float clip_value);
 void fnn_lion_chunk_f64(double *w, const double *g, double *m, size_t n, double lr, double beta_1, double beta_2, double wd_lr, double grad_scale, double clip_value);
 
+/* One step of any of the rules above, as data: the Cython layer fills it once per step and
+ * hands CHUNK-sized pieces of the buffers to fnn_opt_step_chunk_*, which calls the rule's
+ * kernel with the scalars rounded to the buffers' type. The rules take different scalars, so
+ * a..f are positional, in the kernel's order; s0..s2 are the slot buffers in the kernel's order:
+ *   SGD       a = momentum, flag = nesterov                         s0 = m (or NULL)
+ *   ADAM      a = alpha, b = beta_1, c = beta_2, d = epsilon         s0 = m, s1 = v, s2 = vhat
+ *   RMSPROP   a = rho, b = momentum, c = epsilon                     s0 = v, s1 = a, s2 = mom
+ *   ADAGRAD   a = epsilon                                            s0 = acc
+ *   ADADELTA  a = rho, b = epsilon                                   s0 = eg, s1 = ed
+ *   ADAMAX    a = alpha, b = beta_1, c = beta_2, d = epsilon         s0 = m, s1 = u
+ *   NADAM     a = beta_1, b = beta_2, c = epsilon, d = coef_m, e = coef_g, f = one_m_b2t
+ *                                                                    s0 = m, s1 = v
+ *   LION      a = beta_1, b = beta_2                                 s0 = m */
+enum { FNN_OPT_SGD, FNN_OPT_ADAM, FNN_OPT_RMSPROP, FNN_OPT_ADAGRAD, FNN_OPT_ADADELTA,
+       FNN_OPT_ADAMAX, FNN_OPT_NADAM, FNN_OPT_LION };
+typedef struct {
+    int rule, flag;
+    double lr, a, b, c, d, e, f;
+    double wd_lr, grad_scale, clip_value;
+} fnn_opt_step;
+void fnn_opt_step_chunk_f32(const fnn_opt_step *s, float *w, const float *g, float *s0,
+                            float *s1, float *s2, size_t n);
+void fnn_opt_step_chunk_f64(const fnn_opt_step *s, double *w, const double *g, double *s0,
+                            double *s1, double *s2, size_t n);
+
 /* ---- reductions.c ----------------------------------------------------------------------- */
 /* Reductions and in-place passes over flat buffers (gradient clipping, finiteness checks) and
  * column sums (bias gradients). Sums accumulate in double for both dtypes, in an order fixed by

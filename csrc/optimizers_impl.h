@@ -92,3 +92,42 @@ FNN_CLONES void SUF(fnn_lion_chunk)(T *restrict w, const T *restrict g, T *restr
     const T one_m_b1 = 1 - beta_1, one_m_b2 = 1 - beta_2;
     FNN_OPT_LOOP(SUF(fnn_rule_lion)(wi, gi, &m[i], lr, beta_1, one_m_b1, beta_2, one_m_b2))
 }
+
+/* fnn_opt_step: one rule's kernel on n elements, its scalars rounded to T (fastnn.h). */
+void SUF(fnn_opt_step_chunk)(const fnn_opt_step *s, T *w, const T *g, T *s0, T *s1, T *s2,
+                             size_t n)
+{
+    switch (s->rule) {
+    case FNN_OPT_SGD:
+        SUF(fnn_sgd_chunk)(w, g, s0, n, s->lr, s->a, s->flag, s->wd_lr, s->grad_scale,
+                           s->clip_value);
+        break;
+    case FNN_OPT_ADAM:
+        SUF(fnn_adam_chunk)(w, g, s0, s1, s2, n, s->a, s->b, s->c, s->d, s->wd_lr,
+                            s->grad_scale, s->clip_value);
+        break;
+    case FNN_OPT_RMSPROP:
+        SUF(fnn_rmsprop_chunk)(w, g, s0, s1, s2, n, s->lr, s->a, s->b, s->c, s->wd_lr,
+                               s->grad_scale, s->clip_value);
+        break;
+    case FNN_OPT_ADAGRAD:
+        SUF(fnn_adagrad_chunk)(w, g, s0, n, s->lr, s->a, s->wd_lr, s->grad_scale, s->clip_value);
+        break;
+    case FNN_OPT_ADADELTA:
+        SUF(fnn_adadelta_chunk)(w, g, s0, s1, n, s->lr, s->a, s->b, s->wd_lr, s->grad_scale,
+                                s->clip_value);
+        break;
+    case FNN_OPT_ADAMAX:
+        SUF(fnn_adamax_chunk)(w, g, s0, s1, n, s->a, s->b, s->c, s->d, s->wd_lr, s->grad_scale,
+                              s->clip_value);
+        break;
+    case FNN_OPT_NADAM:
+        SUF(fnn_nadam_chunk)(w, g, s0, s1, n, s->lr, s->a, s->b, s->c, s->d, s->e, s->f,
+                             s->wd_lr, s->grad_scale, s->clip_value);
+        break;
+    default: /* FNN_OPT_LION */
+        SUF(fnn_lion_chunk)(w, g, s0, n, s->lr, s->a, s->b, s->wd_lr, s->grad_scale,
+                            s->clip_value);
+        break;
+    }
+}

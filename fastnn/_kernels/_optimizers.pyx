@@ -41,58 +41,24 @@ from libc.math cimport pow, sqrt
 from fastnn._kernels._openmp cimport threads_for
 
 cdef extern from "fastnn.h":
-    void fnn_sgd_chunk_f32(float *w, const float *g, float *m, size_t n, float lr,
-                           float momentum, int nesterov, float wd_lr, float grad_scale,
-                           float clip_value) noexcept nogil
-    void fnn_sgd_chunk_f64(double *w, const double *g, double *m, size_t n, double lr,
-                           double momentum, int nesterov, double wd_lr, double grad_scale,
-                           double clip_value) noexcept nogil
-    void fnn_adam_chunk_f32(float *w, const float *g, float *m, float *v, float *vhat,
-                            size_t n, float alpha, float beta_1, float beta_2, float epsilon,
-                            float wd_lr, float grad_scale, float clip_value) noexcept nogil
-    void fnn_adam_chunk_f64(double *w, const double *g, double *m, double *v, double *vhat,
-                            size_t n, double alpha, double beta_1, double beta_2,
-                            double epsilon, double wd_lr, double grad_scale,
-                            double clip_value) noexcept nogil
-    void fnn_rmsprop_chunk_f32(float *w, const float *g, float *v, float *a, float *mom,
-                               size_t n, float lr, float rho, float momentum, float epsilon,
-                               float wd_lr, float grad_scale, float clip_value) noexcept nogil
-    void fnn_rmsprop_chunk_f64(double *w, const double *g, double *v, double *a, double *mom,
-                               size_t n, double lr, double rho, double momentum,
-                               double epsilon, double wd_lr, double grad_scale,
-                               double clip_value) noexcept nogil
-    void fnn_adagrad_chunk_f32(float *w, const float *g, float *acc, size_t n, float lr,
-                               float epsilon, float wd_lr, float grad_scale,
-                               float clip_value) noexcept nogil
-    void fnn_adagrad_chunk_f64(double *w, const double *g, double *acc, size_t n, double lr,
-                               double epsilon, double wd_lr, double grad_scale,
-                               double clip_value) noexcept nogil
-    void fnn_adadelta_chunk_f32(float *w, const float *g, float *eg, float *ed, size_t n,
-                                float lr, float rho, float epsilon, float wd_lr,
-                                float grad_scale, float clip_value) noexcept nogil
-    void fnn_adadelta_chunk_f64(double *w, const double *g, double *eg, double *ed, size_t n,
-                                double lr, double rho, double epsilon, double wd_lr,
-                                double grad_scale, double clip_value) noexcept nogil
-    void fnn_adamax_chunk_f32(float *w, const float *g, float *m, float *u, size_t n,
-                              float alpha, float beta_1, float beta_2, float epsilon,
-                              float wd_lr, float grad_scale, float clip_value) noexcept nogil
-    void fnn_adamax_chunk_f64(double *w, const double *g, double *m, double *u, size_t n,
-                              double alpha, double beta_1, double beta_2, double epsilon,
-                              double wd_lr, double grad_scale, double clip_value) noexcept nogil
-    void fnn_nadam_chunk_f32(float *w, const float *g, float *m, float *v, size_t n, float lr,
-                             float beta_1, float beta_2, float epsilon, float coef_m,
-                             float coef_g, float one_m_b2t, float wd_lr, float grad_scale,
-                             float clip_value) noexcept nogil
-    void fnn_nadam_chunk_f64(double *w, const double *g, double *m, double *v, size_t n,
-                             double lr, double beta_1, double beta_2, double epsilon,
-                             double coef_m, double coef_g, double one_m_b2t, double wd_lr,
-                             double grad_scale, double clip_value) noexcept nogil
-    void fnn_lion_chunk_f32(float *w, const float *g, float *m, size_t n, float lr,
-                            float beta_1, float beta_2, float wd_lr, float grad_scale,
-                            float clip_value) noexcept nogil
-    void fnn_lion_chunk_f64(double *w, const double *g, double *m, size_t n, double lr,
-                            double beta_1, double beta_2, double wd_lr, double grad_scale,
-                            double clip_value) noexcept nogil
+    enum:
+        FNN_OPT_SGD
+        FNN_OPT_ADAM
+        FNN_OPT_RMSPROP
+        FNN_OPT_ADAGRAD
+        FNN_OPT_ADADELTA
+        FNN_OPT_ADAMAX
+        FNN_OPT_NADAM
+        FNN_OPT_LION
+    ctypedef struct fnn_opt_step:
+        int rule, flag
+        double lr, a, b, c, d, e, f
+        double wd_lr, grad_scale, clip_value
+    void fnn_opt_step_chunk_f32(const fnn_opt_step *s, float *w, const float *g, float *s0,
+                                float *s1, float *s2, size_t n) noexcept nogil
+    void fnn_opt_step_chunk_f64(const fnn_opt_step *s, double *w, const double *g,
+                                double *s0, double *s1, double *s2, size_t n) noexcept nogil
+
 
 # Elements per prange task: a chunk of Adam's five buffers (80 KB in float32) stays in L2.
 # Any value gives the same bits.
@@ -117,92 +83,17 @@ cdef inline floating *_opt(floating[::1] a):
     return NULL if a is None else &a[0]
 
 
-cdef enum Rule:
-    SGD
-    ADAM
-    RMSPROP
-    ADAGRAD
-    ADADELTA
-    ADAMAX
-    NADAM
-    LION
-
-
-cdef struct Step:
-    # One step's scalars, already computed from t by the rule's *_update_nogil. The rules
-    # take different hyperparameters, so a..f are positional, in the C kernel's order:
-    #   SGD       a = momentum                      flag = nesterov     slots: m
-    #   ADAM      a = alpha (step size), b = beta_1, c = beta_2, d = epsilon  m, v, vhat
-    #   RMSPROP   a = rho, b = momentum, c = epsilon                    v, avg_g, mom
-    #   ADAGRAD   a = epsilon                                           acc
-    #   ADADELTA  a = rho, b = epsilon                                  acc_g, acc_delta
-    #   ADAMAX    a = alpha, b = beta_1, c = beta_2, d = epsilon        m, u
-    #   NADAM     a = beta_1, b = beta_2, c = epsilon, d = coef_m, e = coef_g,
-    #             f = 1 - beta_2**t                                     m, v
-    #   LION      a = beta_1, b = beta_2                                m
-    Rule rule
-    double lr, a, b, c, d, e, f
-    double wd_lr, grad_scale, clip_value
-    bint flag
-
-
-cdef inline void _chunk(const Step *s, floating *w, const floating *g, floating *s0,
+cdef inline void _chunk(const fnn_opt_step *s, floating *w, const floating *g, floating *s0,
                         floating *s1, floating *s2, Py_ssize_t o,
                         Py_ssize_t n) noexcept nogil:
-    """Elements [o, o + n) of one step: the rule's C kernel on the slices of every buffer."""
+    """Elements [o, o + n) of one step (csrc's dispatcher calls the rule's kernel)."""
     if floating is float:
-        if s.rule == SGD:
-            fnn_sgd_chunk_f32(w + o, g + o, _at(s0, o), n, s.lr, s.a, s.flag, s.wd_lr,
-                              s.grad_scale, s.clip_value)
-        elif s.rule == ADAM:
-            fnn_adam_chunk_f32(w + o, g + o, s0 + o, s1 + o, _at(s2, o), n, s.a, s.b, s.c, s.d,
-                               s.wd_lr, s.grad_scale, s.clip_value)
-        elif s.rule == RMSPROP:
-            fnn_rmsprop_chunk_f32(w + o, g + o, s0 + o, _at(s1, o), _at(s2, o), n, s.lr, s.a,
-                                  s.b, s.c, s.wd_lr, s.grad_scale, s.clip_value)
-        elif s.rule == ADAGRAD:
-            fnn_adagrad_chunk_f32(w + o, g + o, s0 + o, n, s.lr, s.a, s.wd_lr, s.grad_scale,
-                                  s.clip_value)
-        elif s.rule == ADADELTA:
-            fnn_adadelta_chunk_f32(w + o, g + o, s0 + o, s1 + o, n, s.lr, s.a, s.b, s.wd_lr,
-                                   s.grad_scale, s.clip_value)
-        elif s.rule == ADAMAX:
-            fnn_adamax_chunk_f32(w + o, g + o, s0 + o, s1 + o, n, s.a, s.b, s.c, s.d, s.wd_lr,
-                                 s.grad_scale, s.clip_value)
-        elif s.rule == NADAM:
-            fnn_nadam_chunk_f32(w + o, g + o, s0 + o, s1 + o, n, s.lr, s.a, s.b, s.c, s.d, s.e,
-                                s.f, s.wd_lr, s.grad_scale, s.clip_value)
-        else:
-            fnn_lion_chunk_f32(w + o, g + o, s0 + o, n, s.lr, s.a, s.b, s.wd_lr, s.grad_scale,
-                               s.clip_value)
+        fnn_opt_step_chunk_f32(s, w + o, g + o, _at(s0, o), _at(s1, o), _at(s2, o), n)
     else:
-        if s.rule == SGD:
-            fnn_sgd_chunk_f64(w + o, g + o, _at(s0, o), n, s.lr, s.a, s.flag, s.wd_lr,
-                              s.grad_scale, s.clip_value)
-        elif s.rule == ADAM:
-            fnn_adam_chunk_f64(w + o, g + o, s0 + o, s1 + o, _at(s2, o), n, s.a, s.b, s.c, s.d,
-                               s.wd_lr, s.grad_scale, s.clip_value)
-        elif s.rule == RMSPROP:
-            fnn_rmsprop_chunk_f64(w + o, g + o, s0 + o, _at(s1, o), _at(s2, o), n, s.lr, s.a,
-                                  s.b, s.c, s.wd_lr, s.grad_scale, s.clip_value)
-        elif s.rule == ADAGRAD:
-            fnn_adagrad_chunk_f64(w + o, g + o, s0 + o, n, s.lr, s.a, s.wd_lr, s.grad_scale,
-                                  s.clip_value)
-        elif s.rule == ADADELTA:
-            fnn_adadelta_chunk_f64(w + o, g + o, s0 + o, s1 + o, n, s.lr, s.a, s.b, s.wd_lr,
-                                   s.grad_scale, s.clip_value)
-        elif s.rule == ADAMAX:
-            fnn_adamax_chunk_f64(w + o, g + o, s0 + o, s1 + o, n, s.a, s.b, s.c, s.d, s.wd_lr,
-                                 s.grad_scale, s.clip_value)
-        elif s.rule == NADAM:
-            fnn_nadam_chunk_f64(w + o, g + o, s0 + o, s1 + o, n, s.lr, s.a, s.b, s.c, s.d, s.e,
-                                s.f, s.wd_lr, s.grad_scale, s.clip_value)
-        else:
-            fnn_lion_chunk_f64(w + o, g + o, s0 + o, n, s.lr, s.a, s.b, s.wd_lr, s.grad_scale,
-                               s.clip_value)
+        fnn_opt_step_chunk_f64(s, w + o, g + o, _at(s0, o), _at(s1, o), _at(s2, o), n)
 
 
-cdef void _apply(Step *s, floating *w, const floating *g, floating *s0, floating *s1,
+cdef void _apply(fnn_opt_step *s, floating *w, const floating *g, floating *s0, floating *s1,
                  floating *s2, Py_ssize_t n, double weight_decay, double grad_scale,
                  double clip_value, int n_threads) noexcept nogil:
     """Run step `s` over the n elements: CHUNK-element tasks over a static prange, or the
@@ -223,8 +114,8 @@ cdef void _apply(Step *s, floating *w, const floating *g, floating *s0, floating
 cdef void sgd_update_nogil(floating *w, const floating *g, floating *m, Py_ssize_t n, double lr,
                            double momentum, bint nesterov, double weight_decay,
                            double grad_scale, double clip_value, int n_threads) noexcept nogil:
-    cdef Step s
-    s.rule, s.lr, s.a, s.flag = SGD, lr, momentum, nesterov
+    cdef fnn_opt_step s
+    s.rule, s.lr, s.a, s.flag = FNN_OPT_SGD, lr, momentum, nesterov
     _apply(&s, w, g, m, <floating *> NULL, <floating *> NULL, n, weight_decay, grad_scale,
            clip_value, n_threads)
 
@@ -233,8 +124,8 @@ cdef void adam_update_nogil(floating *w, const floating *g, floating *m, floatin
                             floating *vhat, Py_ssize_t n, double lr, double beta_1,
                             double beta_2, double epsilon, long t, double weight_decay,
                             double grad_scale, double clip_value, int n_threads) noexcept nogil:
-    cdef Step s
-    s.rule, s.lr, s.b, s.c, s.d = ADAM, lr, beta_1, beta_2, epsilon
+    cdef fnn_opt_step s
+    s.rule, s.lr, s.b, s.c, s.d = FNN_OPT_ADAM, lr, beta_1, beta_2, epsilon
     s.a = lr * sqrt(1 - pow(beta_2, t)) / (1 - pow(beta_1, t))  # the step size alpha
     _apply(&s, w, g, m, v, vhat, n, weight_decay, grad_scale, clip_value, n_threads)
 
@@ -244,8 +135,8 @@ cdef void rmsprop_update_nogil(floating *w, const floating *g, floating *v, floa
                                double momentum, double epsilon, double weight_decay,
                                double grad_scale, double clip_value,
                                int n_threads) noexcept nogil:
-    cdef Step s
-    s.rule, s.lr, s.a, s.b, s.c = RMSPROP, lr, rho, momentum, epsilon
+    cdef fnn_opt_step s
+    s.rule, s.lr, s.a, s.b, s.c = FNN_OPT_RMSPROP, lr, rho, momentum, epsilon
     _apply(&s, w, g, v, avg_g, mom, n, weight_decay, grad_scale, clip_value, n_threads)
 
 
@@ -253,8 +144,8 @@ cdef void adagrad_update_nogil(floating *w, const floating *g, floating *acc, Py
                                double lr, double epsilon, double weight_decay,
                                double grad_scale, double clip_value,
                                int n_threads) noexcept nogil:
-    cdef Step s
-    s.rule, s.lr, s.a = ADAGRAD, lr, epsilon
+    cdef fnn_opt_step s
+    s.rule, s.lr, s.a = FNN_OPT_ADAGRAD, lr, epsilon
     _apply(&s, w, g, acc, <floating *> NULL, <floating *> NULL, n, weight_decay, grad_scale,
            clip_value, n_threads)
 
@@ -263,8 +154,8 @@ cdef void adadelta_update_nogil(floating *w, const floating *g, floating *acc_g,
                                 floating *acc_delta, Py_ssize_t n, double lr, double rho,
                                 double epsilon, double weight_decay, double grad_scale,
                                 double clip_value, int n_threads) noexcept nogil:
-    cdef Step s
-    s.rule, s.lr, s.a, s.b = ADADELTA, lr, rho, epsilon
+    cdef fnn_opt_step s
+    s.rule, s.lr, s.a, s.b = FNN_OPT_ADADELTA, lr, rho, epsilon
     _apply(&s, w, g, acc_g, acc_delta, <floating *> NULL, n, weight_decay, grad_scale,
            clip_value, n_threads)
 
@@ -273,8 +164,8 @@ cdef void adamax_update_nogil(floating *w, const floating *g, floating *m, float
                               Py_ssize_t n, double lr, double beta_1, double beta_2,
                               double epsilon, long t, double weight_decay, double grad_scale,
                               double clip_value, int n_threads) noexcept nogil:
-    cdef Step s
-    s.rule, s.lr, s.b, s.c, s.d = ADAMAX, lr, beta_1, beta_2, epsilon
+    cdef fnn_opt_step s
+    s.rule, s.lr, s.b, s.c, s.d = FNN_OPT_ADAMAX, lr, beta_1, beta_2, epsilon
     s.a = lr / (1 - pow(beta_1, t))  # the step size alpha
     _apply(&s, w, g, m, u, <floating *> NULL, n, weight_decay, grad_scale, clip_value,
            n_threads)
@@ -288,8 +179,8 @@ cdef double nadam_update_nogil(floating *w, const floating *g, floating *m, floa
     cdef double mu_t = beta_1 * (1 - 0.5 * pow(0.96, t))
     cdef double mu_next = beta_1 * (1 - 0.5 * pow(0.96, t + 1))
     cdef double product = u_product * mu_t
-    cdef Step s
-    s.rule, s.lr, s.a, s.b, s.c = NADAM, lr, beta_1, beta_2, epsilon
+    cdef fnn_opt_step s
+    s.rule, s.lr, s.a, s.b, s.c = FNN_OPT_NADAM, lr, beta_1, beta_2, epsilon
     s.d = mu_next / (1 - product * mu_next)  # coefficient of m
     s.e = (1 - mu_t) / (1 - product)         # coefficient of g
     s.f = 1 - pow(beta_2, t)
@@ -301,8 +192,8 @@ cdef double nadam_update_nogil(floating *w, const floating *g, floating *m, floa
 cdef void lion_update_nogil(floating *w, const floating *g, floating *m, Py_ssize_t n,
                             double lr, double beta_1, double beta_2, double weight_decay,
                             double grad_scale, double clip_value, int n_threads) noexcept nogil:
-    cdef Step s
-    s.rule, s.lr, s.a, s.b = LION, lr, beta_1, beta_2
+    cdef fnn_opt_step s
+    s.rule, s.lr, s.a, s.b = FNN_OPT_LION, lr, beta_1, beta_2
     _apply(&s, w, g, m, <floating *> NULL, <floating *> NULL, n, weight_decay, grad_scale,
            clip_value, n_threads)
 

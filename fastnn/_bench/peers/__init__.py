@@ -34,3 +34,10 @@ def load(peer: str):
 def missing_module(name: str) -> str | None:
     """"not installed" when `name` cannot be imported (looked up without importing it)."""
     return None if importlib.util.find_spec(name) is not None else "not installed"
+
+
+def predict_cases(predict: Callable[[int, str], Case]) -> dict:
+    """The two predict workloads from a peer's `predict(rows, model)`: one row of the
+    tutorial model (the per-call cost) and `predict_rows` rows of the MNIST-scale one."""
+    return {"predict_one": lambda sizes: predict(1, "tutorial"),
+            "predict_10k": lambda sizes: predict(sizes.predict_rows, "mnist")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastnn._bench import workloads as w
-from fastnn._bench.peers import Case
+from fastnn._bench.peers import Case, predict_cases
 
 
 def missing() -> str | None:
@@ -101,14 +101,6 @@ def _predict(rows, which):
     return Case(lambda: model.forward(x)[-1], x.nbytes)
 
 
-def predict_one(sizes):
-    return _predict(1, "tutorial")
-
-
-def predict_10k(sizes):
-    return _predict(sizes.predict_rows, "mnist")
-
-
 # ---- NumPy's side of the kernel workloads (same operands as fastnn's) -------------------
 
 def matmul(sizes):
@@ -170,8 +162,7 @@ def optimizer(sizes):
 CASES = {
     "tutorial_fit": tutorial_fit,
     "mnist_epoch": mnist_epoch,
-    "predict_one": predict_one,
-    "predict_10k": predict_10k,
+    **predict_cases(_predict),
     "matmul": matmul,
     "activation": activation,
     "loss": loss,

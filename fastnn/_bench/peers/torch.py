@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastnn._bench import workloads as w
-from fastnn._bench.peers import Case, missing_module
+from fastnn._bench.peers import Case, missing_module, predict_cases
 
 
 def missing() -> str | None:
@@ -94,17 +94,8 @@ def _predict(rows, which):
     return Case(run, x.nbytes)
 
 
-def predict_one(sizes):
-    return _predict(1, "tutorial")
-
-
-def predict_10k(sizes):
-    return _predict(sizes.predict_rows, "mnist")
-
-
 CASES = {
     "tutorial_fit": tutorial_fit,
     "mnist_epoch": mnist_epoch,
-    "predict_one": predict_one,
-    "predict_10k": predict_10k,
+    **predict_cases(_predict),
 }

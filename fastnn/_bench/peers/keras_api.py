@@ -1,0 +1,54 @@
+"""The workloads written once for every library with Keras's API: TensorFlow's Keras and
+fastnn's Keras face run the same calls, as a user's script would after changing its import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastnn._bench import workloads as w
+from fastnn._bench.peers import Case, predict_cases
+
+
+def cases(keras: Callable[[], object], label: str) -> dict:
+    """CASES entries for the module `keras()` returns (called when a workload is prepared,
+    so that TensorFlow is imported only by the process that times it); `label` names the
+    library in failed checks."""
+
+    def build(n_in, layers, weights, learning_rate=1e-3):
+        k = keras()
+        model = k.Sequential([k.Input((n_in,))] + [
+            k.layers.Dense(units, activation=act) for units, act in layers])
+        model.set_weights([a for pair in weights for a in pair])
+        model.compile(optimizer=k.optimizers.Adam(learning_rate),
+                      loss="sparse_categorical_crossentropy")
+        return model
+
+    def tutorial_fit(sizes):
+        x, y = w.tutorial_data(sizes.tutorial_samples)
+        weights = w.initial_weights(1, w.TUTORIAL_LAYERS)
+
+        def run():
+            model = build(1, w.TUTORIAL_LAYERS, weights, 1e-4)
+            return model.fit(x, y, batch_size=10, epochs=sizes.tutorial_epochs, verbose=0)
+
+        losses = run().history["loss"]
+        w.check_loss_falls(losses[0], losses[-1], f"{label} tutorial fit")
+        return Case(run, x.nbytes + y.nbytes)
+
+    def mnist_epoch(sizes):
+        x, y = w.mnist_data(sizes.mnist_samples)
+        model = build(w.MNIST_FEATURES, w.MNIST_LAYERS, w.initial_weights(784, w.MNIST_LAYERS))
+        first = model.fit(x, y, batch_size=128, epochs=1, verbose=0).history["loss"][0]
+        second = model.fit(x, y, batch_size=128, epochs=1, verbose=0).history["loss"][0]
+        w.check_loss_falls(first, second, f"{label} MNIST-scale epoch")
+        return Case(lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0),
+                    x.nbytes + y.nbytes)
+
+    def predict(rows, which):
+        x, n_in, layers, weights = w.predict_setup(rows, which)
+        model = build(n_in, layers, weights)
+        w.check_close(model.predict(x, verbose=0), w.reference_forward(x, weights, layers),
+                      f"{label} predict")
+        return Case(lambda: model.predict(x, verbose=0), x.nbytes)
+
+    return {"tutorial_fit": tutorial_fit, "mnist_epoch": mnist_epoch, **predict_cases(predict)}
