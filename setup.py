@@ -95,7 +95,9 @@ def extensions(use_openmp: bool) -> list[Extension]:
                 extra_compile_args=cflags,
                 extra_link_args=omp + ["-lm"],
                 # Header edits must rebuild every module (point functions are inline there).
-                depends=[str(h.relative_to(ROOT)) for h in sorted((ROOT / "csrc").glob("*.h"))],
+                # (and an included .pxi must rebuild the module that includes it).
+                depends=[str(h.relative_to(ROOT)) for h in sorted((ROOT / "csrc").glob("*.h"))]
+                + [str(p.relative_to(ROOT)) for p in sorted(pyx.parent.glob(f"{name}_*.pxi"))],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             )
         )

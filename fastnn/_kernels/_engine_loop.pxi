@@ -1,0 +1,341 @@
+# The engine's batch loop: gather, the outputs' losses, penalties and the optimizer step.
+# Included by _engine.pyx (one extension module); see its design note.
+
+# ---- the epoch --------------------------------------------------------------------------
+
+cdef object _train_epoch(Engine e, Workspace w, const floating *x, Batch *t,
+                         const int64_t *order, Py_ssize_t n, Py_ssize_t batch_size,
+                         const double *lrs, long first_step, void **preds, int n_threads):
+    cdef Py_ssize_t start = 0, rows, batch = 0
+    cdef double loss_sum = 0.0, last_check
+    cdef object interrupt = None
+    with nogil:
+        last_check = _now()
+        while start < n:
+            rows = min(batch_size, n - start)
+            _gather(e, w, x, t, order + start, rows, n_threads)
+            loss_sum += rows * _train_batch(e, w, x, t, rows, lrs[batch], first_step + batch,
+                                            n_threads)
+            e.steps_taken += 1
+            _copy_outputs(e, <floating *> w.p_ws, rows, preds, start)
+            start += rows
+            batch += 1
+            if _now() - last_check > SIGNAL_CHECK_SECONDS:
+                last_check = _now()
+                with gil:
+                    try:
+                        PyErr_CheckSignals()
+                    except BaseException as exc:   # Ctrl-C: KeyboardInterrupt
+                        interrupt = exc
+                if interrupt is not None:
+                    break
+    return loss_sum, start, batch, interrupt
+
+
+cdef inline void _copy_outputs(Engine e, floating *ws, Py_ssize_t rows, void **outs,
+                               Py_ssize_t start) noexcept nogil:
+    """outs[h][start:start + rows] = output h of the batch just run (for each outs[h])."""
+    cdef int h
+    cdef Py_ssize_t width
+    for h in range(e.n_heads):
+        if outs[h] != NULL:
+            width = e.heads[h].width
+            memcpy(<floating *> outs[h] + start * width, ws + e.ops[e.heads[h].op].out * rows,
+                   rows * width * sizeof(floating))
+
+
+cdef extern from *:
+    """
+    /* Ask for the n bytes at p (read soon, keep in all cache levels). */
+    static inline void fnn_prefetch_bytes(const void *p, size_t n) {
+        for (size_t off = 0; off < n; off += 64)
+            __builtin_prefetch((const char *)p + off, 0, 3);
+    }
+    """
+    void fnn_prefetch_bytes(const void *p, size_t n) noexcept nogil
+
+
+cdef enum:
+    # Rows of x requested ahead of the one being copied. Shuffled rows are scattered over
+    # the whole array (188 MB for MNIST): each one starts with a miss to memory, and the
+    # copy of one row alone leaves the memory system idle most of the time.
+    GATHER_AHEAD = 4
+
+
+cdef inline void _gather_rows(Engine e, Workspace w, const floating *x, Batch *t,
+                              const int64_t *idx, Py_ssize_t rows, Py_ssize_t lo,
+                              Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i, r, d = e.in_dim, c
+    cdef int h
+    cdef Head *head
+    cdef floating *xb = <floating *> w.p_ws
+    cdef floating *yb = <floating *> w.p_y
+    cdef floating *wb = <floating *> w.p_w
+    for i in range(lo, min(hi, lo + GATHER_AHEAD)):
+        fnn_prefetch_bytes(x + idx[i] * d, d * sizeof(floating))
+    for i in range(lo, hi):
+        if i + GATHER_AHEAD < hi:
+            fnn_prefetch_bytes(x + idx[i + GATHER_AHEAD] * d, d * sizeof(floating))
+        r = idx[i]
+        memcpy(xb + i * d, x + r * d, d * sizeof(floating))
+        for h in range(e.n_heads):
+            head = &e.heads[h]
+            if not head.has_loss:
+                continue
+            if head.sparse:
+                w.p_labels[h * rows + i] = (<const int64_t *> t.y[h])[r]
+            else:
+                c = head.width
+                memcpy(yb + head.y_off * rows + i * c, <const floating *> t.y[h] + r * c,
+                       c * sizeof(floating))
+            if t.w[h] != NULL:
+                wb[h * rows + i] = (<const floating *> t.w[h])[r]
+
+
+cdef void _gather(Engine e, Workspace w, const floating *x, Batch *t, const int64_t *idx,
+                  Py_ssize_t rows, int n_threads) noexcept nogil:
+    """Copy the batch's rows of x, targets and weights into the workspace; two threads keep
+    twice as many of the rows' misses to memory in flight."""
+    cdef int nt = threads_for(rows * e.in_dim, n_threads)
+    cdef Py_ssize_t k
+    if nt == 1:
+        _gather_rows(e, w, x, t, idx, rows, 0, rows)
+        return
+    for k in prange(nt, schedule="static", num_threads=nt):
+        _gather_rows(e, w, x, t, idx, rows, rows * k // nt, rows * (k + 1) // nt)
+
+
+cdef inline void _gathered(Engine e, Workspace w, const floating *like, Batch *t,
+                           Py_ssize_t rows, Batch *out) noexcept nogil:
+    """`out` points at the targets and weights _gather copied for a batch of `rows` rows."""
+    cdef int h
+    for h in range(e.n_heads):
+        out.sums[h] = 0.0
+        if e.heads[h].sparse:
+            out.y[h] = w.p_labels + h * rows
+        else:
+            out.y[h] = <floating *> w.p_y + e.heads[h].y_off * rows
+        out.w[h] = <floating *> w.p_w + h * rows if t.w[h] != NULL else NULL
+
+
+cdef double _train_batch(Engine e, Workspace w, const floating *like, Batch *t,
+                         Py_ssize_t rows, double lr, long step, int n_threads) noexcept nogil:
+    """One optimizer step on the gathered batch; returns its loss incl. penalties."""
+    cdef floating *params = <floating *> e.p_params
+    cdef double loss = _gradient_batch(e, w, like, t, rows, n_threads, step)
+    _update(e, params, <floating *> e.p_grads, lr, step, n_threads)
+    return loss
+
+
+cdef double _gradient_batch(Engine e, Workspace w, const floating *like, Batch *t,
+                            Py_ssize_t rows, int n_threads, long step=0) noexcept nogil:
+    """Loss incl. penalties of the gathered batch, with its gradient left in e.grads."""
+    cdef floating *ws = <floating *> w.p_ws
+    cdef floating *params = <floating *> e.p_params
+    cdef Batch batch
+    cdef int h
+    _gathered(e, w, like, t, rows, &batch)
+    cdef double loss = _forward(e, ws, <floating *> w.p_vecs, ws, rows, True, step, n_threads)
+    loss += _losses(e, w, ws, ws, rows, &batch, True, n_threads)
+    for h in range(e.n_heads):
+        t.sums[h] += batch.sums[h]
+    _backward(e, ws, <floating *> w.p_vecs, ws, rows, step, n_threads)
+    loss += _penalty(e, params, rows)
+    _regularization_grads(e, params, <floating *> e.p_grads, rows)
+    return loss
+
+
+# ---- inference --------------------------------------------------------------------------
+
+cdef void _predict(Engine e, Workspace w, const floating *x, Py_ssize_t n, void **outs,
+                   Py_ssize_t batch_rows, bint training, long step,
+                   int n_threads) noexcept nogil:
+    cdef Py_ssize_t start = 0, rows
+    cdef floating *ws = <floating *> w.p_ws
+    while start < n:
+        rows = min(batch_rows, n - start)
+        _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, training, step,
+                 n_threads)
+        _copy_outputs(e, ws, rows, outs, start)
+        start += rows
+
+
+cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssize_t n,
+                      Py_ssize_t batch_rows, void **preds, int n_threads) noexcept nogil:
+    cdef Py_ssize_t start = 0, rows
+    cdef floating *ws = <floating *> w.p_ws
+    cdef double total = 0.0, batch_loss, penalty
+    cdef Batch batch
+    cdef int h
+    while start < n:
+        rows = min(batch_rows, n - start)
+        for h in range(e.n_heads):
+            batch.sums[h] = 0.0
+            batch.w[h] = <const floating *> t.w[h] + start if t.w[h] != NULL else NULL
+            if not e.heads[h].has_loss:
+                batch.y[h] = NULL
+            elif e.heads[h].sparse:
+                batch.y[h] = <const int64_t *> t.y[h] + start
+            else:
+                batch.y[h] = <const floating *> t.y[h] + start * e.heads[h].width
+        penalty = _penalty(e, <floating *> e.p_params, rows)
+        batch_loss = _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, False,
+                              0, n_threads)
+        batch_loss += _losses(e, w, ws, x + start * e.in_dim, rows, &batch, False, n_threads)
+        for h in range(e.n_heads):
+            t.sums[h] += batch.sums[h]
+        total += rows * (batch_loss + penalty)
+        _copy_outputs(e, ws, rows, preds, start)
+        start += rows
+    return total
+
+
+# ---- losses -----------------------------------------------------------------------------
+
+cdef double _losses(Engine e, Workspace w, floating *ws, const floating *x, Py_ssize_t rows,
+                    Batch *b, bint with_grad, int n_threads) noexcept nogil:
+    """Σ over outputs of weight · (Σ w·l / rows). With with_grad, each output's gradient
+    (scaled by its weight) goes to its op's gradient buffer: d/d(output), or d/d(logits)
+    for a fused loss. b.sums[h] receives output h's Σ w·l."""
+    cdef int h
+    cdef Head *head
+    cdef Op *op
+    cdef const floating *pred
+    cdef floating *grad
+    cdef const floating *sw
+    cdef floating *values = <floating *> w.p_values
+    cdef fnn_loss_spec spec
+    cdef Py_ssize_t i
+    cdef double s, total = 0.0
+    for h in range(e.n_heads):
+        head = &e.heads[h]
+        if not head.has_loss:
+            continue
+        op = &e.ops[head.op]
+        pred = ws + op.out * rows
+        if head.fused:
+            if op.kind == OP_DENSE:
+                pred = ws + op.z * rows
+            else:   # Activation: its input is the logits; its backward passes g through
+                pred = _input(e, ws, x, op, 0, rows)
+        grad = ws + op.g * rows if with_grad else NULL
+        sw = <const floating *> b.w[h]
+        spec = head.loss
+        if not head.sparse and (spec.loss == FNN_LOSS_HINGE
+                                or spec.loss == FNN_LOSS_SQUARED_HINGE):
+            # Keras maps labels in {0, 1} to {-1, 1}, deciding per batch.
+            spec.hinge_binary_labels = _all_zero_one(<const floating *> b.y[h],
+                                                     rows * head.width)
+        if head.sparse:
+            sparse_loss_rows(&spec, rows, head.width, <const int64_t *> b.y[h], pred, sw,
+                             head.weight / rows, values, grad, n_threads)
+        else:
+            loss_rows(&spec, rows, head.width, <const floating *> b.y[h], pred, sw,
+                      head.weight / rows, values, grad, n_threads)
+        s = 0.0
+        for i in range(rows):
+            s += values[i] * (sw[i] if sw != NULL else 1.0)
+        b.sums[h] += s
+        total += head.weight * s / rows
+    return total
+
+
+cdef bint _all_zero_one(const floating *y, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if y[i] != 0 and y[i] != 1:
+            return False
+    return True
+
+
+# ---- regularization and the optimizer step ----------------------------------------------
+
+cdef double _penalty(Engine e, const floating *params, Py_ssize_t rows) noexcept nogil:
+    """The regularizers' penalty for a batch of `rows` rows."""
+    cdef Py_ssize_t v, i
+    cdef double total = 0.0, s
+    for v in range(e.n_vars):
+        if e.var_l2_rows[v] != 0:
+            total += e.var_l2_rows[v] / rows * sum_squares_nogil(params + e.var_off[v],
+                                                                 e.var_size[v], 1)
+        if e.var_l1[v] != 0:
+            s = 0.0
+            for i in range(e.var_off[v], e.var_off[v] + e.var_size[v]):
+                s += fabs(params[i])
+            total += e.var_l1[v] * s
+        if e.var_l2[v] != 0:
+            total += e.var_l2[v] * sum_squares_nogil(params + e.var_off[v], e.var_size[v], 1)
+    return total
+
+
+cdef void _regularization_grads(Engine e, const floating *params, floating *grads,
+                                Py_ssize_t rows) noexcept nogil:
+    """grads += l1·sign(w) + 2·l2·w (the gradient of the penalty; sign(0) = 0)."""
+    cdef Py_ssize_t v, i
+    cdef double l1, l2, w
+    for v in range(e.n_vars):
+        l1, l2 = e.var_l1[v], e.var_l2[v] + e.var_l2_rows[v] / rows
+        if l1 == 0 and l2 == 0:
+            continue
+        for i in range(e.var_off[v], e.var_off[v] + e.var_size[v]):
+            w = params[i]
+            grads[i] += <floating> (l1 * (1.0 if w > 0 else (-1.0 if w < 0 else 0.0))
+                                    + 2.0 * l2 * w)
+
+
+cdef void _update(Engine e, floating *w, floating *g, double lr, long t,
+                  int n_threads) noexcept nogil:
+    """Clip (clipnorm per variable, global_clipnorm, clipvalue), then each variable's step."""
+    cdef Py_ssize_t v, off, n
+    cdef double *h = e.hyper
+    cdef double scale, global_scale = 1.0, norm, total = 0.0, decay
+    cdef double clip_value = h[H_CLIPVALUE] if h[H_CLIPVALUE] > 0 else INFINITY
+    cdef double product = e.nadam_u_product
+    cdef floating *s0 = <floating *> e.p_slot[0]
+    cdef floating *s1 = <floating *> e.p_slot[1]
+    cdef floating *s2 = <floating *> e.p_slot[2]
+    if h[H_GLOBAL_CLIPNORM] > 0:
+        for v in range(e.n_vars):
+            total += sum_squares_nogil(g + e.var_off[v], e.var_size[v], n_threads)
+        norm = sqrt(total)
+        global_scale = h[H_GLOBAL_CLIPNORM] / max(norm, h[H_GLOBAL_CLIPNORM])
+    for v in range(e.n_vars):
+        off, n = e.var_off[v], e.var_size[v]
+        scale = global_scale
+        decay = h[H_WEIGHT_DECAY] * e.var_decay[v]
+        if h[H_CLIPNORM] > 0:
+            norm = sqrt(sum_squares_nogil(g + off, n, n_threads))
+            scale = h[H_CLIPNORM] / max(norm, h[H_CLIPNORM])
+        if e.opt_kind == OPT_SGD:
+            sgd_update_nogil(w + off, g + off, s0 + off if s0 != NULL else NULL, n, lr,
+                             h[H_MOMENTUM], h[H_NESTEROV] != 0, decay, scale,
+                             clip_value, n_threads)
+        elif e.opt_kind == OPT_ADAM:
+            adam_update_nogil(w + off, g + off, s0 + off, s1 + off,
+                              s2 + off if s2 != NULL else NULL, n, lr, h[H_BETA_1],
+                              h[H_BETA_2], h[H_EPSILON], t, decay, scale,
+                              clip_value, n_threads)
+        elif e.opt_kind == OPT_RMSPROP:
+            rmsprop_update_nogil(w + off, g + off, s0 + off, s1 + off if s1 != NULL else NULL,
+                                 s2 + off if s2 != NULL else NULL, n, lr, h[H_RHO],
+                                 h[H_MOMENTUM], h[H_EPSILON], decay, scale,
+                                 clip_value, n_threads)
+        elif e.opt_kind == OPT_ADAGRAD:
+            adagrad_update_nogil(w + off, g + off, s0 + off, n, lr, h[H_EPSILON],
+                                 decay, scale, clip_value, n_threads)
+        elif e.opt_kind == OPT_ADADELTA:
+            adadelta_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_RHO],
+                                  h[H_EPSILON], decay, scale, clip_value, n_threads)
+        elif e.opt_kind == OPT_ADAMAX:
+            adamax_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_BETA_1],
+                                h[H_BETA_2], h[H_EPSILON], t, decay, scale,
+                                clip_value, n_threads)
+        elif e.opt_kind == OPT_NADAM:
+            product = nadam_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr,
+                                         h[H_BETA_1], h[H_BETA_2], h[H_EPSILON], t,
+                                         e.nadam_u_product, decay, scale,
+                                         clip_value, n_threads)
+        elif e.opt_kind == OPT_LION:
+            lion_update_nogil(w + off, g + off, s0 + off, n, lr, h[H_BETA_1], h[H_BETA_2],
+                              decay, scale, clip_value, n_threads)
+    e.nadam_u_product = product
