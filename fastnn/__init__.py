@@ -24,7 +24,7 @@ from fastnn.initializers import Initializer
 from fastnn.layers import Input, KerasTensor, Layer, Variable
 from fastnn.losses import Loss
 from fastnn.metrics import Metric
-from fastnn.models import Sequential
+from fastnn.models import Model, Sequential
 from fastnn.optimizers import Optimizer
 from fastnn.regularizers import Regularizer
 
@@ -37,7 +37,7 @@ def version() -> str:
 
 
 __all__ = [
-    "Initializer", "Input", "KerasTensor", "Layer", "Loss", "Metric", "Optimizer",
+    "Initializer", "Input", "KerasTensor", "Layer", "Loss", "Metric", "Model", "Optimizer",
     "Regularizer", "Sequential", "Variable", "__version__", "activations", "backend",
     "callbacks", "config", "constraints", "initializers", "layers", "losses", "metrics",
     "models", "optimizers", "regularizers", "show_config", "utils", "version",

@@ -23,8 +23,61 @@ _ACTIVATION_NAMES = {v: k for k, v in ACTIVATIONS.items() if k not in ("swish", 
 _WEIGHT_ROLES = ("kernel", "bias", "gamma", "beta", "alpha")
 
 
+class Value:
+    """Where a tensor of the graph lives in the engine: an op's output buffer (or -1, the
+    model's input), with its batch shape."""
+
+    __slots__ = ("buf", "shape")
+
+    def __init__(self, buf: int, shape: tuple):
+        self.buf, self.shape = buf, tuple(shape)
+
+    @property
+    def width(self) -> int:
+        return int(math.prod(self.shape[1:])) if len(self.shape) > 1 else 1
+
+
+class Builder:
+    """Collects engine ops while a model's graph is walked (``model._emit(builder, values)``)
+    and nested models inline their own graphs: one op list for the whole model."""
+
+    def __init__(self):
+        self.ops: list[tuple] = []      # (layer, op dict, input buffers, input widths)
+
+    def add(self, layer, op: dict, inputs: list[Value]) -> Value:
+        self.ops.append((layer, op, [v.buf for v in inputs], [v.width for v in inputs]))
+        return Value(len(self.ops) - 1, (None, op["n_out"]))
+
+    def call(self, layer, inputs: list[Value], as_list: bool) -> list[Value]:
+        """The values ``layer`` makes from ``inputs`` (a model inlines its graph)."""
+        if hasattr(layer, "_emit"):
+            return layer._emit(self, inputs)
+        shapes = [v.shape for v in inputs]
+        shape = shapes if as_list else shapes[0]
+        if type(layer).__name__ == "Dense" and len(shape) > 2:
+            raise ValueError(
+                f"Layer '{layer.name}' receives inputs of shape {shape}: fastnn's Dense "
+                "works on 2-D inputs. Add a Flatten layer before it."
+            )
+        widths = [v.width for v in inputs]
+        layer_ops = layer.engine_ops(widths if as_list else widths[0])
+        out_shape = layer.compute_output_shape(shape)
+        if not layer_ops:
+            if len(inputs) != 1:
+                raise ValueError(f"Layer '{layer.name}' merges no inputs.")
+            return [Value(inputs[0].buf, out_shape)]
+        l1, l2 = _regularizers.coefficients(layer.activity_regularizer)
+        if l1 or l2:
+            layer_ops[-1] = {**layer_ops[-1], "act_l1": l1, "act_l2": l2}
+        value = None
+        for op in layer_ops:
+            value = self.add(layer, op, inputs)
+            inputs = [value]
+        return [Value(value.buf, out_shape)]
+
+
 class Plan:
-    """The engine for ``layers`` on inputs of per-sample ``input_shape``, in ``dtype``.
+    """The engine for a model (anything with ``_input_shapes()`` and ``_emit``), in ``dtype``.
 
     Attributes
     ----------
@@ -34,46 +87,76 @@ class Plan:
         ``engine.params`` are ``var_off[i]:var_off[i] + var.value.size``.
     constrained : list of Variable
         Trainable variables with a constraint (applied after every optimizer step).
-    last_activation : str or None
-        The kernel name of the output op's activation (for fused losses), if it has one.
+    in_dims, out_dims : list of int
+        The width of each model input (side by side in the engine's x) and output.
+    out_shapes : list of tuple
+        Each output's batch shape.
+    heads : list of dict
+        Per output: ``activation`` (the kernel name of its op's activation, for fused
+        losses, or None), ``fusable`` (its op is read by no other op and has no activity
+        regularizer).
     """
 
-    def __init__(self, layers, input_shape: tuple, dtype: str, capacity: int = 32):
+    def __init__(self, model, dtype: str, capacity: int = 32, weights=None):
         self.dtype = np.dtype(dtype)
-        self.in_dim = int(math.prod(input_shape)) if input_shape else 1
-        ops, width = [], self.in_dim
-        shape = (None, *input_shape)
-        for layer in layers:
-            if type(layer).__name__ == "Dense" and len(shape) > 2:
-                raise ValueError(
-                    f"Layer '{layer.name}' receives inputs of shape {shape}: fastnn's Dense "
-                    "works on 2-D inputs. Add a Flatten layer before it."
-                )
-            layer_ops = layer.engine_ops(width)
-            l1, l2 = _regularizers.coefficients(layer.activity_regularizer)
-            if (l1 or l2) and layer_ops:
-                layer_ops[-1] = {**layer_ops[-1], "act_l1": l1, "act_l2": l2}
-            for op in layer_ops:
-                ops.append((layer, op, width))
-                width = op["n_out"]
-            shape = layer.compute_output_shape(shape)
-        if not ops:
-            # A model of identity layers still needs one op to run; linear keeps values.
-            ops.append((None, {"kind": "activation", "n_out": width, "activation": None},
-                        width))
-        self.out_dim = width
-        self._assign_buffers(layers, ops)
+        input_shapes = [tuple(s) for s in model._input_shapes()]
+        self.in_dims = [int(math.prod(s)) if s else 1 for s in input_shapes]
+        self.in_dim = sum(self.in_dims)
+        builder = Builder()
+        if len(input_shapes) == 1:
+            inputs = [Value(-1, (None, *input_shapes[0]))]
+        else:
+            # Several inputs arrive side by side in one matrix; each is sliced out once.
+            inputs, col = [], 0
+            for shape, width in zip(input_shapes, self.in_dims):
+                value = builder.add(None, {"kind": "slice", "n_out": width, "col": col},
+                                    [Value(-1, (None, self.in_dim))])
+                inputs.append(Value(value.buf, (None, *shape)))
+                col += width
+        outputs = model._emit(builder, inputs)
+        out_bufs = []
+        for value in outputs:
+            if value.buf < 0 or value.buf in out_bufs:
+                # An input returned as is, or one tensor returned twice: give it an op.
+                value = Value(builder.add(None, {"kind": "activation", "n_out": value.width,
+                                                 "activation": None}, [value]).buf,
+                              value.shape)
+            out_bufs.append(value.buf)
+        ops = builder.ops
+        self.out_dims = [ops[b][1]["n_out"] for b in out_bufs]
+        self.out_dim = self.out_dims[0]
+        self.out_shapes = [v.shape for v in outputs]
+        self._inputs = [bufs for _, _, bufs, _ in ops]
+        self._outputs = out_bufs
+        consumers = [0] * len(ops)
+        for bufs in self._inputs:
+            for b in bufs:
+                if b >= 0:
+                    consumers[b] += 1
+        self.heads = [self._head(ops[b][1], consumers[b]) for b in out_bufs]
+        self.last_activation = self.heads[0]["activation"]
+        weights = model.trainable_weights if weights is None else weights
+        self._assign_buffers(weights, ops)
         self.engine = _engine.Engine(
             self._ops_i, self._ops_f, self.params, self.grads, self.state,
             self.var_off, self.var_size, self._var_l1, self._var_l2, self.in_dim, capacity,
-            var_l2_rows=self._var_l2_rows,
+            var_l2_rows=self._var_l2_rows, op_inputs=self._inputs, outputs=self._outputs,
         )
 
-    def _assign_buffers(self, layers, ops) -> None:
+    @staticmethod
+    def _head(op: dict, n_consumers: int) -> dict:
+        spec = op.get("activation")
+        name = None
+        if op["kind"] in ("dense", "activation") and spec is not None:
+            name = _ACTIVATION_NAMES.get(spec.kernel)
+        return {"activation": name,
+                "fusable": n_consumers == 0 and not (op.get("act_l1") or op.get("act_l2"))}
+
+    def _assign_buffers(self, model_weights, ops) -> None:
         # Offsets: every weight of every op in params; moving statistics in state.
         weights, offsets, stats, state_offsets = [], {}, [], {}
         n_params = n_state = 0
-        for _, op, _ in ops:
+        for _, op, _, _ in ops:
             for role in _WEIGHT_ROLES:
                 var = op.get(role)
                 if var is not None and id(var) not in offsets:
@@ -97,8 +180,9 @@ class Plan:
         for var, view in self._views:
             var.bind(view, self._token)
         # The optimizer's variables: trainable weights in model order (layer by layer).
-        self.trainable = [v for layer in layers for v in layer.trainable_weights
-                          if id(v) in offsets]
+        seen: set[int] = set()
+        self.trainable = [v for v in model_weights if id(v) in offsets
+                          and not (id(v) in seen or seen.add(id(v)))]
         self.var_off = np.array([offsets[id(v)] for v in self.trainable], dtype=np.int64)
         self.var_size = np.array([v.value.size for v in self.trainable], dtype=np.int64)
         coefs = [_regularizers.coefficients(v.regularizer) for v in self.trainable]
@@ -109,9 +193,8 @@ class Plan:
         self.constrained = [v for v in self.trainable if v.constraint is not None]
         self._ops_i = np.full((len(ops), _engine.N_OP_INT), -1, dtype=np.int64)
         self._ops_f = np.zeros((len(ops), _engine.N_OP_FLOAT), dtype=np.float64)
-        self.last_activation = None
-        for k, (_, op, width) in enumerate(ops):
-            self._encode(k, op, width, offsets, state_offsets)
+        for k, (_, op, _, widths) in enumerate(ops):
+            self._encode(k, op, widths[0], offsets, state_offsets)
 
     def _encode(self, k: int, op: dict[str, Any], width: int, offsets, state_offsets) -> None:
         oi, of = self._ops_i[k], self._ops_f[k]
@@ -119,7 +202,9 @@ class Plan:
         oi[_I["n_in"]] = width
         oi[_I["n_out"]] = op["n_out"]
         oi[_I["seed"]] = op.get("seed", 0) & (2**63 - 1)
-        oi[_I["flags"]] = _engine.FLAGS["batch_stats"] if op.get("batch_stats") else 0
+        oi[_I["col"]] = op.get("col", 0)
+        oi[_I["flags"]] = ((_engine.FLAGS["batch_stats"] if op.get("batch_stats") else 0)
+                           | (_engine.FLAGS["normalize"] if op.get("normalize") else 0))
         for role, col in (("kernel", "w"), ("gamma", "w"), ("alpha", "w"), ("bias", "b"),
                           ("beta", "b")):
             if op.get(role) is not None:
@@ -130,16 +215,12 @@ class Plan:
         if spec is None:
             oi[_I["act"]] = ACTIVATIONS["linear"]
             of[_F["max_value"]] = math.inf
-            self.last_activation = None
         else:
             oi[_I["act"]] = spec.kernel
             of[_F["negative_slope"]] = spec.negative_slope
             of[_F["max_value"]] = spec.max_value
             of[_F["threshold"]] = spec.threshold
             of[_F["alpha"]] = spec.alpha
-            self.last_activation = _ACTIVATION_NAMES.get(spec.kernel)
-        if op["kind"] not in ("dense", "activation"):
-            self.last_activation = None
         of[_F["rate"]] = op.get("rate", 0.0)
         of[_F["epsilon"]] = op.get("epsilon", 0.0)
         of[_F["momentum"]] = op.get("momentum", 0.0)
@@ -156,4 +237,60 @@ class Plan:
 
     @property
     def last_has_activity_regularizer(self) -> bool:
-        return bool(self._ops_f[-1, _F["act_l1"]] or self._ops_f[-1, _F["act_l2"]])
+        return not self.heads[0]["fusable"]
+
+    def inputs_matrix(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """The engine's x from one prepared (n, width) array per model input."""
+        if len(arrays) == 1:
+            return arrays[0]
+        return np.ascontiguousarray(np.concatenate(arrays, axis=1))
+
+    def shaped_outputs(self, outs: list[np.ndarray]) -> list[np.ndarray]:
+        return [o.reshape((o.shape[0], *shape[1:])) if len(shape) > 2 else o
+                for o, shape in zip(outs, self.out_shapes)]
+
+
+class _SingleCall:
+    """One layer called on arrays, as a model of one node (``layer(x)`` outside a model)."""
+
+    def __init__(self, layer, shapes: list[tuple], as_list: bool):
+        self.layer, self.shapes, self.as_list = layer, shapes, as_list
+        self.trainable_weights = layer.trainable_weights
+
+    def _input_shapes(self):
+        return self.shapes
+
+    def _emit(self, builder, inputs):
+        return builder.call(self.layer, inputs, self.as_list)
+
+
+def run_eagerly(layer, inputs, training: bool = False):
+    """``layer(x)`` on arrays: the layer's output for that batch, computed by the engine.
+
+    In training mode the noise layers draw fresh masks; BatchNormalization uses the batch's
+    statistics and updates its moving ones, as Keras does for ``layer(x, training=True)``.
+    """
+    from fastnn import _random
+    from fastnn._kernels._openmp_helpers import effective_n_threads
+    from fastnn.models import data as _data
+
+    as_list = isinstance(inputs, (list, tuple))
+    arrays = [_data.as_numeric_array(a, "inputs") for a in (inputs if as_list else [inputs])]
+    for arr in arrays:
+        if arr.ndim < 2:
+            raise ValueError(f"Layers take batches of shape (n, ...); received shape "
+                             f"{arr.shape}.")
+    n = arrays[0].shape[0]
+    if any(a.shape[0] != n for a in arrays):
+        raise ValueError(f"Layer '{layer.name}' received inputs with different numbers of "
+                         f"rows: {[a.shape[0] for a in arrays]}.")
+    shapes = [(None, *a.shape[1:]) for a in arrays]
+    layer._maybe_build(shapes if as_list else shapes[0])
+    layer.check_input_shape(shapes if as_list else shapes[0])
+    plan = Plan(_SingleCall(layer, [s[1:] for s in shapes], as_list), layer.dtype)
+    xs = plan.inputs_matrix([_data.prepare_x(a, a.shape[1:], plan.dtype, layer.name)
+                             for a in arrays])
+    outs = [np.empty((n, d), dtype=plan.dtype) for d in plan.out_dims]
+    plan.engine.predict(xs, outs, max(1, n), effective_n_threads(), training=training,
+                        step=_random.next_seed() if training else 0)
+    return plan.shaped_outputs(outs)[0]

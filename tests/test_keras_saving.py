@@ -210,8 +210,13 @@ def test_foreign_and_unsupported_files(saved, tmp_path):
 
     def functional(config):
         config["class_name"] = "Functional"
-    with pytest.raises(ValueError, match="Sequential models only"):
+    with pytest.raises(ValueError, match="Invalid input_layers/output_layers in the functional"):
         load_model(_rewrite(path, tmp_path / "c.keras", functional))
+
+    def subclassed(config):
+        config["class_name"] = "MyModel"
+    with pytest.raises(ValueError, match="fastnn loads Sequential and functional models"):
+        load_model(_rewrite(path, tmp_path / "c2.keras", subclassed))
 
     def wider(config):
         config["config"]["layers"][1]["config"]["units"] = 9

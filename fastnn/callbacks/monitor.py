@@ -31,7 +31,7 @@ def metric_direction(model, name: str) -> str | None:
     """"up", "down" or None for the monitored log key ``name`` of ``model``."""
     name = name.removeprefix("val_")
     direction = "down" if name == "loss" else None
-    for metric, _ in getattr(model, "_metric_objects", None) or []:
+    for metric, *_ in getattr(model, "_metric_objects", None) or []:
         if metric.name == name:
             kind = type(metric).__name__
             direction = "up" if kind in _UP else "down" if kind in _DOWN else direction

@@ -3,14 +3,20 @@
 from fastnn._registry import Registry
 from fastnn.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fastnn.layers.base import Layer, Variable
-from fastnn.layers.core import Activation, Dense, Flatten, Input, InputLayer, KerasTensor
+from fastnn._graph import KerasTensor
+from fastnn.layers.core import Activation, Dense, Flatten, Input, InputLayer
+from fastnn.layers.merging import (
+    MERGE_LAYERS, Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
+    average, concatenate, dot, maximum, minimum, multiply, subtract,
+)
 from fastnn.layers.normalization import BatchNormalization, LayerNormalization
 from fastnn.layers.regularization import Dropout, GaussianDropout, GaussianNoise
 
 _LAYERS = {
     cls.__name__: cls
     for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Flatten, GaussianDropout,
-                GaussianNoise, InputLayer, LayerNormalization, LeakyReLU, PReLU, ReLU, Softmax)
+                GaussianNoise, InputLayer, LayerNormalization, LeakyReLU, PReLU, ReLU, Softmax,
+                *MERGE_LAYERS)
 }
 _REGISTRY = Registry("layer", _LAYERS, module="keras.layers")
 
@@ -29,4 +35,5 @@ def deserialize(config):
 
 
 __all__ = [*_LAYERS, "Input", "KerasTensor", "Layer", "Variable",  # noqa: PLE0604 (class names)
-           "get", "serialize", "deserialize"]
+           "get", "serialize", "deserialize", "add", "subtract", "multiply", "average",
+           "maximum", "minimum", "concatenate", "dot"]

@@ -146,6 +146,7 @@ class Layer:
         self.built = False
         self._weights: list[Variable] = []
         self.input_shape_built: tuple | None = None
+        self._inbound_nodes: list = []     # the calls of this layer in graphs
 
     # ---- shapes and weights ----------------------------------------------------------------
 
@@ -159,6 +160,9 @@ class Layer:
 
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)
+
+    def check_input_shape(self, input_shape) -> None:
+        """Raise Keras's ValueError when a built layer cannot take ``input_shape``."""
 
     def _maybe_build(self, input_shape) -> None:
         if not self.built:
@@ -235,11 +239,21 @@ class Layer:
         """
         return []
 
-    def __call__(self, inputs, training=False):
-        """Run the layer on a NumPy batch (inference unless ``training``)."""
-        from fastnn.models.sequential import run_layers
+    def __call__(self, inputs, training=None, **kwargs):
+        """On symbolic tensors (from ``Input``): a node of a functional graph, returning
+        symbolic outputs. On arrays: the layer's output for that batch, computed by the
+        engine (inference unless ``training``)."""
+        from fastnn import _graph
 
-        return run_layers([self], inputs, training=training)
+        if kwargs:
+            raise ValueError(f"Layer '{self.name}' got unexpected keyword arguments "
+                             f"{sorted(kwargs)}.")
+        if _graph.is_symbolic(inputs):
+            return _graph.symbolic_call(self, inputs, {"training": training}
+                                        if training is not None else None)
+        from fastnn._plan import run_eagerly
+
+        return run_eagerly(self, inputs, training=bool(training))
 
     # ---- config ------------------------------------------------------------------------
 

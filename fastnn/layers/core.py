@@ -12,6 +12,7 @@ from fastnn import activations as _activations
 from fastnn import constraints as _constraints
 from fastnn import initializers as _initializers
 from fastnn import regularizers as _regularizers
+from fastnn._graph import KerasTensor, Node
 from fastnn.layers.base import Layer
 
 
@@ -20,7 +21,13 @@ def _shape_tuple(shape) -> tuple:
         return None
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
-    return tuple(None if s is None else int(s) for s in shape)
+    return tuple(None if s is None else _dimension(s, shape) for s in shape)
+
+
+def _dimension(s, shape) -> int:
+    if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+        raise ValueError(f"Input shape dimensions must be integers or None; received {shape}.")
+    return int(s)
 
 
 class InputLayer(Layer):
@@ -52,6 +59,10 @@ class InputLayer(Layer):
         self.batch_size = batch_size
         self.optional = optional
         self.built = True
+        node = Node(self, [], False, [])
+        self.output = KerasTensor(self.batch_shape, self.dtype, self.name, node, 0)
+        node.outputs = [self.output]
+        self._inbound_nodes.append(node)
 
     @property
     def batch_shape(self) -> tuple:
@@ -62,25 +73,13 @@ class InputLayer(Layer):
                 "name": self.name, "optional": self.optional}
 
 
-class KerasTensor:
-    """What ``Input(shape)`` returns: a symbolic input a Sequential model starts from."""
-
-    def __init__(self, layer: InputLayer):
-        self._input_layer = layer
-        self.shape = layer.batch_shape
-        self.dtype = layer.dtype
-        self.name = layer.name
-
-    def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
-
-
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
           tensor=None, optional=False, ragged=None):
-    """A symbolic input of per-sample ``shape``, to start a Sequential model with."""
-    return KerasTensor(InputLayer(shape=shape, batch_size=batch_size, dtype=dtype,
-                                  sparse=sparse, batch_shape=batch_shape, name=name,
-                                  input_tensor=tensor, optional=optional, ragged=ragged))
+    """A symbolic input of per-sample ``shape``: the start of a functional model (layers
+    are called on it) or of a Sequential one."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
+                      batch_shape=batch_shape, name=name, input_tensor=tensor,
+                      optional=optional, ragged=ragged).output
 
 
 class Dense(Layer):
@@ -138,6 +137,13 @@ class Dense(Layer):
 
     def compute_output_shape(self, input_shape) -> tuple:
         return (*input_shape[:-1], self.units)
+
+    def check_input_shape(self, input_shape) -> None:
+        if self.built and tuple(input_shape)[-1] != self.kernel.shape[0]:
+            raise ValueError(
+                f"Input 0 of layer '{self.name}' is incompatible with the layer: expected "
+                f"axis -1 of input shape to have value {self.kernel.shape[0]}, but received "
+                f"input with shape {tuple(input_shape)}")
 
     def engine_ops(self, width: int) -> list[dict[str, Any]]:
         return [{"kind": "dense", "n_out": self.units, "activation": self._activation_spec,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+from fastnn.models.functional import Functional
+from fastnn.models.model import Model
 from fastnn.models.sequential import Sequential
 from fastnn.saving import load_model
 
 
-def model_from_json(json_string: str, custom_objects=None) -> Sequential:
+def model_from_json(json_string: str, custom_objects=None):
     """A model (new weights, uncompiled) from :meth:`Sequential.to_json`'s output or Keras's."""
     from fastnn.saving.model_config import model_from_config
 
@@ -19,15 +21,20 @@ def model_from_json(json_string: str, custom_objects=None) -> Sequential:
     return model_from_config(config, custom_objects)
 
 
-def clone_model(model: Sequential, input_tensors=None, clone_function=None,
+def clone_model(model, input_tensors=None, clone_function=None,
                 call_function=None, recursive=False, **kwargs) -> Sequential:
-    """A new model with the same layers' configs and freshly initialized weights."""
+    """A new model with the same layers' configs and freshly initialized weights
+    (Sequential and functional models)."""
     if input_tensors is not None or clone_function is not None or call_function is not None:
-        raise ValueError("fastnn's clone_model supports Sequential models without "
-                         "`input_tensors`, `clone_function` or `call_function`.")
+        raise ValueError("fastnn's clone_model supports models without `input_tensors`, "
+                         "`clone_function` or `call_function`.")
     if kwargs:
         raise ValueError(f"Unexpected keyword arguments: {kwargs}")
-    return Sequential.from_config(model.get_config())
+    if not isinstance(model, (Sequential, Functional)):
+        raise ValueError(f"clone_model takes a Sequential or functional model; received "
+                         f"{type(model).__name__} (a subclassed model: create a new "
+                         "instance of its class instead).")
+    return type(model).from_config(model.get_config())
 
 
-__all__ = ["Sequential", "clone_model", "load_model", "model_from_json"]
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "model_from_json"]

@@ -83,24 +83,52 @@ def _rule(widths, left, fill, mid, right) -> str:
     return left + mid.join(fill * (w + 2) for w in widths) + right
 
 
-def _layer_cells(layer, shape, show_trainable: bool) -> list[str]:
+def _shape_text(shape) -> str:
+    if isinstance(shape, list):
+        return "[" + ", ".join(_shape_text(s) for s in shape) + "]"
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _layer_cells(layer, shape, show_trainable: bool, connected=None) -> list[str]:
     name = f"{layer.name} ({type(layer).__name__})"
     if not layer.built or shape is None:
         cells = [name, "?", "0 (unbuilt)"]
     else:
-        text = "(" + ", ".join(str(s) for s in shape) + ")"
-        cells = [name, text, f"{layer.count_params():,}"]
+        cells = [name, _shape_text(shape), f"{layer.count_params():,}"]
+    if connected is not None:
+        cells.append(connected)
     if show_trainable:
         cells.append(("Y" if layer.trainable else "N") if layer.weights else "-")
     return cells
 
 
+def _graph_rows(model):
+    """(layer, output shape, "Connected to") per layer of a functional model: the inputs
+    of each of the layer's calls in this model, as ``name[node][tensor]``."""
+    from fastnn.saving.functional_config import _history, _model_nodes
+
+    index = _model_nodes(model)
+    ours = set(index)
+    rows = []
+    for layer in model.layers:
+        nodes = [n for n in layer._inbound_nodes if id(n) in ours]
+        inputs = [t for n in nodes for t in n.inputs]
+        connected = ", ".join("{}[{}][{}]".format(*_history(t, index)) for t in inputs) or "-"
+        outs = [t.shape for t in nodes[0].outputs] if nodes else []
+        rows.append((layer, outs[0] if len(outs) == 1 else outs, connected))
+    return rows
+
+
 def summary_text(model, line_length=None, positions=None, show_trainable=False) -> str:
     """The summary as Keras 3 prints it with a ``print_fn`` (no colour)."""
-    default_length = 88
-    positions = list(positions or [0.45, 0.80, 1.0])
+    graph = hasattr(model, "_nodes")
+    default_length = 108 if graph else 88
+    positions = list(positions or ([0.3, 0.56, 0.74, 1.0] if graph else [0.45, 0.80, 1.0]))
     header = ["Layer (type)", "Output Shape", "Param #"]
     aligns = ["left", "left", "right"]
+    if graph:
+        header.append("Connected to")
+        aligns.append("left")
     if show_trainable:
         default_length += 12
         positions = [p * 0.90 for p in positions] + [1.0]
@@ -114,11 +142,20 @@ def summary_text(model, line_length=None, positions=None, show_trainable=False) 
     widths = _column_widths(positions, line_length)
     lines = [f'Model: "{model.name}"', _rule(widths, "┏", "━", "┳", "┓"),
              *_row(header, widths, aligns, "┃"), _rule(widths, "┡", "━", "╇", "┩")]
-    shape = model.input_shape if model.built else None
     rows = []
-    for layer in model.layers:
-        shape = layer.compute_output_shape(shape) if shape is not None and layer.built else None
-        rows.append(_row(_layer_cells(layer, shape, show_trainable), widths, aligns, "│"))
+    if graph:
+        for layer, shape, connected in _graph_rows(model):
+            rows.append(_row(_layer_cells(layer, shape, show_trainable, connected), widths,
+                             aligns, "│"))
+    elif hasattr(model, "_input_layer"):
+        shape = model.input_shape if model.built else None
+        for layer in model.layers:
+            shape = layer.compute_output_shape(shape) if shape is not None and layer.built \
+                else None
+            rows.append(_row(_layer_cells(layer, shape, show_trainable), widths, aligns, "│"))
+    else:   # a subclassed model: its layers, shapes unknown to the table (as Keras)
+        for layer in model.layers:
+            rows.append(_row(_layer_cells(layer, None, show_trainable), widths, aligns, "│"))
     for i, row in enumerate(rows):
         if i:
             lines.append(_rule(widths, "├", "─", "┼", "┤"))

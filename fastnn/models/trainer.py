@@ -11,6 +11,7 @@ weights have constraints.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import warnings
 
@@ -63,6 +64,9 @@ class Trainer:
         self._metric_objects: list | None = None
         self._training_ready = False
         self._loss_spec = None
+        self._loss_specs: list = []
+        self.loss_weights = None
+        self._fit_lock = threading.Lock()
 
     # ---- compile ---------------------------------------------------------------------------
 
@@ -75,17 +79,22 @@ class Trainer:
             # Keras 2's positional order was (optimizer, loss, metrics): old scripts that call
             # compile("adam", "mse", ["mae"]) mean metrics.
             metrics, loss_weights = loss_weights, None
-        if loss_weights not in (None, 1, 1.0) and not (isinstance(loss_weights, (list, tuple))
-                                                      and list(loss_weights) == [1]):
-            raise ValueError("fastnn models have one output; loss_weights is not supported.")
+        if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple,
+                                                                      dict)):
+            raise ValueError(
+                "Expected `loss_weights` argument to be a float (single output case) or a "
+                "list, tuple, or dict (multiple output case). Received instead: "
+                f"loss_weights={loss_weights} of type {type(loss_weights)}")
         new_optimizer = _optimizers.get(optimizer)
-        if loss is not None and not (isinstance(loss, str)
-                                     and loss.lower() in ("crossentropy", "ce")):
-            _losses.engine_spec(loss)  # fail now, not at fit, for a loss the engine lacks
+        for item in _leaves(loss):
+            if item is not None and not (isinstance(item, str)
+                                         and item.lower() in ("crossentropy", "ce")):
+                _losses.engine_spec(item)  # fail now, not at fit, for a loss the engine lacks
         new_metrics = self._metric_list(metrics, "metrics")
         new_weighted = self._metric_list(weighted_metrics, "weighted_metrics")
         self.optimizer = new_optimizer
         self.loss = loss
+        self.loss_weights = loss_weights
         self._compile_metrics = new_metrics
         self._weighted_metrics = new_weighted
         self._metric_objects = None
@@ -94,20 +103,18 @@ class Trainer:
         self._invalidate_plan()
 
     @staticmethod
-    def _metric_list(metrics, name: str) -> list:
+    def _metric_list(metrics, name: str):
         if metrics is None:
             return []
-        if isinstance(metrics, dict):
-            raise ValueError(f"`{name}` as a dict is for multi-output models; fastnn models "
-                             "have one output: pass a list.")
-        if not isinstance(metrics, (list, tuple)):
+        if not isinstance(metrics, (list, tuple, dict)):
             raise ValueError(f"Expected `{name}` argument to be a list, tuple, or dict. "
                              f"Received instead: {name}={metrics} of type {type(metrics)}")
-        for m in metrics:
-            if isinstance(m, str) and m.lower() in ("accuracy", "acc", "crossentropy", "ce"):
+        for m in _leaves(metrics):
+            if m is None or (isinstance(m, str)
+                             and m.lower() in ("accuracy", "acc", "crossentropy", "ce")):
                 continue
             _metrics.get(m)   # unknown names fail now
-        return list(metrics)
+        return metrics if isinstance(metrics, dict) else list(metrics)
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
@@ -135,30 +142,50 @@ class Trainer:
             np.random.set_state(numpy_state)
             raise
 
-    def _prepare_training(self, y_shape: tuple) -> None:
-        """Loss, metrics and optimizer slots, resolved against the data's shapes once."""
+    def _output_names(self) -> list[str]:
+        names = getattr(self, "output_names", None)
+        if names:
+            return list(names)
+        return [self.layers[-1].name if self.layers else self.name]
+
+    def _prepare_training(self, y_shapes: list) -> None:
+        """Each output's loss, the metrics and the optimizer slots, resolved against the
+        data's shapes once."""
         plan = self._plan
-        out_shape = (None, plan.out_dim)
-        if not self._training_ready or self._loss_spec is None:
-            loss = self.loss
-            if isinstance(loss, str) and loss.lower() in ("crossentropy", "ce"):
-                loss = _losses.resolve_compile_loss(loss, y_shape, out_shape)
-            spec = _losses.engine_spec(loss)
-            fused = None
-            if not plan.last_has_activity_regularizer:
-                fused = _losses.fused_logits_spec(spec, plan.last_activation)
-            if spec.reduction not in ("sum_over_batch_size", "mean"):
-                raise ValueError("fastnn trains with the 'sum_over_batch_size' reduction; "
-                                 f"received reduction={spec.reduction!r}.")
-            use = fused or spec
-            plan.engine.set_loss(use.kernel, use.sparse, fused is not None,
-                                 use.label_smoothing, use.delta, use.gamma, use.alpha,
-                                 use.apply_class_balancing, use.from_logits, False)
-            self._loss_spec = use
+        n = len(plan.out_dims)
+        if not self._training_ready or not self._loss_specs:
+            losses = _per_output(self.loss, n, self._output_names(), "loss")
+            weights = _loss_weights(self.loss_weights, n, self._output_names())
+            if all(loss is None for loss in losses):
+                raise ValueError("You must call `compile()` with a loss before training.")
+            plan.engine.clear_losses()
+            specs = []
+            for h, (loss, weight) in enumerate(zip(losses, weights)):
+                if loss is None:
+                    specs.append(None)
+                    continue
+                out_shape = (None, plan.out_dims[h])
+                if isinstance(loss, str) and loss.lower() in ("crossentropy", "ce"):
+                    loss = _losses.resolve_compile_loss(loss, y_shapes[h], out_shape)
+                spec = _losses.engine_spec(loss)
+                fused = None
+                if plan.heads[h]["fusable"]:
+                    fused = _losses.fused_logits_spec(spec, plan.heads[h]["activation"])
+                if spec.reduction not in ("sum_over_batch_size", "mean"):
+                    raise ValueError("fastnn trains with the 'sum_over_batch_size' reduction; "
+                                     f"received reduction={spec.reduction!r}.")
+                use = fused or spec
+                plan.engine.set_loss(use.kernel, use.sparse, fused is not None,
+                                     use.label_smoothing, use.delta, use.gamma, use.alpha,
+                                     use.apply_class_balancing, use.from_logits, False,
+                                     head=h, weight=float(weight))
+                specs.append(use)
+            self._loss_specs = specs
+            self._loss_spec = specs[0]
             self._set_optimizer()
             self._training_ready = True
         if self._metric_objects is None:
-            self._metric_objects = self._build_metrics(y_shape, out_shape)
+            self._metric_objects = self._build_metrics(y_shapes)
 
     def _set_optimizer(self) -> None:
         plan, opt = self._plan, self.optimizer
@@ -174,12 +201,18 @@ class Trainer:
         if hasattr(opt, "u_product"):
             plan.engine.nadam_u_product = float(opt.u_product)
 
-    def _build_metrics(self, y_shape, out_shape) -> list:
+    def _build_metrics(self, y_shapes) -> list:
+        """(metric, weighted, output) triples, each metric resolved for its output."""
+        plan, names = self._plan, self._output_names()
+        n = len(plan.out_dims)
         objects = []
-        for m in self._compile_metrics:
-            objects.append((_metrics.resolve_compile_metric(m, y_shape, out_shape), False))
-        for m in self._weighted_metrics:
-            objects.append((_metrics.resolve_compile_metric(m, y_shape, out_shape), True))
+        for metrics, weighted in ((self._compile_metrics, False),
+                                  (self._weighted_metrics, True)):
+            for h, items in enumerate(_metrics_per_output(metrics, n, names)):
+                for m in items:
+                    out_shape = (None, plan.out_dims[h])
+                    objects.append((_metrics.resolve_compile_metric(m, y_shapes[h], out_shape),
+                                    weighted, h))
         return objects
 
     def _inputs(self, x) -> np.ndarray:
@@ -210,9 +243,10 @@ class Trainer:
                 vx, vy, vw = _data.unpack_validation_data(validation_data)
                 val = self._eval_arrays(vx, vy, vw)
             elif validation_split:
-                (xs, ys, ws), (vx, vy, vw) = _data.split_validation([xs, ys, ws],
-                                                                    validation_split)
-                val = (vx, vy, vw)
+                k = len(ys)
+                train, held = _data.split_validation([xs, *ys, *ws], validation_split)
+                xs, ys, ws = train[0], train[1:1 + k], train[1 + k:]
+                val = (held[0], held[1:1 + k], held[1 + k:])
             if xs.shape[0] == 0:
                 raise ValueError("Expected input data to be non-empty.")
             val_batch = _check_batch_size(validation_batch_size, batch_size)
@@ -236,7 +270,7 @@ class Trainer:
         cb.call("on_train_begin", None)
         logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
-            for metric, _ in self._metric_objects:
+            for metric, _, _ in self._metric_objects:
                 metric.reset_state()
             cb.call("on_epoch_begin", epoch, None)
             order = stream.next_epoch()
@@ -256,27 +290,46 @@ class Trainer:
         return history
 
     def _training_arrays(self, x, y, sample_weight, class_weight):
+        """x for the engine, and per output its targets and sample weights (lists)."""
         xs = self._inputs(x)
         if y is None:
             raise ValueError("`y` is required to train: fastnn trains on (x, y) arrays.")
-        y_raw = _data.as_numeric_array(y, "y")
-        y_shape = tuple(y_raw.shape)
-        self._prepare_training((None, *y_shape[1:]))
-        ys = _data.prepare_y(y_raw, xs.shape[0], self._plan.out_dim, self._loss_spec.sparse,
-                             self._plan.dtype)
-        ws = _data.prepare_sample_weight(sample_weight, class_weight, y_raw, xs.shape[0],
-                                         self._plan.dtype)
-        return xs, ys, ws, y_shape
+        ys, ws, y_shapes = self._targets(y, sample_weight, class_weight, xs.shape[0])
+        return xs, ys, ws, y_shapes[0] if len(y_shapes) == 1 else y_shapes
 
     def _eval_arrays(self, x, y, sample_weight):
         xs = self._inputs(x)
-        y_raw = _data.as_numeric_array(y, "y")
-        self._prepare_training((None, *y_raw.shape[1:]))
-        ys = _data.prepare_y(y_raw, xs.shape[0], self._plan.out_dim, self._loss_spec.sparse,
-                             self._plan.dtype)
-        ws = _data.prepare_sample_weight(sample_weight, None, y_raw, xs.shape[0],
-                                         self._plan.dtype)
+        ys, ws, _ = self._targets(y, sample_weight, None, xs.shape[0])
         return xs, ys, ws
+
+    def _targets(self, y, sample_weight, class_weight, n: int):
+        plan, names = self._plan, self._output_names()
+        n_out = len(plan.out_dims)
+        y_list = _split_structure(y, n_out, names, "y")
+        raws = [None if v is None and n_out > 1 else _data.as_numeric_array(v, "y")
+                for v in y_list]
+        y_shapes = [None if r is None else (None, *r.shape[1:]) for r in raws]
+        self._prepare_training(y_shapes)
+        if class_weight is not None and n_out > 1:
+            raise ValueError("`class_weight` is only supported for Models with a single "
+                             "output.")
+        if isinstance(sample_weight, (list, tuple, dict)) and n_out > 1:
+            sw_list = _split_structure(sample_weight, n_out, names, "sample_weight")
+        else:
+            sw_list = [sample_weight] * n_out
+        ys, ws = [], []
+        for h, (raw, spec) in enumerate(zip(raws, self._loss_specs)):
+            if spec is None:
+                ys.append(None)
+                ws.append(None)
+                continue
+            if raw is None:
+                raise ValueError(f"Output '{names[h]}' has a loss, so `y` needs targets for "
+                                 "it.")
+            ys.append(_data.prepare_y(raw, n, plan.out_dims[h], spec.sparse, plan.dtype))
+            ws.append(_data.prepare_sample_weight(sw_list[h], class_weight, raw, n,
+                                                  plan.dtype))
+        return ys, ws, y_shapes
 
     def _train_one_epoch(self, xs, ys, ws, order, batch_size, per_batch, verbose, cb,
                          n_threads) -> dict[str, float]:
@@ -284,9 +337,8 @@ class Trainer:
         engine, opt = self._plan.engine, self.optimizer
         n_rows = order.shape[0]
         n_batches = -(-n_rows // batch_size)
-        want_preds = bool(self._metric_objects)
-        preds = np.empty((n_rows, self._plan.out_dim), dtype=self._plan.dtype) \
-            if want_preds else None
+        preds = self._prediction_buffers(n_rows)
+        head_sums = np.zeros(len(self._plan.out_dims))
         lrs = opt.learning_rates(opt.iterations, n_batches)
         loss_sum, rows_done, batch = 0.0, 0, 0
         chunk = 1 if (per_batch or verbose == 1) else n_batches
@@ -300,7 +352,8 @@ class Trainer:
                 started = time.perf_counter()
                 part_sum, rows, done, interrupt = engine.train_epoch(
                     xs, ys, ws, order[lo:hi], batch_size, lrs[batch:], base + batch + 1,
-                    None if preds is None else preds[lo:hi], n_threads)
+                    [None if p is None else p[lo:hi] for p in preds], n_threads,
+                    head_sums=head_sums)
                 loss_sum += part_sum
                 rows_done += rows
                 batch += done
@@ -319,12 +372,29 @@ class Trainer:
             # Ctrl-C can land between the engine's return and the line above; the engine's own
             # count of the steps it applied is the truth.
             self._sync_optimizer(base, taken)
-        logs = {"loss": loss_sum / rows_done}
-        if want_preds:
-            y_seen = ys[order[:rows_done]]
-            w_seen = None if ws is None else ws[order[:rows_done]]
-            logs.update(self._metric_results(y_seen, preds[:rows_done], w_seen))
+        logs = {"loss": loss_sum / rows_done, **self._output_losses(head_sums, rows_done)}
+        if self._metric_objects:
+            seen = order[:rows_done]
+            logs.update(self._metric_results(
+                [None if y is None else y[seen] for y in ys],
+                [None if p is None else p[:rows_done] for p in preds],
+                [None if w is None else w[seen] for w in ws]))
         return logs
+
+    def _prediction_buffers(self, n_rows: int) -> list:
+        """Per output, a buffer for its values when a metric needs them, else None."""
+        wanted = {h for _, _, h in self._metric_objects or []}
+        return [np.empty((n_rows, d), dtype=self._plan.dtype) if h in wanted else None
+                for h, d in enumerate(self._plan.out_dims)]
+
+    def _output_losses(self, head_sums, rows: int) -> dict[str, float]:
+        """Keras 3 logs each output's (unweighted) loss as ``<output>_loss`` when there are
+        several."""
+        if len(head_sums) < 2:
+            return {}
+        return {f"{name}_loss": float(head_sums[h]) / rows
+                for h, name in enumerate(self._output_names())
+                if self._loss_specs[h] is not None}
 
     def _sync_optimizer(self, base: int, taken: int) -> None:
         """The optimizer's step count (and Nadam's product) after the engine's steps."""
@@ -337,12 +407,16 @@ class Trainer:
         for var in self._plan.constrained:
             var.assign(var.constraint(var.value))
 
-    def _metric_results(self, y, preds, sample_weight) -> dict[str, float]:
+    def _metric_results(self, ys, preds, sample_weights) -> dict[str, float]:
         results: dict[str, float] = {}
         seen: dict[str, int] = {}
-        for metric, weighted in self._metric_objects:
-            metric.update_state(y, preds, sample_weight=sample_weight if weighted else None)
-            results[_log_key(metric.name, weighted, seen)] = float(metric.result())
+        names = self._output_names()
+        prefix = len(preds) > 1
+        for metric, weighted, h in self._metric_objects:
+            metric.update_state(ys[h], preds[h],
+                                sample_weight=sample_weights[h] if weighted else None)
+            key = _log_key(metric.name, weighted, seen, names[h] if prefix else None)
+            results[key] = float(metric.result())
         return results
 
     # ---- evaluate / predict ------------------------------------------------------------
@@ -370,15 +444,15 @@ class Trainer:
 
     def _evaluate_arrays(self, xs, ys, ws, batch_size, n_threads) -> dict[str, float]:
         engine = self._plan.engine
-        want_preds = bool(self._metric_objects)
-        preds = np.empty((xs.shape[0], self._plan.out_dim), dtype=self._plan.dtype) \
-            if want_preds else None
+        preds = self._prediction_buffers(xs.shape[0])
+        head_sums = np.zeros(len(self._plan.out_dims))
         # Keras weights each batch's mean loss by its size, which is the plain mean over rows
         # whatever the batch size; one engine call of many rows computes the same.
-        total = engine.evaluate(xs, ys, ws, max(batch_size, _INFERENCE_ROWS), preds, n_threads)
-        logs = {"loss": total / xs.shape[0]}
-        if want_preds:
-            for metric, _ in self._metric_objects:
+        total = engine.evaluate(xs, ys, ws, max(batch_size, _INFERENCE_ROWS), preds, n_threads,
+                                head_sums=head_sums)
+        logs = {"loss": total / xs.shape[0], **self._output_losses(head_sums, xs.shape[0])}
+        if self._metric_objects:
+            for metric, _, _ in self._metric_objects:
                 metric.reset_state()
             logs.update(self._metric_results(ys, preds, ws))
         return logs
@@ -388,7 +462,9 @@ class Trainer:
             return dict(sorted(logs.items()))
         # Keras's order: the loss and the metrics by their own names, then any other key
         # (renamed duplicates such as weighted_accuracy) alphabetically.
-        names = ["loss"] + [m.name for m, _ in self._metric_objects]
+        names = ["loss"] + list(self._output_losses(np.zeros(len(self._plan.out_dims)), 1))
+        if len(self._plan.out_dims) == 1:
+            names += [m.name for m, _, _ in self._metric_objects]
         values = [logs[k] for k in names if k in logs]
         values += [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
@@ -403,11 +479,16 @@ class Trainer:
             raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; received {verbose!r}.")
         batch_size = _check_batch_size(batch_size)
         xs = self._inputs(x)
-        out = np.empty((xs.shape[0], self._plan.out_dim), dtype=self._plan.dtype)
+        plan = self._plan
+        outs = [np.empty((xs.shape[0], d), dtype=plan.dtype) for d in plan.out_dims]
         if xs.shape[0]:
-            self._plan.engine.predict(xs, out, max(batch_size, _INFERENCE_ROWS),
-                                      effective_n_threads())
-        return out
+            plan.engine.predict(xs, outs if len(outs) > 1 else outs[0],
+                                max(batch_size, _INFERENCE_ROWS), effective_n_threads())
+        outs = plan.shaped_outputs(outs)
+        return self._structure_outputs(outs)
+
+    def _structure_outputs(self, outs: list):
+        return outs[0]
 
     def predict_on_batch(self, x):
         """``predict`` on one batch."""
@@ -421,7 +502,7 @@ class Trainer:
             xs, ys, ws, _ = self._training_arrays(x, y, sample_weight, class_weight)
             if xs.shape[0] == 0:
                 raise ValueError("Expected input data to be non-empty.")
-        for metric, _ in self._metric_objects:
+        for metric, _, _ in self._metric_objects:
             metric.reset_state()
         order = np.arange(xs.shape[0], dtype=np.int64)
         logs = self._train_one_epoch(xs, ys, ws, order, xs.shape[0], True, 0,
@@ -441,14 +522,17 @@ class Trainer:
         return ["loss", "compile_metrics"] if self._compile_metrics else ["loss"]
 
 
-def _log_key(name: str, weighted: bool, seen: dict[str, int]) -> str:
-    """Keras's log key for a metric: its name; a repeated name gets ``_1``, ``_2``, ... or,
-    for a weighted metric, the prefix ``weighted_`` first."""
+def _log_key(name: str, weighted: bool, seen: dict[str, int], output: str | None = None) -> str:
+    """Keras's log key for a metric: its name (after ``<output>_`` in a model with several
+    outputs); a repeated name gets ``_1``, ``_2``, ... or, for a weighted metric, the prefix
+    ``weighted_`` first."""
+    base = name
+    name = f"{output}_{base}" if output else base
     if name not in seen:
         seen[name] = 1
         return name
     if weighted:
-        name = f"weighted_{name}"
+        name = f"{output}_weighted_{base}" if output else f"weighted_{base}"
         if name not in seen:
             seen[name] = 1
             return name
@@ -512,3 +596,92 @@ class _EpochStream:
         lo = self.batches_seen * self.batch_size
         self.batches_seen += take
         return self.order[lo:min(self.n, self.batches_seen * self.batch_size)]
+
+
+def _leaves(value) -> list:
+    """The entries of a per-output structure (a dict, a list of lists) or the value itself."""
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, (list, tuple)):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def _per_output(value, n: int, names: list[str], what: str) -> list:
+    """A compile argument as one entry per output: a dict by output name, a list with one
+    entry per output, or one value for every output."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ValueError(f"Expected keys {names} in {what} dict, but found "
+                             f"{what}.keys()={list(value)}")
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"`{what}` has {len(value)} entries but the model has {n} "
+                             f"output(s) ({names}); pass one per output, or a dict by name.")
+        return list(value)
+    return [value] * n
+
+
+def _loss_weights(value, n: int, names: list[str]) -> list[float]:
+    if value is None:
+        return [1.0] * n
+    if isinstance(value, (int, float)):
+        if n != 1:
+            raise ValueError("For a model with several outputs, `loss_weights` must be a list "
+                             "or a dict by output name.")
+        return [float(value)]
+    weights = _per_output(value, n, names, "loss_weights")
+    out = []
+    for w in weights:
+        w = 1.0 if w is None else w
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w):
+            raise ValueError(f"`loss_weights` entries must be finite numbers; received {w!r}.")
+        out.append(float(w))
+    return out
+
+
+def _metrics_per_output(metrics, n: int, names: list[str]) -> list[list]:
+    """Compile metrics as a list per output (Keras 3: one list for a one-output model; a
+    dict by output name, or a list with one entry per output, for several)."""
+    if not metrics:
+        return [[] for _ in range(n)]
+    if n == 1:
+        if isinstance(metrics, dict):
+            metrics = list(metrics.values())
+            metrics = metrics[0] if len(metrics) == 1 else metrics
+        return [list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]]
+    entries = _per_output(metrics, n, names, "metrics") if isinstance(metrics, dict) \
+        or len(metrics) == n else None
+    if entries is None:
+        raise ValueError(
+            f"For a model with {n} outputs ({names}), `metrics` must be a dict by output name "
+            f"or a list with one entry (a metric or a list of them) per output; received "
+            f"{metrics}.")
+    return [[] if e is None else (list(e) if isinstance(e, (list, tuple)) else [e])
+            for e in entries]
+
+
+def _split_structure(value, n: int, names: list[str], what: str) -> list:
+    """Targets (or weights) as one entry per output."""
+    if n == 1:
+        if isinstance(value, dict):
+            if len(value) != 1:
+                raise ValueError(f"`{what}` has keys {sorted(value)}; the model has one "
+                                 f"output, {names}.")
+            return list(value.values())
+        if isinstance(value, (list, tuple)) and len(value) == 1 \
+                and isinstance(value[0], np.ndarray):
+            return [value[0]]
+        return [value]
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ValueError(f"`{what}` has keys {unknown} that name no output; the outputs "
+                             f"are {names}.")
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)) and len(value) == n:
+        return list(value)
+    raise ValueError(f"The model has {n} outputs ({names}): pass `{what}` as a list of {n} "
+                     "arrays or a dict by output name.")

@@ -1,4 +1,4 @@
-"""A Sequential model's Keras 3 config: to a JSON-ready dict and back, without running code.
+"""A model's Keras 3 config: to a JSON-ready dict and back, without running code.
 
 The dict is Keras's ``serialize_keras_object(model)`` form plus ``build_config`` and
 ``compile_config``, as in a ``.keras`` file's ``config.json``. Reading also accepts what
@@ -25,8 +25,14 @@ _KERAS_ONLY_DEFAULTS = {
 
 
 def _serialize_entry(value, registry_serialize):
-    if value is None or isinstance(value, str):
+    """A compile argument as Keras writes it: names stay names; a list or dict per output
+    keeps its structure."""
+    if value is None or isinstance(value, (str, int, float)):
         return value
+    if isinstance(value, dict):
+        return {k: _serialize_entry(v, registry_serialize) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_serialize_entry(v, registry_serialize) for v in value]
     return registry_serialize(value)
 
 
@@ -36,12 +42,12 @@ def compile_config(model) -> dict[str, Any] | None:
         return None
 
     def metric_list(items):
-        return [_serialize_entry(m, _metrics.serialize) for m in items] or None
+        return _serialize_entry(items, _metrics.serialize) or None
 
     return {
         "optimizer": _optimizers.serialize(model.optimizer),
         "loss": _serialize_entry(model.loss, _losses.serialize),
-        "loss_weights": None,
+        "loss_weights": _serialize_entry(getattr(model, "loss_weights", None), None),
         "metrics": metric_list(model._compile_metrics),
         "weighted_metrics": metric_list(model._weighted_metrics),
         "run_eagerly": False,
@@ -51,11 +57,21 @@ def compile_config(model) -> dict[str, Any] | None:
 
 
 def serialize_model(model, include_compile: bool = True) -> dict[str, Any]:
-    """Keras 3's serialized form of a Sequential model."""
-    config: dict[str, Any] = {"module": "keras", "class_name": "Sequential",
-                              "config": model.get_config(), "registered_name": None}
-    if model.built:
-        config["build_config"] = {"input_shape": list(model.input_shape)}
+    """Keras 3's serialized form of a Sequential or functional model."""
+    if type(model).__name__ == "Sequential":
+        config: dict[str, Any] = {"module": "keras", "class_name": "Sequential",
+                                  "config": model.get_config(), "registered_name": None}
+        if model.built:
+            config["build_config"] = {"input_shape": list(model.input_shape)}
+    elif type(model).__name__ == "Functional":
+        config = {"module": "keras.src.models.functional", "class_name": "Functional",
+                  "config": model.get_config(), "registered_name": "Functional",
+                  "build_config": {"input_shape": None}}
+    else:
+        raise ValueError(
+            f"Model '{model.name}' is a subclassed model ({type(model).__name__}); fastnn "
+            "saves Sequential and functional models. Save its weights with `save_weights`, "
+            "or build it with `fastnn.Model(inputs, outputs)`.")
     compiled = compile_config(model) if include_compile else None
     if compiled is not None:
         config["compile_config"] = compiled
@@ -73,11 +89,17 @@ def _plain(value):
     return value
 
 
-def _layer_from_config(item, custom_objects) -> _layers.Layer:
+def layer_from_config(item, custom_objects) -> _layers.Layer:
     if not isinstance(item, Mapping) or "class_name" not in item:
         raise ValueError(f"Invalid layer entry in the model config: {item!r}.")
     cls_name = item["class_name"]
-    config = dict(item.get("config") or {})
+    if cls_name in ("Sequential", "Functional", "Model"):
+        return model_from_config(item, custom_objects)
+    config = item.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise ValueError(f"Invalid layer entry in the model config: the 'config' of a "
+                         f"{cls_name} must be a dict; received {type(config).__name__}.")
+    config = dict(config)
     name = config.get("name", "?")
     for key, default in _KERAS_ONLY_DEFAULTS.get(cls_name, {}).items():
         if key in config:
@@ -105,17 +127,25 @@ def model_from_config(serialized: Mapping[str, Any], custom_objects=None):
     if not isinstance(serialized, Mapping):
         raise ValueError(f"A model config must be a dict; received {type(serialized).__name__}.")
     if "class_name" in serialized:
+        if serialized["class_name"] in ("Functional", "Model"):
+            from fastnn.saving.functional_config import functional_from_config
+
+            return functional_from_config(serialized.get("config"), custom_objects)
         if serialized["class_name"] != "Sequential":
-            raise ValueError(f"fastnn loads Sequential models only; this config holds a "
-                             f"'{serialized['class_name']}' model.")
+            raise ValueError(f"fastnn loads Sequential and functional models; this config "
+                             f"holds a '{serialized['class_name']}' model.")
         config = serialized.get("config")
     else:
         config = serialized
+        if isinstance(config, Mapping) and "input_layers" in config:
+            from fastnn.saving.functional_config import functional_from_config
+
+            return functional_from_config(config, custom_objects)
     if not isinstance(config, Mapping) or not isinstance(config.get("layers"), list):
         raise ValueError("Invalid Sequential config: it needs a 'layers' list.")
     model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
     for item in config["layers"]:
-        model.add(_layer_from_config(item, custom_objects), rebuild=False)
+        model.add(layer_from_config(item, custom_objects), rebuild=False)
     if model._input_layer is None and config.get("build_input_shape") is not None:
         model.build(tuple(config["build_input_shape"]))
     elif model._input_layer is not None and model.layers:
@@ -130,16 +160,22 @@ def compile_from_config(model, config: Mapping[str, Any] | None) -> None:
     config = _plain(config)
 
     def entries(items, deserialize):
-        if items is None:
-            return None
-        if not isinstance(items, list):
-            raise ValueError(f"Unsupported metrics in the compile config: {items!r}.")
-        return [m if isinstance(m, str) else deserialize(m) for m in items]
+        """Names stay names; serialized objects are rebuilt; lists and dicts per output
+        keep their structure."""
+        if items is None or isinstance(items, (str, int, float)):
+            return items
+        if isinstance(items, list):
+            return [entries(m, deserialize) for m in items]
+        if isinstance(items, Mapping) and "class_name" not in items:
+            return {k: entries(v, deserialize) for k, v in items.items()}
+        if isinstance(items, Mapping):
+            return deserialize(items)
+        raise ValueError(f"Unsupported entry in the compile config: {items!r}.")
 
-    loss = config.get("loss")
     model.compile(
         optimizer=_optimizers.deserialize(config["optimizer"]),
-        loss=loss if loss is None or isinstance(loss, str) else _losses.deserialize(loss),
+        loss=entries(config.get("loss"), _losses.deserialize),
+        loss_weights=config.get("loss_weights"),
         metrics=entries(config.get("metrics"), _metrics.deserialize),
         weighted_metrics=entries(config.get("weighted_metrics"), _metrics.deserialize),
     )

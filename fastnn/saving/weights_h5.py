@@ -1,4 +1,4 @@
-"""The weights file of Keras 3 (``model.weights.h5``, ``*.weights.h5``) for Sequential models.
+"""The weights file of Keras 3 (``model.weights.h5``, ``*.weights.h5``).
 
 Layout: ``layers/<key>/vars/<i>`` holds a layer's variables, trainable first, each group
 in creation order (Dense: kernel, bias; BatchNormalization: gamma, beta, moving mean, moving
@@ -63,13 +63,28 @@ def _has_float_lr(opt) -> bool:
     return not (isinstance(lr, LearningRateSchedule) or callable(lr))
 
 
-def write(f: h5py.File, model, include_optimizer: bool = True) -> None:
-    layers = f.create_group("layers")
+def _is_model(layer) -> bool:
+    return hasattr(layer, "_emit")
+
+
+def _write_layers(group, model) -> None:
+    """``layers/<key>/vars/<i>`` for each layer; a nested model gets ``layers`` and ``vars``
+    of its own (Keras's layout)."""
+    layers = group.create_group("layers")
     for key, layer in zip(layer_keys(model.layers), model.layers):
-        group = layers.create_group(key).create_group("vars")
-        group.attrs["name"] = layer.name
+        node = layers.create_group(key)
+        if _is_model(layer):
+            _write_layers(node, layer)
+            node.create_group("vars").attrs["name"] = layer.name
+            continue
+        group_vars = node.create_group("vars")
+        group_vars.attrs["name"] = layer.name
         for i, var in enumerate(layer_variables(layer)):
-            group.create_dataset(str(i), data=var.value)
+            group_vars.create_dataset(str(i), data=var.value)
+
+
+def write(f: h5py.File, model, include_optimizer: bool = True) -> None:
+    _write_layers(f, model)
     state = optimizer_state(model) if include_optimizer else None
     if state is not None:
         group = f.create_group("optimizer").create_group("vars")
@@ -96,28 +111,8 @@ def _datasets(group, where: str) -> list[np.ndarray]:
 
 def read(f: h5py.File, model, include_optimizer: bool = True, skip_mismatch: bool = False):
     """Load ``f`` into ``model`` (layers by name, then the optimizer when asked)."""
-    if "layers" not in f or not isinstance(f["layers"], h5py.Group):
-        raise ValueError("Not a Keras 3 weights file: it has no 'layers' group.")
-    extra = sorted(set(f["layers"]) - set(layer_keys(model.layers)))
-    if extra and not skip_mismatch:
-        raise ValueError(f"The weights file holds layers the model does not have: {extra} "
-                         f"(the model's layers are {layer_keys(model.layers)}).")
-    pending = []
-    for key, layer in zip(layer_keys(model.layers), model.layers):
-        own = layer_variables(layer)
-        if key not in f["layers"]:
-            if own and not skip_mismatch:
-                raise ValueError(f"The weights file has no group 'layers/{key}' for layer "
-                                 f"'{layer.name}' (it has: {sorted(f['layers'])}).")
-            continue
-        node = f["layers"][key]
-        values = _datasets(node["vars"], f"layers/{key}/vars") if "vars" in node else []
-        problem = _mismatch(own, values, f"layer '{layer.name}'")
-        if problem:
-            if skip_mismatch:
-                continue
-            raise ValueError(problem)
-        pending += [(var, value) for var, value in zip(own, values)]
+    pending: list = []
+    _read_layers(f, model, "", skip_mismatch, pending)
     for var, value in pending:
         _check_finite(value, var.path)
     for var, value in pending:
@@ -125,6 +120,43 @@ def read(f: h5py.File, model, include_optimizer: bool = True, skip_mismatch: boo
     if include_optimizer and "optimizer" in f and "vars" in f["optimizer"]:
         _read_optimizer(_datasets(f["optimizer"]["vars"], "optimizer/vars"), model,
                         skip_mismatch)
+
+
+def _read_layers(group, model, where: str, skip_mismatch: bool, pending: list) -> None:
+    """Collect (variable, value) pairs for the model's layers from ``group/layers``."""
+    if "layers" not in group or not isinstance(group["layers"], h5py.Group):
+        raise ValueError(f"Not a Keras 3 weights file: it has no '{where}layers' group.")
+    stored = group["layers"]
+    keys = layer_keys(model.layers)
+    extra = sorted(set(stored) - set(keys))
+    if extra and not skip_mismatch:
+        raise ValueError(f"The weights file holds layers the model does not have: {extra} "
+                         f"(the model's layers are {keys}).")
+    for key, layer in zip(keys, model.layers):
+        path = f"{where}layers/{key}"
+        if _is_model(layer):
+            if key in stored and isinstance(stored[key], h5py.Group):
+                _read_layers(stored[key], layer, path + "/", skip_mismatch, pending)
+            elif layer.weights and not skip_mismatch:
+                raise ValueError(f"The weights file has no group '{path}' for model "
+                                 f"'{layer.name}'.")
+            continue
+        own = layer_variables(layer)
+        if key not in stored:
+            if own and not skip_mismatch:
+                raise ValueError(f"The weights file has no group '{path}' for layer "
+                                 f"'{layer.name}' (it has: {sorted(stored)}).")
+            continue
+        node = stored[key]
+        if not isinstance(node, h5py.Group):
+            raise ValueError(f"Corrupt weights file: {path} is not a group.")
+        values = _datasets(node["vars"], f"{path}/vars") if "vars" in node else []
+        problem = _mismatch(own, values, f"layer '{layer.name}'")
+        if problem:
+            if skip_mismatch:
+                continue
+            raise ValueError(problem)
+        pending += [(var, value) for var, value in zip(own, values)]
 
 
 def _mismatch(own, values, what: str) -> str | None:

@@ -167,7 +167,8 @@ class Network:
             # Poisson deviance's constant, which Keras's poisson loss leaves out.
             self.offset = float(np.average((xlogy(y, y) - y).sum(axis=1),
                                            weights=sample_weight))
-        return self.model._training_arrays(x, self.targets(y), sample_weight, None)[:3]
+        xs, ys, ws, _ = self.model._training_arrays(x, self.targets(y), sample_weight, None)
+        return xs, ys[0], ws[0]     # one output
 
     def penalty(self) -> float:
         """scikit-learn's alpha/2 * sum(W**2) (before its division by sum(w))."""
