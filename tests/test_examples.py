@@ -44,6 +44,7 @@ CHECKS = {
     "tutorial_train_predict.py": _accuracy_at_least(0.88),
     "keras_mlp_digits.py": _accuracy_at_least(0.95),
     "sklearn_grid_search.py": _grid_search,
+    "keras_functional_wide_deep.py": _accuracy_at_least(0.7, "Priority accuracy"),
 }
 NEEDS_SKLEARN = {"keras_mlp_digits.py", "sklearn_grid_search.py"}
 

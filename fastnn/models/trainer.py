@@ -229,6 +229,22 @@ class Trainer:
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns a History (Keras 3's arguments and defaults)."""
+        # Two fits of one model at once would interleave their optimizer steps: the second
+        # is refused (the engine likewise refuses a second training call).
+        if not self._fit_lock.acquire(blocking=False):
+            raise RuntimeError(f"Model '{self.name}' is already being trained (fit) in another "
+                               "thread; train a model in one thread at a time.")
+        try:
+            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                             validation_data, shuffle, class_weight, sample_weight,
+                             initial_epoch, steps_per_epoch, validation_batch_size,
+                             validation_freq)
+        finally:
+            self._fit_lock.release()
+
+    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+             validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+             steps_per_epoch, validation_batch_size, validation_freq):
         self._require_compiled("fit")
         verbose = _resolve_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
