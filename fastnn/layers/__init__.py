@@ -1,13 +1,28 @@
 """Keras 3's dense-network layers (``keras.layers``)."""
 
+from fastnn._graph import KerasTensor
 from fastnn._registry import Registry
 from fastnn.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fastnn.layers.base import Layer, Variable
-from fastnn._graph import KerasTensor
 from fastnn.layers.core import Activation, Dense, Flatten, Input, InputLayer
-from fastnn.layers.merging import (
-    MERGE_LAYERS, Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
-    average, concatenate, dot, maximum, minimum, multiply, subtract,
+from fastnn.layers.merging import (  # noqa: F401 (the classes are exported through _LAYERS)
+    MERGE_LAYERS,
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from fastnn.layers.normalization import BatchNormalization, LayerNormalization
 from fastnn.layers.regularization import Dropout, GaussianDropout, GaussianNoise

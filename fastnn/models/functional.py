@@ -9,7 +9,6 @@ import numpy as np
 
 from fastnn import _graph
 from fastnn.layers.base import unique_name
-from fastnn.models import data as _data
 from fastnn.models.model import Model
 
 
