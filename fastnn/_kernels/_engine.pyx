@@ -96,6 +96,7 @@ cdef enum:                    # columns of ops_f
 cdef enum:                     # bits of ops_i[:, I_FLAGS]
     FLAG_BATCH_STATS = 1              # BatchNormalization uses batch statistics in training
     FLAG_NORMALIZE = 2                # Dot: L2-normalize both inputs first
+    FLAG_TRAINING = 4                 # called with training=True: training mode in every call
 
 cdef enum:
     OPT_SGD, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD, OPT_ADADELTA, OPT_ADAMAX, OPT_NADAM, OPT_LION
@@ -123,7 +124,7 @@ OP_FLOAT_COLUMNS = {"negative_slope": F_SLOPE, "max_value": F_MAX_VALUE,
                     "epsilon": F_EPSILON, "momentum": F_MOMENTUM, "act_l1": F_ACT_L1,
                     "act_l2": F_ACT_L2}
 N_OP_INT, N_OP_FLOAT = N_I, N_F
-FLAGS = {"batch_stats": FLAG_BATCH_STATS, "normalize": FLAG_NORMALIZE}
+FLAGS = {"batch_stats": FLAG_BATCH_STATS, "normalize": FLAG_NORMALIZE, "training": FLAG_TRAINING}
 OPTIMIZERS = {"sgd": OPT_SGD, "adam": OPT_ADAM, "rmsprop": OPT_RMSPROP, "adagrad": OPT_ADAGRAD,
               "adadelta": OPT_ADADELTA, "adamax": OPT_ADAMAX, "nadam": OPT_NADAM,
               "lion": OPT_LION}
@@ -635,6 +636,12 @@ cdef class Engine:
 
     # ---- Python entry points (arguments are checked by fastnn/_plan.py's callers) ----------
 
+    def share_access(self, Engine other):
+        """Take `other`'s readers-writer lock: two engines over one parameter buffer (a
+        model whose training and inference graphs differ) then exclude each other as one
+        engine's calls do."""
+        self._access = other._access
+
     def predict(self, x, out, Py_ssize_t batch_rows, int n_threads, bint training=False,
                 long step=0):
         """out[:] = the model's output for x, batch_rows rows at a time; `out` is an array
@@ -732,9 +739,9 @@ cdef class Engine:
         return result
 
     def evaluate(self, x, y, sample_weight, Py_ssize_t batch_rows, preds, int n_threads,
-                 head_sums=None):
+                 head_sums=None, long step=0):
         """Inference-mode loss: Σ over batches of (batch loss incl. regularization) × rows.
-        Arguments as in `train_epoch`."""
+        Arguments as in `train_epoch`; `step` seeds the layers forced into training mode."""
         cdef Py_ssize_t n = self._check_x(x)
         cdef double total
         cdef Batch targets
@@ -760,11 +767,11 @@ cdef class Engine:
                 if self.f32:
                     with nogil:
                         total = _evaluate(self, w, <const float *> px, &targets, n,
-                                          batch_rows, ppreds, n_threads)
+                                          batch_rows, ppreds, step, n_threads)
                 else:
                     with nogil:
                         total = _evaluate(self, w, <const double *> px, &targets, n,
-                                          batch_rows, ppreds, n_threads)
+                                          batch_rows, ppreds, step, n_threads)
             finally:
                 self._release(w)
         finally:

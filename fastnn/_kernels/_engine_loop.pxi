@@ -154,14 +154,17 @@ cdef void _predict(Engine e, Workspace w, const floating *x, Py_ssize_t n, void 
     cdef floating *ws = <floating *> w.p_ws
     while start < n:
         rows = min(batch_rows, n - start)
-        _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, training, step,
-                 n_threads)
+        # Each chunk its own noise stream (layers forced into training mode draw in
+        # inference calls too).
+        _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, training,
+                 step + start // batch_rows, n_threads)
         _copy_outputs(e, ws, rows, outs, start)
         start += rows
 
 
 cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssize_t n,
-                      Py_ssize_t batch_rows, void **preds, int n_threads) noexcept nogil:
+                      Py_ssize_t batch_rows, void **preds, long step,
+                      int n_threads) noexcept nogil:
     cdef Py_ssize_t start = 0, rows
     cdef floating *ws = <floating *> w.p_ws
     cdef double total = 0.0, batch_loss, penalty
@@ -180,7 +183,7 @@ cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssi
                 batch.y[h] = <const floating *> t.y[h] + start * e.heads[h].width
         penalty = _penalty(e, <floating *> e.p_params, rows)
         batch_loss = _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, False,
-                              0, n_threads)
+                              step + start // batch_rows, n_threads)
         batch_loss += _losses(e, w, ws, x + start * e.in_dim, rows, &batch, False, n_threads)
         for h in range(e.n_heads):
             t.sums[h] += batch.sums[h]

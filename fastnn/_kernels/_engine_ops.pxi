@@ -80,8 +80,12 @@ cdef double _forward(Engine e, floating *ws, floating *vecs, const floating *x,
     cdef floating *z
     cdef floating *params = <floating *> e.p_params
     cdef double penalty = 0.0
+    cdef bint t
     for k in range(e.n_ops):
         op = &e.ops[k]
+        # A layer called with training=False was planned in inference form; one called with
+        # training=True (Monte Carlo dropout) stays in training mode in inference calls too.
+        t = training or (op.flags & FLAG_TRAINING) != 0
         out = ws + op.out * rows
         inp = _input(e, ws, x, op, 0, rows)
         if op.kind == OP_DENSE:
@@ -93,18 +97,18 @@ cdef double _forward(Engine e, floating *ws, floating *vecs, const floating *x,
                         out, z if op.z >= 0 else NULL, n_threads)
         elif op.kind == OP_ACTIVATION:
             act_forward(op.act, &op.ap, rows, op.n_out, inp, NULL, out, NULL, n_threads)
-        elif op.kind == OP_DROPOUT and training:
+        elif op.kind == OP_DROPOUT and t:
             dropout_rows(inp, out, rows, op.n_out, op.rate, op.seed, step, <uint16_t> k, 0,
                          n_threads)
-        elif op.kind == OP_GAUSSIAN_NOISE and training:
+        elif op.kind == OP_GAUSSIAN_NOISE and t:
             gaussian_noise_rows(inp, out, rows, op.n_out, op.rate, op.seed, step, <uint16_t> k,
                                 0, n_threads)
-        elif op.kind == OP_GAUSSIAN_DROPOUT and training:
+        elif op.kind == OP_GAUSSIAN_DROPOUT and t:
             gaussian_dropout_rows(inp, out, rows, op.n_out, op.rate, op.seed, step,
                                   <uint16_t> k, 0, n_threads)
         elif op.kind == OP_BATCH_NORM:
             _batch_norm_forward(e, op, inp, out, ws + op.aux * rows, vecs + op.vec, rows,
-                                training and (op.flags & FLAG_BATCH_STATS) != 0)
+                                t and (op.flags & FLAG_BATCH_STATS) != 0)
         elif op.kind == OP_LAYER_NORM:
             _layer_norm_forward(e, op, inp, out, ws + op.aux * rows, rows, n_threads)
         elif op.kind == OP_PRELU:

@@ -33,6 +33,13 @@ _REPAINT_SECONDS = 0.1
 _INFERENCE_ROWS = 1024
 
 
+def _inference_rows(plan, batch_size: int) -> int:
+    # Inference gives the same numbers for any chunk size, so it runs in large chunks; a
+    # layer forced into training mode (batch statistics, a mask per batch) sees the batches
+    # Keras would.
+    return batch_size if plan.forces_training else max(batch_size, _INFERENCE_ROWS)
+
+
 def _resolve_verbose(verbose) -> int:
     if verbose == "auto":
         return 1
@@ -158,7 +165,8 @@ class Trainer:
             weights = _loss_weights(self.loss_weights, n, self._output_names())
             if all(loss is None for loss in losses):
                 raise ValueError("You must call `compile()` with a loss before training.")
-            plan.engine.clear_losses()
+            for engine in plan.engines:
+                engine.clear_losses()
             specs = []
             for h, (loss, weight) in enumerate(zip(losses, weights)):
                 if loss is None:
@@ -168,18 +176,22 @@ class Trainer:
                 if isinstance(loss, str) and loss.lower() in ("crossentropy", "ce"):
                     loss = _losses.resolve_compile_loss(loss, y_shapes[h], out_shape)
                 spec = _losses.engine_spec(loss)
-                fused = None
-                if plan.heads[h]["fusable"]:
-                    fused = _losses.fused_logits_spec(spec, plan.heads[h]["activation"])
                 if spec.reduction not in ("sum_over_batch_size", "mean"):
                     raise ValueError("fastnn trains with the 'sum_over_batch_size' reduction; "
                                      f"received reduction={spec.reduction!r}.")
-                use = fused or spec
-                plan.engine.set_loss(use.kernel, use.sparse, fused is not None,
-                                     use.label_smoothing, use.delta, use.gamma, use.alpha,
-                                     use.apply_class_balancing, use.from_logits, False,
-                                     head=h, weight=float(weight))
-                specs.append(use)
+                # The training engine first; a model whose inference graph differs has a
+                # second engine (predict, evaluate) with outputs of its own to fuse.
+                for engine, heads in zip(plan.engines, (plan.heads, plan.inference_heads)):
+                    fused = None
+                    if heads[h]["fusable"]:
+                        fused = _losses.fused_logits_spec(spec, heads[h]["activation"])
+                    use = fused or spec
+                    engine.set_loss(use.kernel, use.sparse, fused is not None,
+                                    use.label_smoothing, use.delta, use.gamma, use.alpha,
+                                    use.apply_class_balancing, use.from_logits, False,
+                                    head=h, weight=float(weight))
+                    if engine is plan.engine:
+                        specs.append(use)
             self._loss_specs = specs
             self._loss_spec = specs[0]
             self._set_optimizer()
@@ -459,13 +471,14 @@ class Trainer:
         return self._format_results(logs, return_dict)
 
     def _evaluate_arrays(self, xs, ys, ws, batch_size, n_threads) -> dict[str, float]:
-        engine = self._plan.engine
+        plan = self._plan
         preds = self._prediction_buffers(xs.shape[0])
-        head_sums = np.zeros(len(self._plan.out_dims))
+        head_sums = np.zeros(len(plan.out_dims))
         # Keras weights each batch's mean loss by its size, which is the plain mean over rows
         # whatever the batch size; one engine call of many rows computes the same.
-        total = engine.evaluate(xs, ys, ws, max(batch_size, _INFERENCE_ROWS), preds, n_threads,
-                                head_sums=head_sums)
+        total = plan.inference_engine.evaluate(
+            xs, ys, ws, _inference_rows(plan, batch_size), preds, n_threads,
+            head_sums=head_sums, step=plan.inference_step())
         logs = {"loss": total / xs.shape[0], **self._output_losses(head_sums, xs.shape[0])}
         if self._metric_objects:
             for metric, _, _ in self._metric_objects:
@@ -498,8 +511,9 @@ class Trainer:
         plan = self._plan
         outs = [np.empty((xs.shape[0], d), dtype=plan.dtype) for d in plan.out_dims]
         if xs.shape[0]:
-            plan.engine.predict(xs, outs if len(outs) > 1 else outs[0],
-                                max(batch_size, _INFERENCE_ROWS), effective_n_threads())
+            plan.inference_engine.predict(xs, outs if len(outs) > 1 else outs[0],
+                                          _inference_rows(plan, batch_size),
+                                          effective_n_threads(), step=plan.inference_step())
         outs = plan.shaped_outputs(outs)
         return self._structure_outputs(outs)
 
