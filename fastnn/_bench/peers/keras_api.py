@@ -44,6 +44,28 @@ def cases(keras: Callable[[], object], label: str) -> dict:
         return Case(lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0),
                     x.nbytes + y.nbytes)
 
+    def wide_deep_epoch(sizes):
+        # A functional graph: concatenate, a residual Add, two heads with a loss each.
+        k = keras()
+        k.utils.set_random_seed(4)
+        deep_in, wide_in = k.Input((64,), name="deep"), k.Input((16,), name="wide")
+        h = k.layers.Dense(256, activation="relu")(deep_in)
+        h = k.layers.Dense(128, activation="relu")(h)
+        h = k.layers.Add()([h, k.layers.Dense(128, activation="relu")(h)])
+        merged = k.layers.concatenate([h, wide_in])
+        model = k.Model([deep_in, wide_in], [
+            k.layers.Dense(1, activation="sigmoid", name="click")(merged),
+            k.layers.Dense(4, activation="softmax", name="department")(merged)])
+        model.compile(optimizer=k.optimizers.Adam(1e-3),
+                      loss=["binary_crossentropy", "sparse_categorical_crossentropy"],
+                      loss_weights=[1.0, 0.5])
+        x, y = w.wide_deep_data(sizes.wide_deep_samples)
+        first = model.fit(x, y, batch_size=64, epochs=1, verbose=0).history["loss"][0]
+        second = model.fit(x, y, batch_size=64, epochs=1, verbose=0).history["loss"][0]
+        w.check_loss_falls(first, second, f"{label} wide-and-deep epoch")
+        return Case(lambda: model.fit(x, y, batch_size=64, epochs=1, verbose=0),
+                    sum(a.nbytes for a in x + y))
+
     def predict(rows, which):
         x, n_in, layers, weights = w.predict_setup(rows, which)
         model = build(n_in, layers, weights)
@@ -51,4 +73,5 @@ def cases(keras: Callable[[], object], label: str) -> dict:
                       f"{label} predict")
         return Case(lambda: model.predict(x, verbose=0), x.nbytes)
 
-    return {"tutorial_fit": tutorial_fit, "mnist_epoch": mnist_epoch, **predict_cases(predict)}
+    return {"tutorial_fit": tutorial_fit, "mnist_epoch": mnist_epoch,
+            "wide_deep_epoch": wide_deep_epoch, **predict_cases(predict)}
