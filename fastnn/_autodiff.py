@@ -29,10 +29,9 @@ import linecache
 import os
 import re
 import traceback
-import warnings
 
 import numpy as np
-from autograd import make_vjp as _make_vjp
+from autograd.core import make_vjp as _make_vjp
 from autograd.tracer import Box, getval
 
 __all__ = ["NotDifferentiableError", "value_and_grad", "vjp"]
@@ -40,6 +39,10 @@ __all__ = ["NotDifferentiableError", "value_and_grad", "vjp"]
 
 class NotDifferentiableError(TypeError):
     """A custom piece uses an operation autograd cannot differentiate."""
+
+
+class _UsageError(ValueError):
+    """A wrong use of this module found while tracing: never blamed on tracing."""
 
 
 def value_and_grad(fn, argnums=0, has_aux=False, name=None):
@@ -52,9 +55,9 @@ def value_and_grad(fn, argnums=0, has_aux=False, name=None):
             result = fn(*inner, **kwargs)
             if has_aux:
                 if not (isinstance(result, tuple) and len(result) == 2):
-                    raise ValueError(
+                    raise _UsageError(
                         f"{_name(fn, name)} must return (value, aux) with has_aux=True, "
-                        f"received {type(result).__name__}."
+                        f"received {type(getval(result)).__name__}."
                     )
                 result, extra = result
                 aux.append(extra)
@@ -86,14 +89,18 @@ def vjp(fn, *args, argnums=0, name=None, **kwargs):
                 f"Argument {i} of {_name(fn, name)} has dtype {args[i].dtype}; only float "
                 "arrays can be differentiated."
             )
+    def traced(x):
+        inner = list(args)
+        for i, value in zip(positions, x if several else (x,)):
+            inner[i] = value
+        return fn(*inner, **kwargs)
+
+    start = tuple(args[i] for i in positions) if several else args[positions[0]]
     try:
-        with warnings.catch_warnings():
-            # A constant output gets zero gradients, on purpose; autograd warns about it.
-            warnings.filterwarnings("ignore", "Output seems independent of input")
-            raw_pullback, output = _make_vjp(
-                lambda *inner: fn(*inner, **kwargs), tuple(positions) if several else argnums
-            )(*args)
-    except NotDifferentiableError:
+        # autograd's core entry point: its `grad` wrappers add a warning for a constant
+        # output (a zero gradient here, on purpose) and a layer of argument handling.
+        raw_pullback, output = _make_vjp(traced, start)
+    except (NotDifferentiableError, _UsageError):
         raise
     except Exception as error:
         if _caused_by_tracing(error, fn, args, kwargs):

@@ -17,7 +17,7 @@ from scipy.special import expit as _expit
 from fastnn import config
 from fastnn.ops._dtypes import as_float, cast, dtype_of, to_array
 from fastnn.ops.math import erf, logsumexp
-from fastnn.ops.numpy import _axis, open_grid
+from fastnn.ops.numpy import _axis, _maximum, _minimum, _select, open_grid
 from fastnn.ops.numpy import norm as _norm
 
 
@@ -37,25 +37,25 @@ def sigmoid(x):
 def relu(x):
     """max(x, 0); the gradient at 0 is 0, as TensorFlow's."""
     x = as_float(x)
-    return anp.where(getval(x) > 0, x, 0)
+    return _select(getval(x) > 0, x, 0)
 
 
 def relu6(x):
     x = as_float(x)
     inside = (getval(x) > 0) & (getval(x) < 6)
-    return anp.where(inside, x, np.where(getval(x) >= 6, 6, 0).astype(dtype_of(x)))
+    return _select(inside, x, np.where(getval(x) >= 6, 6, 0).astype(dtype_of(x)))
 
 
 def leaky_relu(x, negative_slope=0.2):
     x = as_float(x)
-    return anp.where(getval(x) > 0, x, x * negative_slope)
+    return _select(getval(x) > 0, x, x * negative_slope)
 
 
 def elu(x, alpha=1.0):
     x = as_float(x)
     # expm1 of the negative part only: the unused branch of `where` must not overflow, or its
     # zero gradient becomes 0 * inf = nan.
-    return anp.where(getval(x) > 0, x, alpha * anp.expm1(anp.minimum(x, 0)))
+    return _select(getval(x) > 0, x, alpha * anp.expm1(_minimum(x, 0)))
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -144,7 +144,7 @@ def binary_crossentropy(target, output, from_logits=False):
     _same_shape(target, output, "binary_crossentropy")
     if from_logits:
         # max(z, 0) - z*t + log(1 + exp(-|z|)): exact for any logit
-        return anp.maximum(output, 0) - output * target + anp.log1p(anp.exp(-anp.abs(output)))
+        return _maximum(output, 0) - output * target + anp.log1p(anp.exp(-anp.abs(output)))
     eps = config.epsilon()
     output = anp.clip(output, eps, 1 - eps)
     return -(target * anp.log(output) + (1 - target) * anp.log(1 - output))
@@ -198,4 +198,4 @@ def normalize(x, axis=-1, order=2, epsilon=None):
     """`x` divided by its `order`-norm over `axis` (at least `epsilon`)."""
     x = as_float(x)
     eps = config.epsilon() if epsilon is None else epsilon
-    return x / anp.maximum(_norm(x, ord=order, axis=axis, keepdims=True), eps)
+    return x / _maximum(_norm(x, ord=order, axis=axis, keepdims=True), eps)

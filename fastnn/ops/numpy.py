@@ -8,13 +8,82 @@ differentiable wherever Keras's is. Dtypes follow Keras 3 (`fastnn.ops._dtypes`)
 from __future__ import annotations
 
 import builtins
+import functools
+import math
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.extend import defvjp, primitive
+from autograd.numpy.numpy_vjps import unbroadcast_f
 from autograd.tracer import getval
+
+try:
+    from numpy.lib.array_utils import normalize_axis_tuple
+except ImportError:  # NumPy < 2
+    from numpy.core.numeric import normalize_axis_tuple
 
 from fastnn import config
 from fastnn.ops._dtypes import as_float, cast, dtype_of, promote, result_type, to_array
+
+# ----- rules of our own -----------------------------------------------------------------------
+# autograd's rules for these divide or select with NumPy float64 values, which turns a float32
+# gradient into float64 under NumPy 2's promotion; maximum and minimum also follow TensorFlow
+# at ties (the first argument takes the gradient) instead of splitting it.
+
+
+@primitive
+def _select(condition, x1, x2):
+    return np.where(condition, x1, x2)
+
+
+defvjp(
+    _select,
+    None,
+    lambda ans, c, x1, x2: unbroadcast_f(x1, lambda g: np.where(c, g, 0)),
+    lambda ans, c, x1, x2: unbroadcast_f(x2, lambda g: np.where(c, 0, g)),
+)
+
+
+@primitive
+def _maximum(x1, x2):
+    return np.maximum(x1, x2)
+
+
+@primitive
+def _minimum(x1, x2):
+    return np.minimum(x1, x2)
+
+
+defvjp(
+    _maximum,
+    lambda ans, x1, x2: unbroadcast_f(x1, lambda g: np.where(getval(x1) >= x2, g, 0)),
+    lambda ans, x1, x2: unbroadcast_f(x2, lambda g: np.where(getval(x1) >= x2, 0, g)),
+)
+defvjp(
+    _minimum,
+    lambda ans, x1, x2: unbroadcast_f(x1, lambda g: np.where(getval(x1) <= x2, g, 0)),
+    lambda ans, x1, x2: unbroadcast_f(x2, lambda g: np.where(getval(x1) <= x2, 0, g)),
+)
+
+
+def _extreme(reduce):
+    @primitive
+    def extreme(x, axis, keepdims):
+        return reduce(x, axis=axis, keepdims=keepdims)
+
+    def extreme_vjp(ans, x, axis, keepdims):
+        kept, _ = _reduction(x.shape, axis)
+        hits = x == np.reshape(ans, kept)
+
+        def vjp(g):
+            # ties share the gradient equally, as TensorFlow's reduce_max
+            return np.reshape(g, kept) * hits / np.sum(hits, axis=axis, keepdims=True, dtype=g.dtype)
+
+        return vjp
+
+    defvjp(extreme, extreme_vjp)
+    return extreme
+
 
 # ----- arithmetic -----------------------------------------------------------------------------
 
@@ -53,13 +122,14 @@ def negative(x):
 
 
 def maximum(x1, x2):
+    """Element-wise maximum; at ties the gradient goes to `x1`, as TensorFlow."""
     x1, x2 = promote(x1, x2)
-    return anp.maximum(x1, x2)
+    return _maximum(x1, x2)
 
 
 def minimum(x1, x2):
     x1, x2 = promote(x1, x2)
-    return anp.minimum(x1, x2)
+    return _minimum(x1, x2)
 
 
 def clip(x, x_min, x_max):
@@ -78,7 +148,7 @@ def where(condition, x1=None, x2=None):
     if x1 is None or x2 is None:
         raise ValueError("`x1` and `x2` either both should be `None` or both should have values.")
     x1, x2 = promote(x1, x2)
-    return anp.where(condition, x1, x2)
+    return _select(condition, x1, x2)
 
 
 # ----- element-wise functions -----------------------------------------------------------------
@@ -127,11 +197,11 @@ def log1p(x):
 
 
 def log2(x):
-    return anp.log2(as_float(x))
+    return anp.log(as_float(x)) / math.log(2)  # a Python float keeps float32
 
 
 def log10(x):
-    return anp.log10(as_float(x))
+    return anp.log(as_float(x)) / math.log(10)
 
 
 def sin(x):
@@ -228,14 +298,47 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     return anp.prod(x, axis=axis, keepdims=keepdims, dtype=_int_dtype(x))
 
 
+@functools.lru_cache(maxsize=256)
+def _reduction(shape, axis):
+    """(the kept-dims shape, the count of values reduced into each result) of a reduction."""
+    axes = range(len(shape)) if axis is None else normalize_axis_tuple(axis, len(shape))
+    kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return kept, math.prod(shape) // builtins.max(math.prod(kept), 1)
+
+
+@primitive
+def _mean(x, axis, keepdims):
+    _, count = _reduction(x.shape, axis)
+    return np.add.reduce(x, axis=axis, keepdims=keepdims) / count
+
+
+def _mean_vjp(ans, x, axis, keepdims):
+    # autograd's own mean divides its gradient by a NumPy integer, which turns a float32
+    # gradient into float64 under NumPy 2's promotion rules; this one keeps the dtype, and
+    # is one node where a sum and a division would be two.
+    kept, count = _reduction(x.shape, axis)
+
+    def vjp(g):
+        out = np.empty(x.shape, np.result_type(g))
+        return np.divide(np.reshape(g, kept), count, out=out)
+
+    return vjp
+
+
+defvjp(_mean, _mean_vjp)
+
+
+def _tuple(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+_max = _extreme(np.max)
+_min = _extreme(np.min)
+
+
 def mean(x, axis=None, keepdims=False):
     """Integers and booleans give ``floatx()`` (Keras); float types keep their own."""
-    x = as_float(x)
-    total = anp.sum(x, axis=axis, keepdims=keepdims)
-    # Divide by a Python int: autograd's own mean divides its gradient by a NumPy integer,
-    # which turns a float32 gradient into float64 under NumPy 2's promotion rules.
-    count = getval(x).size // builtins.max(np.size(getval(total)), 1)
-    return total / count
+    return _mean(as_float(x), _tuple(axis), keepdims)
 
 
 def var(x, axis=None, keepdims=False):
@@ -251,15 +354,13 @@ def std(x, axis=None, keepdims=False):
 
 def max(x, axis=None, keepdims=False, initial=None):
     """The largest value; ties share the gradient equally, as TensorFlow does."""
-    x = to_array(x)
-    result = anp.max(x, axis=axis, keepdims=keepdims)
-    return result if initial is None else anp.maximum(result, initial)
+    result = _max(to_array(x), _tuple(axis), keepdims)
+    return result if initial is None else maximum(result, initial)
 
 
 def min(x, axis=None, keepdims=False, initial=None):
-    x = to_array(x)
-    result = anp.min(x, axis=axis, keepdims=keepdims)
-    return result if initial is None else anp.minimum(result, initial)
+    result = _min(to_array(x), _tuple(axis), keepdims)
+    return result if initial is None else minimum(result, initial)
 
 
 def cumsum(x, axis=None, dtype=None):
@@ -305,9 +406,9 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if ord in (None, "fro", 2):
         return anp.sqrt(anp.sum(x * x, axis=axis, keepdims=keepdims))
     if ord == np.inf:
-        return anp.max(anp.abs(x), axis=axis, keepdims=keepdims)
+        return max(anp.abs(x), axis=axis, keepdims=keepdims)
     if ord == -np.inf:
-        return anp.min(anp.abs(x), axis=axis, keepdims=keepdims)
+        return min(anp.abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:
         return np.sum(getval(x) != 0, axis=axis, keepdims=keepdims).astype(dtype_of(x))
     if ord == 1:
