@@ -286,6 +286,9 @@ def test_gradients_at_ties_follow_tensorflow(tf_keras):
         (lambda a, b: ops.minimum(a, b), lambda a, b: tf.minimum(a, b)),
         (lambda a, b: ops.max(a, axis=1) * b[:, 0], lambda a, b: tf.reduce_max(a, 1) * b[:, 0]),
         (lambda a, b: ops.min(a) + 0 * b, lambda a, b: tf.reduce_min(a) + 0 * b),
+        (lambda a, b: ops.clip(a, 1.0, 2.0) * b, lambda a, b: tf.clip_by_value(a, 1.0, 2.0) * b),
+        (lambda a, b: ops.relu(a - 2) * b, lambda a, b: tf.nn.relu(a - 2) * b),
+        (lambda a, b: ops.abs(a - 2) * b, lambda a, b: tf.abs(a - 2) * b),
     ]
     for ours, theirs in cases:
         _, grads = value_and_grad(lambda a, b, f=ours: ops.sum(f(a, b)), argnums=(0, 1))(x, y)
@@ -433,3 +436,17 @@ def test_softmax_and_logsumexp_do_not_overflow():
 def test_bad_input_raises_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_import_fastnn_loads_ops_only_on_use():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fastnn\n"
+        "assert 'autograd' not in sys.modules and 'fastnn.ops' not in sys.modules\n"
+        "assert fastnn.ops.mean([1, 2]) == 1.5 and 'autograd' in sys.modules\n"
+        "from fastnn import ops, backend as K\n"
+        "assert ops is fastnn.ops and K.mean([[1.0, 3.0]], axis=-1) == 2.0\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

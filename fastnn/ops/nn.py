@@ -17,7 +17,7 @@ from scipy.special import expit as _expit
 from fastnn import config
 from fastnn.ops._dtypes import as_float, cast, dtype_of, to_array
 from fastnn.ops.math import erf, logsumexp
-from fastnn.ops.numpy import _axis, _maximum, _minimum, _select, open_grid
+from fastnn.ops.numpy import _axis, _clip, _maximum, _minimum, _select, open_grid
 from fastnn.ops.numpy import norm as _norm
 
 
@@ -146,7 +146,7 @@ def binary_crossentropy(target, output, from_logits=False):
         # max(z, 0) - z*t + log(1 + exp(-|z|)): exact for any logit
         return _maximum(output, 0) - output * target + anp.log1p(anp.exp(-anp.abs(output)))
     eps = config.epsilon()
-    output = anp.clip(output, eps, 1 - eps)
+    output = _clip(output, eps, 1 - eps)
     return -(target * anp.log(output) + (1 - target) * anp.log(1 - output))
 
 
@@ -160,7 +160,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
         return -anp.sum(target * log_softmax(output, axis=axis), axis=axis)
     output = output / anp.sum(output, axis=axis, keepdims=True)
     eps = config.epsilon()
-    output = anp.clip(output, eps, 1 - eps)
+    output = _clip(output, eps, 1 - eps)
     return -anp.sum(target * anp.log(output), axis=axis)
 
 
@@ -189,7 +189,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
         )
     if not from_logits:
         eps = config.epsilon()
-        output = anp.log(anp.clip(output, eps, 1 - eps))
+        output = anp.log(_clip(output, eps, 1 - eps))
     picked = output[open_grid(labels.shape) + (labels,)]
     return logsumexp(output, axis=-1) - picked
 

@@ -66,6 +66,18 @@ defvjp(
 )
 
 
+@primitive
+def _clip(x, x_min, x_max):
+    return np.clip(x, x_min, x_max)
+
+
+# Inside the bounds, the bounds included, the gradient passes (TensorFlow's clip_by_value).
+defvjp(
+    _clip,
+    lambda ans, x, x_min, x_max: lambda g: np.where((x >= x_min) & (x <= x_max), g, 0),
+)
+
+
 def _extreme(reduce):
     @primitive
     def extreme(x, axis, keepdims):
@@ -133,11 +145,11 @@ def minimum(x1, x2):
 
 
 def clip(x, x_min, x_max):
-    """Values limited to [x_min, x_max]; the gradient is zero where a limit applies."""
+    """Values limited to [x_min, x_max]; the gradient is zero outside them."""
     x = to_array(x)
     if dtype_of(x) == np.bool_:
         x = cast(x, np.int32)
-    return anp.clip(x, x_min, x_max)
+    return _clip(x, getval(x_min), getval(x_max))
 
 
 def where(condition, x1=None, x2=None):
