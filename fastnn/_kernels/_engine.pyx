@@ -164,6 +164,7 @@ cdef struct Head:
     Py_ssize_t width, y_off      # output width; per-row offset of its targets in ybuf
     fnn_loss_spec loss
     bint has_loss, sparse, fused
+    bint external                # a Python loss (Engine._external[h]) computes it
     double weight                # the loss weight
 
 
@@ -202,6 +203,8 @@ cdef class Workspace:
     cdef int64_t *p_labels
     cdef void *p_w
     cdef Py_ssize_t capacity
+    cdef bint abort                   # a Python loss raised: stop the loop, raise error
+    cdef object error
 
 
 cdef class _Access:
@@ -299,6 +302,8 @@ cdef class Engine:
     cdef readonly bint has_optimizer
     cdef public double nadam_u_product
     cdef readonly long long steps_taken    # optimizer steps applied since construction
+    cdef list _external               # per output: its Python loss, or None
+    cdef int n_external
 
     def __cinit__(self):
         self.ops = NULL
@@ -441,6 +446,7 @@ cdef class Engine:
             self.heads[i].op = o
             self.heads[i].width = self.ops[o].n_out
             self.heads[i].has_loss = self.heads[i].sparse = self.heads[i].fused = False
+            self.heads[i].external = False
             self.heads[i].weight = 1.0
             self.heads[i].y_off = self.y_per_row
             self.y_per_row += self.ops[o].n_out
@@ -453,6 +459,8 @@ cdef class Engine:
         self.p_slot[0] = self.p_slot[1] = self.p_slot[2] = NULL
         self.nadam_u_product = 1.0
         self.steps_taken = 0
+        self._external = [None] * self.n_heads
+        self.n_external = 0
         self._access = _Access()
         first = Workspace()
         self._reserve(first, max(1, capacity))
@@ -521,13 +529,87 @@ cdef class Engine:
         h.sparse, h.fused, h.has_loss, h.weight = sparse, fused, True, weight
         self._plan_gradients()
 
+    def set_external_loss(self, int head, double weight, loss):
+        """Output `head`'s loss is Python code: ``loss(pred, rows, with_grad)`` gets the
+        batch's output values (a fresh (n, width) array) and the batch's row numbers in the
+        caller's arrays (int64), and returns ``(value, grad)``: the batch's reduced loss and,
+        with with_grad, its gradient with respect to pred (else None). The engine weighs
+        both by `weight`, as a built-in loss. An exception it raises stops the call before
+        the batch's update and is raised by the entry point."""
+        cdef Head *h
+        if not 0 <= head < self.n_heads:
+            raise ValueError(f"the model has {self.n_heads} outputs; no output {head}")
+        if not callable(loss):
+            raise ValueError("an external loss must be callable")
+        h = &self.heads[head]
+        if not h.external:
+            self.n_external += 1
+        h.has_loss, h.external, h.sparse, h.fused, h.weight = True, True, False, False, weight
+        self._external[head] = loss
+        self._plan_gradients()
+
     def clear_losses(self):
         """Forget every output's loss (before a new compile sets them again)."""
         cdef int i
         for i in range(self.n_heads):
             self.heads[i].has_loss = False
             self.heads[i].fused = False
+            self.heads[i].external = False
+            self._external[i] = None
+        self.n_external = 0
         self._plan_gradients()
+
+    cdef double _call_external(self, Workspace w, void *ws, Py_ssize_t rows,
+                               const int64_t *idx, Py_ssize_t start, Batch *b,
+                               bint with_grad) noexcept:
+        """Run the Python losses of one batch (the GIL held); see set_external_loss."""
+        cdef int h
+        cdef Head *head
+        cdef Op *op
+        cdef double total = 0.0, value
+        cdef Py_ssize_t width
+        try:
+            if idx != NULL:
+                row_ids = np.asarray(<int64_t[:rows]> <int64_t *> idx).copy()
+            else:
+                row_ids = np.arange(start, start + rows, dtype=np.int64)
+            for h in range(self.n_heads):
+                head = &self.heads[h]
+                if not head.external:
+                    continue
+                op = &self.ops[head.op]
+                width = head.width
+                if self.f32:
+                    pred = np.asarray(<float[:rows, :width]> (<float *> ws + op.out * rows))
+                else:
+                    pred = np.asarray(<double[:rows, :width]> (<double *> ws + op.out * rows))
+                value, grad = self._external[h](pred.copy(), row_ids, with_grad)
+                b.sums[h] += value * rows
+                total += head.weight * value
+                if with_grad:
+                    grad = np.ascontiguousarray(grad, dtype=self.dtype) * head.weight
+                    if grad.shape != (rows, width):
+                        raise ValueError(f"an external loss returned a gradient of shape "
+                                         f"{grad.shape} for an output of shape "
+                                         f"{(rows, width)}")
+                    if self.f32:
+                        memcpy(<float *> ws + op.g * rows, <float *> _data(grad),
+                               rows * width * sizeof(float))
+                    else:
+                        memcpy(<double *> ws + op.g * rows, <double *> _data(grad),
+                               rows * width * sizeof(double))
+        except BaseException as exc:
+            w.abort = True       # the call's own workspace: concurrent calls keep theirs
+            w.error = exc
+        return total
+
+    cdef int _raise_external(self, Workspace w) except -1:
+        """After a call: raise what a Python loss raised (and reset the workspace)."""
+        if w.abort:
+            w.abort = False
+            error, w.error = w.error, None
+            raise error
+        return 0
 
     @property
     def has_loss(self):
@@ -731,6 +813,7 @@ cdef class Engine:
                     result = _train_epoch(self, w, <const double *> _data(x), &targets,
                                           &idx[0], n_rows, batch_size, &lr[0], first_step,
                                           ppreds, n_threads)
+                self._raise_external(w)    # the batches before the failed one stay applied
             finally:
                 self._release(w)
         finally:
@@ -772,6 +855,7 @@ cdef class Engine:
                     with nogil:
                         total = _evaluate(self, w, <const double *> px, &targets, n,
                                           batch_rows, ppreds, step, n_threads)
+                self._raise_external(w)
             finally:
                 self._release(w)
         finally:
@@ -803,14 +887,15 @@ cdef class Engine:
                     _gather(self, w, <const float *> _data(x), &targets, &order[0], n,
                             n_threads)
                     with nogil:
-                        loss = _gradient_batch(self, w, <const float *> NULL, &targets, n,
-                                               n_threads)
+                        loss = _gradient_batch(self, w, <const float *> NULL, &targets,
+                                               &order[0], n, n_threads)
                 else:
                     _gather(self, w, <const double *> _data(x), &targets, &order[0], n,
                             n_threads)
                     with nogil:
-                        loss = _gradient_batch(self, w, <const double *> NULL, &targets, n,
-                                               n_threads)
+                        loss = _gradient_batch(self, w, <const double *> NULL, &targets,
+                                               &order[0], n, n_threads)
+                self._raise_external(w)
             finally:
                 self._release(w)
         finally:
@@ -865,7 +950,7 @@ cdef class Engine:
             head = &self.heads[h]
             t.y[h] = t.w[h] = NULL
             t.sums[h] = 0.0
-            if not head.has_loss:
+            if not head.has_loss or head.external:     # a Python loss has its own targets
                 continue
             a = ys[h]
             if a is None:

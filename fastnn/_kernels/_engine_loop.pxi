@@ -14,8 +14,10 @@ cdef object _train_epoch(Engine e, Workspace w, const floating *x, Batch *t,
         while start < n:
             rows = min(batch_size, n - start)
             _gather(e, w, x, t, order + start, rows, n_threads)
-            loss_sum += rows * _train_batch(e, w, x, t, rows, lrs[batch], first_step + batch,
-                                            n_threads)
+            loss_sum += rows * _train_batch(e, w, x, t, order + start, rows, lrs[batch],
+                                            first_step + batch, n_threads)
+            if w.abort:      # a Python loss raised: this batch was not applied
+                break
             e.steps_taken += 1
             _copy_outputs(e, <floating *> w.p_ws, rows, preds, start)
             start += rows
@@ -80,7 +82,7 @@ cdef inline void _gather_rows(Engine e, Workspace w, const floating *x, Batch *t
         memcpy(xb + i * d, x + r * d, d * sizeof(floating))
         for h in range(e.n_heads):
             head = &e.heads[h]
-            if not head.has_loss:
+            if not head.has_loss or head.external:
                 continue
             if head.sparse:
                 w.p_labels[h * rows + i] = (<const int64_t *> t.y[h])[r]
@@ -119,16 +121,30 @@ cdef inline void _gathered(Engine e, Workspace w, const floating *like, Batch *t
 
 
 cdef double _train_batch(Engine e, Workspace w, const floating *like, Batch *t,
-                         Py_ssize_t rows, double lr, long step, int n_threads) noexcept nogil:
-    """One optimizer step on the gathered batch; returns its loss incl. penalties."""
+                         const int64_t *idx, Py_ssize_t rows, double lr, long step,
+                         int n_threads) noexcept nogil:
+    """One optimizer step on the gathered batch (rows idx of the caller's arrays); returns
+    its loss incl. penalties."""
     cdef floating *params = <floating *> e.p_params
-    cdef double loss = _gradient_batch(e, w, like, t, rows, n_threads, step)
-    _update(e, params, <floating *> e.p_grads, lr, step, n_threads)
+    cdef double loss = _gradient_batch(e, w, like, t, idx, rows, n_threads, step)
+    if not w.abort:
+        _update(e, params, <floating *> e.p_grads, lr, step, n_threads)
     return loss
 
 
+cdef double _external_losses(Engine e, Workspace w, floating *ws, Py_ssize_t rows,
+                             const int64_t *idx, Py_ssize_t start, Batch *b,
+                             bint with_grad) noexcept nogil:
+    """The outputs whose loss is Python code (none in most models: no GIL taken)."""
+    if e.n_external == 0:
+        return 0.0
+    with gil:
+        return e._call_external(w, <void *> ws, rows, idx, start, b, with_grad)
+
+
 cdef double _gradient_batch(Engine e, Workspace w, const floating *like, Batch *t,
-                            Py_ssize_t rows, int n_threads, long step=0) noexcept nogil:
+                            const int64_t *idx, Py_ssize_t rows, int n_threads,
+                            long step=0) noexcept nogil:
     """Loss incl. penalties of the gathered batch, with its gradient left in e.grads."""
     cdef floating *ws = <floating *> w.p_ws
     cdef floating *params = <floating *> e.p_params
@@ -137,6 +153,9 @@ cdef double _gradient_batch(Engine e, Workspace w, const floating *like, Batch *
     _gathered(e, w, like, t, rows, &batch)
     cdef double loss = _forward(e, ws, <floating *> w.p_vecs, ws, rows, True, step, n_threads)
     loss += _losses(e, w, ws, ws, rows, &batch, True, n_threads)
+    loss += _external_losses(e, w, ws, rows, idx, 0, &batch, True)
+    if w.abort:
+        return loss
     for h in range(e.n_heads):
         t.sums[h] += batch.sums[h]
     _backward(e, ws, <floating *> w.p_vecs, ws, rows, step, n_threads)
@@ -185,6 +204,9 @@ cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssi
         batch_loss = _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, False,
                               step + start // batch_rows, n_threads)
         batch_loss += _losses(e, w, ws, x + start * e.in_dim, rows, &batch, False, n_threads)
+        batch_loss += _external_losses(e, w, ws, rows, NULL, start, &batch, False)
+        if w.abort:
+            break
         for h in range(e.n_heads):
             t.sums[h] += batch.sums[h]
         total += rows * (batch_loss + penalty)
@@ -212,7 +234,7 @@ cdef double _losses(Engine e, Workspace w, floating *ws, const floating *x, Py_s
     cdef double s, total = 0.0
     for h in range(e.n_heads):
         head = &e.heads[h]
-        if not head.has_loss:
+        if not head.has_loss or head.external:
             continue
         op = &e.ops[head.op]
         pred = ws + op.out * rows

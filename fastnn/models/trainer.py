@@ -24,6 +24,8 @@ from fastnn import optimizers as _optimizers
 from fastnn._kernels._engine import HYPER, N_HYPER, OPTIMIZERS
 from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
+from fastnn.losses import python_loss as _python_loss
+from fastnn.metrics import base as _metrics_base
 from fastnn.models import data as _data
 from fastnn.optimizers.base import KERNEL_SLOTS
 
@@ -95,7 +97,8 @@ class Trainer:
         new_optimizer = _optimizers.get(optimizer)
         for item in _leaves(loss):
             if item is not None and not (isinstance(item, str)
-                                         and item.lower() in ("crossentropy", "ce")):
+                                         and item.lower() in ("crossentropy", "ce")) \
+                    and _python_loss.custom_loss(item) is None:
                 _losses.engine_spec(item)  # fail now, not at fit, for a loss the engine lacks
         new_metrics = self._metric_list(metrics, "metrics")
         new_weighted = self._metric_list(weighted_metrics, "weighted_metrics")
@@ -173,6 +176,16 @@ class Trainer:
                     specs.append(None)
                     continue
                 out_shape = (None, plan.out_dims[h])
+                custom = _python_loss.custom_loss(loss)
+                if custom is not None:
+                    # Python code: the engine hands it each batch's outputs (per engine:
+                    # a model whose graphs differ by mode evaluates with the second).
+                    py = _python_loss.PythonLoss(custom, plan.out_shapes[h],
+                                                 self._output_names()[h])
+                    for engine in plan.engines:
+                        engine.set_external_loss(h, float(weight), py)
+                    specs.append(py)
+                    continue
                 if isinstance(loss, str) and loss.lower() in ("crossentropy", "ce"):
                     loss = _losses.resolve_compile_loss(loss, y_shapes[h], out_shape)
                 spec = _losses.engine_spec(loss)
@@ -297,22 +310,23 @@ class Trainer:
         stream = _EpochStream(n, batch_size, shuffle, steps_per_epoch)
         cb.call("on_train_begin", None)
         logs: dict[str, float] = {}
-        for epoch in range(initial_epoch, epochs):
-            for metric, _, _ in self._metric_objects:
-                metric.reset_state()
-            cb.call("on_epoch_begin", epoch, None)
-            order = stream.next_epoch()
-            logs = self._train_one_epoch(xs, ys, ws, order, batch_size, per_batch, verbose,
-                                         cb, n_threads)
-            if self.stop_training and not logs:
-                break
-            if val is not None and _validate_now(epoch, validation_freq):
-                val_logs = self._evaluate_arrays(*val, val_batch, n_threads)
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            logs = dict(sorted(logs.items()))
-            cb.call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
+        with self._restored_on_python_error():
+            for epoch in range(initial_epoch, epochs):
+                for metric, _, _ in self._metric_objects:
+                    metric.reset_state()
+                cb.call("on_epoch_begin", epoch, None)
+                order = stream.next_epoch()
+                logs = self._train_one_epoch(xs, ys, ws, order, batch_size, per_batch,
+                                             verbose, cb, n_threads)
+                if self.stop_training and not logs:
+                    break
+                if val is not None and _validate_now(epoch, validation_freq):
+                    val_logs = self._evaluate_arrays(*val, val_batch, n_threads)
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                logs = dict(sorted(logs.items()))
+                cb.call("on_epoch_end", epoch, logs)
+                if self.stop_training:
+                    break
         cb.call("on_train_end", logs)
         self.history = history
         return history
@@ -354,7 +368,10 @@ class Trainer:
             if raw is None:
                 raise ValueError(f"Output '{names[h]}' has a loss, so `y` needs targets for "
                                  "it.")
-            ys.append(_data.prepare_y(raw, n, plan.out_dims[h], spec.sparse, plan.dtype))
+            if isinstance(spec, _python_loss.PythonLoss):
+                ys.append(_data.python_loss_targets(raw, n, names[h]))
+            else:
+                ys.append(_data.prepare_y(raw, n, plan.out_dims[h], spec.sparse, plan.dtype))
             ws.append(_data.prepare_sample_weight(sw_list[h], class_weight, raw, n,
                                                   plan.dtype))
         return ys, ws, y_shapes
@@ -363,6 +380,7 @@ class Trainer:
                          n_threads) -> dict[str, float]:
         """All batches of one epoch through the engine; returns the epoch's logs."""
         engine, opt = self._plan.engine, self.optimizer
+        self._bind_python_losses(ys, ws)
         n_rows = order.shape[0]
         n_batches = -(-n_rows // batch_size)
         preds = self._prediction_buffers(n_rows)
@@ -406,8 +424,41 @@ class Trainer:
             logs.update(self._metric_results(
                 [None if y is None else y[seen] for y in ys],
                 [None if p is None else p[:rows_done] for p in preds],
-                [None if w is None else w[seen] for w in ws]))
+                [None if w is None else w[seen] for w in ws], batch_size))
         return logs
+
+    def _bind_python_losses(self, ys, ws) -> None:
+        """The targets and weights the outputs' Python losses read for this engine call."""
+        for spec, y, w in zip(self._loss_specs, ys, ws):
+            if isinstance(spec, _python_loss.PythonLoss):
+                spec.bind(y, w)
+
+    @contextlib.contextmanager
+    def _restored_on_python_error(self):
+        """A Python loss that raises mid-fit leaves the model as it was before the call:
+        weights, moving statistics, optimizer slots and step count (built-in losses cannot
+        fail mid-way, so their fits skip the copy)."""
+        if not any(isinstance(s, _python_loss.PythonLoss) for s in self._loss_specs):
+            yield
+            return
+        plan, opt = self._plan, self.optimizer
+        slots = opt.slots_for(plan.params.size, plan.dtype)
+        saved = (plan.params.copy(), plan.state.copy(), [s.copy() for s in slots],
+                 opt.iterations, getattr(opt, "u_product", None))
+        try:
+            yield
+        except Exception as exc:
+            if not getattr(exc, "fastnn_python_piece", False):
+                raise
+            params, state, slot_values, iterations, u_product = saved
+            plan.params[...] = params
+            plan.state[...] = state
+            for slot, value in zip(slots, slot_values):
+                slot[...] = value
+            opt.iterations = iterations
+            if u_product is not None:
+                opt.u_product = u_product
+            raise
 
     def _prediction_buffers(self, n_rows: int) -> list:
         """Per output, a buffer for its values when a metric needs them, else None."""
@@ -435,14 +486,22 @@ class Trainer:
         for var in self._plan.constrained:
             var.assign(var.constraint(var.value))
 
-    def _metric_results(self, ys, preds, sample_weights) -> dict[str, float]:
+    def _metric_results(self, ys, preds, sample_weights, batch_size) -> dict[str, float]:
+        """The metrics over rows in batch order: users' metrics batch by batch as Keras
+        updates them, fastnn's in one update (the same sums)."""
         results: dict[str, float] = {}
         seen: dict[str, int] = {}
         names = self._output_names()
         prefix = len(preds) > 1
         for metric, weighted, h in self._metric_objects:
-            metric.update_state(ys[h], preds[h],
-                                sample_weight=sample_weights[h] if weighted else None)
+            w = sample_weights[h] if weighted else None
+            if _metrics_base.updates_per_batch(metric):
+                for lo in range(0, preds[h].shape[0], batch_size):
+                    hi = lo + batch_size
+                    metric.update_state(ys[h][lo:hi], preds[h][lo:hi],
+                                        sample_weight=None if w is None else w[lo:hi])
+            else:
+                metric.update_state(ys[h], preds[h], sample_weight=w)
             key = _log_key(metric.name, weighted, seen, names[h] if prefix else None)
             results[key] = float(metric.result())
         return results
@@ -472,6 +531,7 @@ class Trainer:
 
     def _evaluate_arrays(self, xs, ys, ws, batch_size, n_threads) -> dict[str, float]:
         plan = self._plan
+        self._bind_python_losses(ys, ws)
         preds = self._prediction_buffers(xs.shape[0])
         head_sums = np.zeros(len(plan.out_dims))
         # Keras weights each batch's mean loss by its size, which is the plain mean over rows
@@ -483,7 +543,7 @@ class Trainer:
         if self._metric_objects:
             for metric, _, _ in self._metric_objects:
                 metric.reset_state()
-            logs.update(self._metric_results(ys, preds, ws))
+            logs.update(self._metric_results(ys, preds, ws, batch_size))
         return logs
 
     def _format_results(self, logs, return_dict):

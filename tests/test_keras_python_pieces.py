@@ -1,0 +1,207 @@
+"""Python-defined losses and metrics against TensorFlow's Keras 3: the same code, written
+with ``ops`` (``fastnn.ops`` here, ``keras.ops`` there), trains the same weights from the same
+start, and reports the same History; a custom version of a built-in loss trains exactly as the
+built-in; a piece that fails leaves the model as it was."""
+
+import numpy as np
+import pytest
+
+import fastnn
+
+N, BATCH, EPOCHS = 30, 7, 3           # a partial last batch: the reductions must agree
+FIT_TOL = {"rtol": 1e-3, "atol": 2e-5}
+_rng = np.random.default_rng(5)
+X = _rng.normal(size=(N, 5)).astype(np.float32)
+Y = (X @ _rng.normal(size=(5, 2))).astype(np.float32)
+W = _rng.uniform(0.2, 2.0, size=N).astype(np.float32)
+LABELS = _rng.integers(0, 3, size=N)
+
+
+def asymmetric_loss(ops):
+    def asymmetric(y_true, y_pred):
+        over = ops.where(y_pred > y_true, 2.0, 1.0)
+        return ops.mean(over * ops.square(y_true - y_pred), axis=-1)
+    return asymmetric
+
+
+def scaled_huber(lib, ops):
+    class ScaledHuber(lib.losses.Loss):
+        def __init__(self, delta=0.5, scale=3.0, name="scaled_huber"):
+            super().__init__(name=name)
+            self.delta, self.scale = delta, scale
+
+        def call(self, y_true, y_pred):
+            err = ops.abs(y_true - y_pred)
+            quad = ops.minimum(err, self.delta)
+            return self.scale * ops.mean(0.5 * quad ** 2 + self.delta * (err - quad), axis=-1)
+    return ScaledHuber()
+
+
+def closure_loss(ops, weight):
+    def loss(y_true, y_pred):          # an extra argument through a closure
+        return weight * ops.sum(ops.abs(y_true - y_pred), axis=-1)
+    return loss
+
+
+def largest_error(lib, ops):
+    class LargestError(lib.metrics.Metric):
+        """Stateful and not a mean: the largest absolute error seen."""
+
+        def __init__(self, name="largest_error", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.largest = self.add_variable(shape=(), initializer="zeros", name="largest")
+            self.batches = self.add_weight(name="batches", initializer="zeros")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            err = ops.max(ops.abs(ops.convert_to_tensor(y_true) - y_pred))
+            self.largest.assign(ops.maximum(self.largest, err))
+            self.batches.assign_add(1.0)
+
+        def result(self):
+            return self.largest + 0.0 * self.batches
+    return LargestError()
+
+
+def batch_mean_metric(ops):
+    def mean_prediction(y_true, y_pred):    # one number per batch: Keras averages batches
+        return ops.mean(y_pred)
+    return mean_prediction
+
+
+def build(lib, loss, metrics=(), outputs=2, activation=None):
+    lib.utils.set_random_seed(2)
+    model = lib.Sequential([lib.Input((5,)), lib.layers.Dense(6, activation="tanh"),
+                            lib.layers.Dense(outputs, activation=activation)])
+    model.compile(optimizer=lib.optimizers.Adam(0.02), loss=loss, metrics=list(metrics))
+    return model
+
+
+def twins(tf_keras, make_loss, make_metrics=lambda lib, ops: [], **kw):
+    km = build(tf_keras, make_loss(tf_keras, tf_keras.ops), make_metrics(tf_keras, tf_keras.ops),
+               **kw)
+    fm = build(fastnn, make_loss(fastnn, fastnn.ops), make_metrics(fastnn, fastnn.ops), **kw)
+    fm.set_weights(km.get_weights())
+    return km, fm
+
+
+LOSSES = {
+    "function": lambda lib, ops: asymmetric_loss(ops),
+    "loss_subclass": scaled_huber,
+    "closure": lambda lib, ops: closure_loss(ops, 0.7),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOSSES))
+def test_custom_losses_train_as_in_keras(tf_keras, case):
+    km, fm = twins(tf_keras, LOSSES[case])
+    hk = km.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
+                sample_weight=W).history
+    hf = fm.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
+                sample_weight=W).history
+    np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
+    for k, f in zip(km.get_weights(), fm.get_weights()):
+        np.testing.assert_allclose(f, k, **FIT_TOL)
+    np.testing.assert_allclose(fm.evaluate(X, Y, verbose=0),
+                               km.evaluate(X, Y, verbose=0), rtol=1e-4)
+
+
+def test_custom_metrics_match_keras(tf_keras):
+    def metrics(lib, ops):
+        return [largest_error(lib, ops), batch_mean_metric(ops), "mae"]
+
+    km, fm = twins(tf_keras, lambda lib, ops: "mse", metrics)
+    hk = km.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
+                validation_data=(X[:11], Y[:11])).history
+    hf = fm.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
+                validation_data=(X[:11], Y[:11])).history
+    assert sorted(hf) == sorted(hk)
+    for key in hk:
+        np.testing.assert_allclose(hf[key], hk[key], rtol=2e-4, err_msg=key)
+    np.testing.assert_allclose(fm.evaluate(X, Y, batch_size=4, verbose=0),
+                               km.evaluate(X, Y, batch_size=4, verbose=0), rtol=2e-4)
+
+
+def test_custom_loss_on_one_of_two_outputs_matches_keras(tf_keras):
+    def model(lib, ops):
+        lib.utils.set_random_seed(4)
+        inputs = lib.Input((5,))
+        h = lib.layers.Dense(6, activation="relu")(inputs)
+        reg = lib.layers.Dense(2, name="reg")(h)
+        cls = lib.layers.Dense(3, activation="softmax", name="cls")(h)
+        m = lib.Model(inputs, [reg, cls])
+        m.compile(optimizer="adam", loss=[asymmetric_loss(ops), "sparse_categorical_crossentropy"],
+                  loss_weights=[0.5, 1.0])
+        return m
+
+    km, fm = model(tf_keras, tf_keras.ops), model(fastnn, fastnn.ops)
+    fm.set_weights(km.get_weights())
+    x, y = X[:28], [Y[:28], LABELS[:28]]        # full batches: Keras's per-output logs
+    hk = km.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+    hf = fm.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+    assert sorted(hf) == sorted(hk)
+    for key in hk:
+        np.testing.assert_allclose(hf[key], hk[key], rtol=1e-4, err_msg=key)
+    for k, f in zip(km.get_weights(), fm.get_weights()):
+        np.testing.assert_allclose(f, k, **FIT_TOL)
+
+
+def test_custom_copy_of_a_builtin_loss_trains_the_same_weights():
+    ops = fastnn.ops
+
+    def my_crossentropy(y_true, y_pred):
+        y_pred = ops.clip(y_pred, ops.epsilon(), 1 - ops.epsilon())
+        return -ops.sum(y_true * ops.log(y_pred), axis=-1)
+
+    onehot = np.eye(3, dtype=np.float32)[LABELS]
+    # The built-in is fused with softmax in the engine (d/dlogits); the custom one goes
+    # through the softmax's own backward: the same maths, rounded differently.
+    for builtin, custom in (("mse", lambda t, p: ops.mean(ops.square(t - p), axis=-1)),
+                            ("categorical_crossentropy", my_crossentropy)):
+        activation = "softmax" if builtin != "mse" else None
+        y = onehot if builtin != "mse" else Y[:, :1].repeat(3, axis=1)
+        a, b = (build(fastnn, loss, outputs=3, activation=activation)
+                for loss in (builtin, custom))
+        ha = a.fit(X, y, batch_size=BATCH, epochs=EPOCHS, verbose=0, shuffle=False).history
+        hb = b.fit(X, y, batch_size=BATCH, epochs=EPOCHS, verbose=0, shuffle=False).history
+        np.testing.assert_allclose(hb["loss"], ha["loss"], rtol=1e-5)
+        for wa, wb in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_allclose(wb, wa, rtol=1e-5, atol=1e-6)
+
+
+def _fails_and_changes_nothing(model, fit, error, match):
+    before = [w.copy() for w in model.get_weights()]
+    steps = model.optimizer.iterations
+    with pytest.raises(error, match=match) as info:
+        fit()
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer.iterations == steps
+    return info
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda t, p: fastnn.ops.mean(p, axis=0), r"shape \(2,\) for a batch of 7 rows"),
+    (lambda t, p: fastnn.ops.log(p - 100.0), "non-finite value on batch 0"),
+    (lambda t, p: p.missing_method(), "failed on batch 0"),
+])
+def test_failing_custom_loss_names_itself_and_changes_nothing(bad, message):
+    model = build(fastnn, "mse")
+    model.fit(X, Y, epochs=1, batch_size=BATCH, verbose=0)      # some optimizer state
+    model.compile(optimizer=model.optimizer, loss=bad)
+    info = _fails_and_changes_nothing(
+        model, lambda: model.fit(X, Y, epochs=2, batch_size=BATCH, verbose=0), Exception,
+        message)
+    assert "'<lambda>'" in str(info.value)
+
+
+def test_custom_loss_failing_mid_epoch_changes_nothing():
+    def flaky(y_true, y_pred):
+        if y_true.shape[0] != BATCH:       # the last batch of 30 rows has 2
+            raise RuntimeError("boom")
+        return fastnn.ops.mean(fastnn.ops.square(y_true - y_pred), axis=-1)
+
+    model = build(fastnn, flaky)
+    model.build((None, 5))
+    _fails_and_changes_nothing(
+        model, lambda: model.fit(X, Y, epochs=1, batch_size=BATCH, verbose=0), RuntimeError,
+        "'flaky'.*batch 4: boom")
