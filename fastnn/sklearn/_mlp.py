@@ -229,12 +229,12 @@ class _BaseMLP(BaseEstimator):
     def _fit_lbfgs(self, X, Y, sample_weight) -> None:
         net = self._network("sgd")
         xs, ys, ws = net.prepare(X, Y, sample_weight)
-        s = 1.0 if ws is None else float(ws.sum(dtype=np.float64)) / xs.shape[0]
+        _network.batch_weights(ws, np.arange(xs.shape[0]), xs.shape[0])   # Σw = 0 raises
         params, n_threads = net.params, effective_n_threads()
 
         def objective(p):
             params[:] = p
-            return net.loss_and_gradient(xs, ys, ws, s, n_threads)
+            return net.loss_and_gradient(xs, ys, ws, n_threads)
 
         result = scipy.optimize.minimize(
             objective, params.astype(np.float64), method="L-BFGS-B", jac=True,
