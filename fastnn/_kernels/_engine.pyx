@@ -31,6 +31,11 @@ inference calls run together, makes them wait while a training call runs, and re
 second training call instead of interleaving two (fastnn/models/trainer.py holds the same
 rule for a whole `fit`).
 
+A batch's loss is Σ w·loss over its rows divided by its row count, as Keras reduces it,
+and L2BatchMean penalties are divided by the same count. `set_normalization("weights")`
+divides both by the batch's Σw instead: scikit-learn's MLP objective, under which a sample
+weight of k is the same as k copies of the row whatever the batch composition.
+
 Per-row workspace layout: offsets are per row (op.out, op.g, op.z, op.aux, op.tmp), and a
 batch of `rows` rows puts op k's output at ws + op.out * rows, so one layout serves every
 batch size up to the capacity and each buffer is a C-contiguous (rows, width) matrix. The
@@ -304,6 +309,10 @@ cdef class Engine:
     cdef readonly long long steps_taken    # optimizer steps applied since construction
     cdef list _external               # per output: its Python loss, or None
     cdef int n_external
+    cdef bint by_weight                    # batches are normalized by Σw, not by rows
+    # Σ over the last train_epoch's (or loss_and_gradients') batches of rows × the batch's
+    # regularization penalty (the part of loss_sum that is not the outputs' losses).
+    cdef readonly double penalty_sum
 
     def __cinit__(self):
         self.ops = NULL
@@ -461,6 +470,8 @@ cdef class Engine:
         self.steps_taken = 0
         self._external = [None] * self.n_heads
         self.n_external = 0
+        self.by_weight = False
+        self.penalty_sum = 0.0
         self._access = _Access()
         first = Workspace()
         self._reserve(first, max(1, capacity))
@@ -610,6 +621,22 @@ cdef class Engine:
             error, w.error = w.error, None
             raise error
         return 0
+    def set_normalization(self, str by):
+        """What a training or evaluation batch's weighted loss Σ w·loss, and its L2BatchMean
+        penalties, are divided by: "rows", the batch's row count (Keras's reduction, the
+        default), or "weights", the sum of the batch's sample weights (scikit-learn's MLP:
+        a weight of k is then exactly k repeated rows; batches without weights still use
+        rows). "weights" needs a model with one output."""
+        if by not in ("rows", "weights"):
+            raise ValueError(f"normalization must be 'rows' or 'weights', got {by!r}")
+        if by == "weights" and self.n_heads != 1:
+            raise ValueError("normalization by weights needs a model with one output; this "
+                             f"one has {self.n_heads}")
+        self.by_weight = by == "weights"
+
+    @property
+    def normalization(self):
+        return "weights" if self.by_weight else "rows"
 
     @property
     def has_loss(self):
@@ -769,9 +796,10 @@ cdef class Engine:
         `y`, `sample_weight` and `preds` are an array (or None) for a one-output model, or a
         list with one entry per output. Returns (loss_sum, rows_done, batches_done,
         interrupt): loss_sum is Σ over batches of (batch loss incl. regularization) × batch
-        rows; lrs[i] is the learning rate of batch i; first_step is the optimizer's
-        iterations + 1 at batch 0. preds[h], (len(order), width) or None, receives output h's
-        training-mode values in `order`'s order; head_sums (float64, one per output), when
+        rows (`penalty_sum` is then its regularization part); lrs[i] is the learning rate of
+        batch i; first_step is the optimizer's iterations + 1 at batch 0. preds[h],
+        (len(order), width) or None, receives output h's training-mode values in `order`'s
+        order; head_sums (float64, one per output), when
         given, gets each output's Σ w·loss added. When Ctrl-C arrives, the batches done so
         far stay applied, the loop stops and interrupt is the KeyboardInterrupt for the
         caller to raise once it has recorded the steps done (None otherwise).
@@ -803,6 +831,7 @@ cdef class Engine:
         cdef Workspace w
         self._access.write_begin()
         try:
+            self.penalty_sum = 0.0
             w = self._acquire(max(1, min(batch_size, n_rows)))
             try:
                 if self.f32:
@@ -881,6 +910,7 @@ cdef class Engine:
         cdef Workspace w
         self._access.write_begin()
         try:
+            self.penalty_sum = 0.0
             w = self._acquire(n)
             try:
                 if self.f32:

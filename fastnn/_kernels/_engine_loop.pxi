@@ -150,18 +150,36 @@ cdef double _gradient_batch(Engine e, Workspace w, const floating *like, Batch *
     cdef floating *params = <floating *> e.p_params
     cdef Batch batch
     cdef int h
+    cdef double denom, penalty
     _gathered(e, w, like, t, rows, &batch)
+    denom = _denominator(e, &batch, like, rows)
     cdef double loss = _forward(e, ws, <floating *> w.p_vecs, ws, rows, True, step, n_threads)
-    loss += _losses(e, w, ws, ws, rows, &batch, True, n_threads)
+    loss += _losses(e, w, ws, ws, rows, denom, &batch, True, n_threads)
     loss += _external_losses(e, w, ws, rows, idx, 0, &batch, True)
     if w.abort:
         return loss
     for h in range(e.n_heads):
         t.sums[h] += batch.sums[h]
     _backward(e, ws, <floating *> w.p_vecs, ws, rows, step, n_threads)
-    loss += _penalty(e, params, rows)
-    _regularization_grads(e, params, <floating *> e.p_grads, rows)
-    return loss
+    penalty = _penalty(e, params, denom)
+    e.penalty_sum += rows * penalty
+    _regularization_grads(e, params, <floating *> e.p_grads, denom)
+    return loss + penalty
+
+
+cdef inline double _denominator(Engine e, Batch *b, const floating *like,
+                                Py_ssize_t rows) noexcept nogil:
+    """What the batch's Σ w·loss and its L2BatchMean penalties are divided by: its row
+    count (Keras), or with weight normalization the sum of its sample weights
+    (scikit-learn's MLP; an engine with one output)."""
+    cdef const floating *sw = <const floating *> b.w[0]
+    cdef double total = 0.0
+    cdef Py_ssize_t i
+    if not e.by_weight or sw == NULL:
+        return <double> rows
+    for i in range(rows):
+        total += sw[i]
+    return total
 
 
 # ---- inference --------------------------------------------------------------------------
@@ -186,7 +204,7 @@ cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssi
                       int n_threads) noexcept nogil:
     cdef Py_ssize_t start = 0, rows
     cdef floating *ws = <floating *> w.p_ws
-    cdef double total = 0.0, batch_loss, penalty
+    cdef double total = 0.0, batch_loss, penalty, denom
     cdef Batch batch
     cdef int h
     while start < n:
@@ -200,10 +218,12 @@ cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssi
                 batch.y[h] = <const int64_t *> t.y[h] + start
             else:
                 batch.y[h] = <const floating *> t.y[h] + start * e.heads[h].width
-        penalty = _penalty(e, <floating *> e.p_params, rows)
+        denom = _denominator(e, &batch, x, rows)
+        penalty = _penalty(e, <floating *> e.p_params, denom)
         batch_loss = _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, False,
                               step + start // batch_rows, n_threads)
-        batch_loss += _losses(e, w, ws, x + start * e.in_dim, rows, &batch, False, n_threads)
+        batch_loss += _losses(e, w, ws, x + start * e.in_dim, rows, denom, &batch, False,
+                              n_threads)
         batch_loss += _external_losses(e, w, ws, rows, NULL, start, &batch, False)
         if w.abort:
             break
@@ -218,8 +238,9 @@ cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssi
 # ---- losses -----------------------------------------------------------------------------
 
 cdef double _losses(Engine e, Workspace w, floating *ws, const floating *x, Py_ssize_t rows,
-                    Batch *b, bint with_grad, int n_threads) noexcept nogil:
-    """Σ over outputs of weight · (Σ w·l / rows). With with_grad, each output's gradient
+                    double denom, Batch *b, bint with_grad, int n_threads) noexcept nogil:
+    """Σ over outputs of weight · (Σ w·l / denom), denom = rows or Σw (_denominator).
+    With with_grad, each output's gradient
     (scaled by its weight) goes to its op's gradient buffer: d/d(output), or d/d(logits)
     for a fused loss. b.sums[h] receives output h's Σ w·l."""
     cdef int h
@@ -253,15 +274,15 @@ cdef double _losses(Engine e, Workspace w, floating *ws, const floating *x, Py_s
                                                      rows * head.width)
         if head.sparse:
             sparse_loss_rows(&spec, rows, head.width, <const int64_t *> b.y[h], pred, sw,
-                             head.weight / rows, values, grad, n_threads)
+                             head.weight / denom, values, grad, n_threads)
         else:
             loss_rows(&spec, rows, head.width, <const floating *> b.y[h], pred, sw,
-                      head.weight / rows, values, grad, n_threads)
+                      head.weight / denom, values, grad, n_threads)
         s = 0.0
         for i in range(rows):
             s += values[i] * (sw[i] if sw != NULL else 1.0)
         b.sums[h] += s
-        total += head.weight * s / rows
+        total += head.weight * s / denom
     return total
 
 
@@ -275,14 +296,14 @@ cdef bint _all_zero_one(const floating *y, Py_ssize_t n) noexcept nogil:
 
 # ---- regularization and the optimizer step ----------------------------------------------
 
-cdef double _penalty(Engine e, const floating *params, Py_ssize_t rows) noexcept nogil:
-    """The regularizers' penalty for a batch of `rows` rows."""
+cdef double _penalty(Engine e, const floating *params, double denom) noexcept nogil:
+    """The regularizers' penalty for a batch whose losses are divided by `denom`."""
     cdef Py_ssize_t v, i
     cdef double total = 0.0, s
     for v in range(e.n_vars):
         if e.var_l2_rows[v] != 0:
-            total += e.var_l2_rows[v] / rows * sum_squares_nogil(params + e.var_off[v],
-                                                                 e.var_size[v], 1)
+            total += e.var_l2_rows[v] / denom * sum_squares_nogil(params + e.var_off[v],
+                                                                  e.var_size[v], 1)
         if e.var_l1[v] != 0:
             s = 0.0
             for i in range(e.var_off[v], e.var_off[v] + e.var_size[v]):
@@ -294,12 +315,12 @@ cdef double _penalty(Engine e, const floating *params, Py_ssize_t rows) noexcept
 
 
 cdef void _regularization_grads(Engine e, const floating *params, floating *grads,
-                                Py_ssize_t rows) noexcept nogil:
+                                double denom) noexcept nogil:
     """grads += l1·sign(w) + 2·l2·w (the gradient of the penalty; sign(0) = 0)."""
     cdef Py_ssize_t v, i
     cdef double l1, l2, w
     for v in range(e.n_vars):
-        l1, l2 = e.var_l1[v], e.var_l2[v] + e.var_l2_rows[v] / rows
+        l1, l2 = e.var_l1[v], e.var_l2[v] + e.var_l2_rows[v] / denom
         if l1 == 0 and l2 == 0:
             continue
         for i in range(e.var_off[v], e.var_off[v] + e.var_size[v]):
