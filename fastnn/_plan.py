@@ -16,6 +16,7 @@ import numpy as np
 from fastnn import regularizers as _regularizers
 from fastnn._kernels import _engine
 from fastnn._kernels._activations import ACTIVATIONS
+from fastnn.layers.python_layers import PythonPiece, is_python_layer
 
 _I = _engine.OP_INT_COLUMNS
 _F = _engine.OP_FLOAT_COLUMNS
@@ -65,6 +66,15 @@ class Builder:
         self.honour_kwargs = honour_kwargs
         self.training: bool | None = None
 
+    def _python_op(self, layer, inputs: list[Value], as_list: bool) -> Value:
+        """A Python layer: one op whose piece runs ``call`` (fastnn/layers/python_layers.py)."""
+        shapes = [v.shape for v in inputs]
+        out_shape = tuple(layer.compute_output_shape(shapes if as_list else shapes[0]))
+        piece = PythonPiece(layer, shapes, as_list, out_shape)
+        width = int(math.prod(out_shape[1:])) if len(out_shape) > 1 else 1
+        value = self.add(layer, _python_op_dict(layer, piece, width), inputs)
+        return Value(value.buf, out_shape)
+
     def graph_mode(self) -> bool | None:
         """The mode a training-dependent graph is traced for here, or None (both)."""
         return self.training if self.training is not None else self.mode
@@ -90,6 +100,8 @@ class Builder:
                 self.training = outer
         if training is None:
             training = self.training
+        if is_python_layer(layer):
+            return [self._python_op(layer, inputs, as_list)]
         shapes = [v.shape for v in inputs]
         shape = shapes if as_list else shapes[0]
         if type(layer).__name__ == "Dense" and len(shape) > 2:
@@ -114,6 +126,10 @@ class Builder:
             value = self.add(layer, op, inputs)
             inputs = [value]
         return [Value(value.buf, out_shape)]
+
+
+def _python_op_dict(layer, piece, width) -> dict:
+    return {"kind": "python", "n_out": width, "piece": piece, "python_vars": layer.weights}
 
 
 def _with_training(ops: list[dict], training: bool) -> list[dict]:
@@ -179,7 +195,8 @@ class Plan:
             self.engines.append(_engine.Engine(
                 ops_i, ops_f, self.params, self.grads, self.state, self.var_off,
                 self.var_size, self._var_l1, self._var_l2, self.in_dim, capacity,
-                var_l2_rows=self._var_l2_rows, op_inputs=g["inputs"], outputs=g["outputs"]))
+                var_l2_rows=self._var_l2_rows, op_inputs=g["inputs"], outputs=g["outputs"],
+                python_ops=[op.get("piece") for _, op, _, _ in g["ops"]]))
             g["ops_i"], g["ops_f"] = ops_i, ops_f
         self._ops_i, self._ops_f = train["ops_i"], train["ops_f"]
         self.engine = self.engines[0]               # fit, and training-mode calls
@@ -188,6 +205,7 @@ class Plan:
             self.inference_engine.share_access(self.engine)
         self.forces_training = any(op.get("training") for g in graphs
                                    for _, op, _, _ in g["ops"])
+        self.has_python = any(op["kind"] == "python" for g in graphs for _, op, _, _ in g["ops"])
 
     def _graph(self, model, input_shapes, mode) -> dict:
         """The model's ops for calls in ``mode`` (None: every mode), with their wiring."""
@@ -246,8 +264,7 @@ class Plan:
         weights, offsets, stats, state_offsets = [], {}, [], {}
         n_params = n_state = 0
         for _, op, _, _ in ops:
-            for role in _WEIGHT_ROLES:
-                var = op.get(role)
+            for var in [op.get(role) for role in _WEIGHT_ROLES] + op.get("python_vars", []):
                 if var is not None and id(var) not in offsets:
                     offsets[id(var)] = n_params
                     weights.append(var)
@@ -283,6 +300,12 @@ class Plan:
                                       for v in self.trainable], dtype=np.float64)
         self.constrained = [v for v in self.trainable if v.constraint is not None]
         self._offsets, self._state_offsets = offsets, state_offsets
+        trainable = {id(v) for v in self.trainable}
+        for _, op, _, _ in ops:
+            if op["kind"] == "python":     # the segments its backward writes gradients to
+                piece = op["piece"]
+                piece.variables = [v for v in piece.variables if id(v) in trainable]
+                piece.weights = [(offsets[id(v)], v.value.size) for v in piece.variables]
 
     def _encode_ops(self, ops) -> tuple[np.ndarray, np.ndarray]:
         ops_i = np.full((len(ops), _engine.N_OP_INT), -1, dtype=np.int64)

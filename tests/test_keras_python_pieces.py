@@ -205,3 +205,150 @@ def test_custom_loss_failing_mid_epoch_changes_nothing():
     _fails_and_changes_nothing(
         model, lambda: model.fit(X, Y, epochs=1, batch_size=BATCH, verbose=0), RuntimeError,
         "'flaky'.*batch 4: boom")
+
+
+# ---- layers written in Python: a Layer subclass, Lambda ----------------------------------
+
+def linear_layer(lib, ops):
+    class Linear(lib.layers.Layer):
+        """The Keras guide's first custom layer, with an activation and a frozen scale."""
+
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                     initializer="glorot_uniform", trainable=True, name="w")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros", trainable=True,
+                                     name="b")
+            self.scale = self.add_weight(shape=(), initializer="ones", trainable=False,
+                                         name="scale")
+
+        def call(self, inputs, training=None):
+            z = ops.tanh(ops.matmul(inputs, self.w) + self.b) * self.scale
+            return z * 0.5 if training else z       # a training-only branch, as Keras allows
+
+    return Linear
+
+
+def python_layers_model(lib, ops):
+    lib.utils.set_random_seed(6)
+    inputs = lib.Input((5,))
+    h = linear_layer(lib, ops)(6, name="linear")(inputs)
+    sq = lib.layers.Lambda(lambda t: ops.square(t) - t)(h)
+    both = lib.layers.concatenate([h, sq])
+    model = lib.Model(inputs, lib.layers.Dense(2)(both))
+    model.compile(optimizer=lib.optimizers.Adam(0.02), loss="mse")
+    return model
+
+
+def test_python_layers_train_as_in_keras(tf_keras):
+    km, fm = python_layers_model(tf_keras, tf_keras.ops), python_layers_model(fastnn, fastnn.ops)
+    weights = km.get_weights()
+    weights[2] = np.float32(1.5)          # the frozen scale
+    km.set_weights(weights)
+    fm.set_weights(weights)
+    np.testing.assert_allclose(fm.predict(X), km.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
+    hk = km.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+    hf = fm.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
+    for k, f in zip(km.get_weights(), fm.get_weights()):
+        np.testing.assert_allclose(f, k, **FIT_TOL)
+    assert fm.get_weights()[2] == np.float32(1.5)      # non-trainable: unchanged
+    np.testing.assert_allclose(fm.predict(X), km.predict(X, verbose=0), **FIT_TOL)
+
+
+def test_custom_dense_layer_trains_as_the_builtin():
+    ops = fastnn.ops
+
+    class MyDense(fastnn.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+            self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+        def call(self, inputs):
+            return ops.relu(ops.matmul(inputs, self.kernel) + self.bias)
+
+    def build(layer):
+        fastnn.utils.set_random_seed(3)
+        model = fastnn.Sequential([fastnn.Input((5,)), layer, fastnn.layers.Dense(2)])
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    a = build(fastnn.layers.Dense(7, activation="relu"))
+    b = build(MyDense(7))
+    b.set_weights(a.get_weights())
+    ha = a.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+    hb = b.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(hb["loss"], ha["loss"], rtol=1e-5)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, rtol=1e-5, atol=1e-7)
+
+
+def test_python_layer_gradients_match_central_differences():
+    ops = fastnn.ops
+    x = _rng.normal(size=(6, 3))
+    y = _rng.normal(size=(6, 1))
+    fastnn.config.set_floatx("float64")
+    try:
+        model = fastnn.Sequential([
+            fastnn.Input((3,)), fastnn.layers.Dense(4, activation="tanh"),
+            fastnn.layers.Lambda(lambda t: ops.sin(t) * t), fastnn.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        plan = model._ensure_plan()
+        plan.engine.clear_losses()
+        model._training_ready = False
+        model._prepare_training([(None, 1)])
+        loss, = [plan.engine.loss_and_gradients(x, y, None, 1)]
+        grads = plan.grads.copy()
+        eps = 1e-6
+        for i in range(plan.params.size):
+            keep = plan.params[i]
+            plan.params[i] = keep + eps
+            up = plan.engine.loss_and_gradients(x, y, None, 1)
+            plan.params[i] = keep - eps
+            down = plan.engine.loss_and_gradients(x, y, None, 1)
+            plan.params[i] = keep
+            np.testing.assert_allclose(grads[i], (up - down) / (2 * eps), rtol=1e-5,
+                                       atol=1e-8)
+        assert np.isfinite(loss)
+    finally:
+        fastnn.config.set_floatx("float32")
+
+
+@pytest.mark.parametrize("layer, message", [
+    (lambda: fastnn.layers.Lambda(lambda t: t[:3], output_shape=(2,)), "one row per input row"),
+    (lambda: fastnn.layers.Lambda(lambda t: t.missing_method()), "failed when fastnn ran"),
+])
+def test_failing_python_layer_is_named(layer, message):
+    with pytest.raises(ValueError, match=message):
+        model = fastnn.Sequential([fastnn.Input((5,)), layer(), fastnn.layers.Dense(2)])
+        model.predict(X)
+
+
+def test_python_layer_failing_mid_fit_changes_nothing():
+    def fails_on_short_batches(t):
+        if t.shape[0] != BATCH:
+            raise RuntimeError("short batch")
+        return t * 2.0
+
+    model = fastnn.Sequential([fastnn.Input((5,)), fastnn.layers.Dense(3),
+                               fastnn.layers.Lambda(fails_on_short_batches, output_shape=(3,)),
+                               fastnn.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(X[:14], Y[:14], batch_size=BATCH, epochs=1, verbose=0)
+    _fails_and_changes_nothing(
+        model, lambda: model.fit(X, Y, epochs=1, batch_size=BATCH, verbose=0), RuntimeError,
+        "Lambda.*short batch")
+
+
+def test_lambda_is_not_written_into_files(tmp_path):
+    model = fastnn.Sequential([fastnn.Input((5,)), fastnn.layers.Lambda(lambda t: t * 2.0)])
+    with pytest.raises(ValueError, match="loading a file must never run its code"):
+        model.save(tmp_path / "m.keras")
+    assert not (tmp_path / "m.keras").exists()

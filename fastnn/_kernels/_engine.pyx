@@ -86,6 +86,7 @@ from fastnn._kernels._rng cimport dropout_rows, gaussian_dropout_rows, gaussian_
 cdef enum:
     OP_DENSE, OP_ACTIVATION, OP_DROPOUT, OP_GAUSSIAN_NOISE, OP_GAUSSIAN_DROPOUT,
     OP_BATCH_NORM, OP_LAYER_NORM, OP_PRELU,
+    OP_PYTHON,                  # a Python piece (Lambda, a Layer subclass): Engine._python[k]
     OP_SLICE,                   # columns [col, col + n_out) of the model's input
     OP_ADD, OP_SUBTRACT, OP_MULTIPLY, OP_AVERAGE, OP_MAXIMUM, OP_MINIMUM,   # elementwise
     OP_CONCAT,                  # inputs side by side
@@ -119,7 +120,7 @@ OPS = {"dense": OP_DENSE, "activation": OP_ACTIVATION, "dropout": OP_DROPOUT,
        "batch_norm": OP_BATCH_NORM, "layer_norm": OP_LAYER_NORM, "prelu": OP_PRELU,
        "slice": OP_SLICE, "add": OP_ADD, "subtract": OP_SUBTRACT, "multiply": OP_MULTIPLY,
        "average": OP_AVERAGE, "maximum": OP_MAXIMUM, "minimum": OP_MINIMUM,
-       "concatenate": OP_CONCAT, "dot": OP_DOT}
+       "concatenate": OP_CONCAT, "dot": OP_DOT, "python": OP_PYTHON}
 MERGE_OPS = ("add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
              "dot")
 OP_INT_COLUMNS = {"kind": I_KIND, "n_in": I_N_IN, "n_out": I_N_OUT, "act": I_ACT, "w": I_W,
@@ -208,8 +209,12 @@ cdef class Workspace:
     cdef int64_t *p_labels
     cdef void *p_w
     cdef Py_ssize_t capacity
-    cdef bint abort                   # a Python loss raised: stop the loop, raise error
+    cdef bint abort                   # a Python piece raised: stop the loop, raise error
     cdef object error
+    cdef dict pullbacks               # Python ops' backward closures from this forward
+
+    def __cinit__(self):
+        self.pullbacks = {}
 
 
 cdef class _Access:
@@ -309,6 +314,8 @@ cdef class Engine:
     cdef readonly long long steps_taken    # optimizer steps applied since construction
     cdef list _external               # per output: its Python loss, or None
     cdef int n_external
+    cdef list _python                 # per op: its Python piece (OP_PYTHON), or None
+    cdef list _python_weights         # per op: [(offset, size), ...] of its piece's weights
     cdef bint by_weight                    # batches are normalized by Σw, not by rows
     # Σ over the last train_epoch's (or loss_and_gradients') batches of rows × the batch's
     # regularization penalty (the part of loss_sum that is not the outputs' losses).
@@ -336,7 +343,7 @@ cdef class Engine:
 
     def __init__(self, ops_i, ops_f, params, grads, state, var_off, var_size, var_l1, var_l2,
                  Py_ssize_t in_dim, Py_ssize_t capacity=32, var_l2_rows=None, op_inputs=None,
-                 outputs=None):
+                 outputs=None, python_ops=None):
         cdef int64_t[:, ::1] oi = np.ascontiguousarray(ops_i, dtype=np.int64).reshape(-1, N_I)
         cdef double[:, ::1] of = np.ascontiguousarray(ops_f, dtype=np.float64).reshape(-1, N_F)
         cdef Py_ssize_t k, i, off = in_dim, vec = 0, n_links = 0, tmp_width
@@ -394,6 +401,13 @@ cdef class Engine:
             if var_off[i] < 0 or var_off[i] + var_size[i] > params.shape[0]:
                 raise ValueError("a variable lies outside the parameter buffer")
         n_links = 0
+        # A Python op's piece has `forward(inputs, training, need_grad) -> (out, pullback)`
+        # and `weights`, the (offset, size) segments of params it reads.
+        self._python = list(python_ops) if python_ops is not None else [None] * self.n_ops
+        if len(self._python) != self.n_ops:
+            raise ValueError("python_ops needs one entry per op")
+        self._python_weights = [list(getattr(piece, "weights", ())) if piece is not None
+                                else [] for piece in self._python]
         for k in range(self.n_ops):
             self.n_consumers[k] = 0
         for k in range(self.n_ops):
@@ -444,7 +458,13 @@ cdef class Engine:
             if op.kind != OP_DENSE:
                 op.tmp = off          # an input gradient that must be added, not written
                 off += tmp_width
-            op.needs_grad = op.kind != OP_SLICE and (op.w >= 0 or op.b >= 0)
+            op.needs_grad = op.kind != OP_SLICE and (op.w >= 0 or op.b >= 0
+                                                     or bool(self._python_weights[k]))
+            if (op.kind == OP_PYTHON) != (self._python[k] is not None):
+                raise ValueError(f"op {k}: a Python op needs its piece, and only it")
+            for off_size in self._python_weights[k]:
+                if off_size[0] < 0 or off_size[0] + off_size[1] > params.shape[0]:
+                    raise ValueError(f"op {k} reads weights outside the parameter buffer")
             for s in range(op.n_inputs):
                 if op.inp[s] >= 0 and self.ops[op.inp[s]].needs_grad:
                     op.needs_grad = True
@@ -492,6 +512,8 @@ cdef class Engine:
                     or op.n_inputs != 1:
                 raise ValueError(f"op {k} slices outside the model input")
             return 0
+        if op.kind == OP_PYTHON:
+            return 0          # any widths: the piece's arrays are checked at each call
         if op.kind == OP_CONCAT:
             for s in range(op.n_inputs):
                 total += self._width(op.inp[s])
@@ -614,13 +636,73 @@ cdef class Engine:
             w.error = exc
         return total
 
+    cdef object _view(self, Workspace w, Py_ssize_t at, Py_ssize_t rows, Py_ssize_t width):
+        return w.ws[at * rows:at * rows + rows * width].reshape(rows, width)
+
+    cdef object _input_array(self, Workspace w, Op *op, int s, const void *x, Py_ssize_t rows):
+        cdef int p = op.inp[s]
+        if p >= 0:
+            return self._view(w, self.ops[p].out, rows, self.ops[p].n_out).copy()
+        if self.f32:
+            return np.asarray(<float[:rows, :self.in_dim]> (<float *> x)).copy()
+        return np.asarray(<double[:rows, :self.in_dim]> (<double *> x)).copy()
+
+    cdef void _python_forward(self, Workspace w, int k, const void *x, Py_ssize_t rows,
+                              bint training) noexcept:
+        """Op k's Python piece on this batch (the GIL held); its pullback is kept in the
+        workspace for backward when a loss depends on it."""
+        cdef Op *op = &self.ops[k]
+        cdef int s
+        try:
+            inputs = [self._input_array(w, op, s, x, rows) for s in range(op.n_inputs)]
+            out, pullback = self._python[k].forward(inputs, training, training and op.live)
+            out = np.asarray(out)
+            if out.shape != (rows, op.n_out):
+                raise ValueError(f"it returned shape {out.shape} for a batch of {rows} rows; "
+                                 f"expected {(rows, op.n_out)}")
+            self._view(w, op.out, rows, op.n_out)[...] = out
+            if pullback is not None:
+                w.pullbacks[k] = pullback
+        except BaseException as exc:
+            w.abort = True
+            w.error = exc
+
+    cdef void _python_backward(self, Workspace w, int k, Py_ssize_t rows) noexcept:
+        """Op k's gradients from its pullback: into its inputs' gradient buffers (added when
+        another op wrote there first) and into its weights' segments of grads."""
+        cdef Op *op = &self.ops[k]
+        cdef int s, p
+        try:
+            g = self._view(w, op.g, rows, op.n_out).copy()
+            input_grads, weight_grads = w.pullbacks.pop(k)(g)
+            for s in range(op.n_inputs):
+                p = op.inp[s]
+                if p < 0 or not self.ops[p].needs_grad:
+                    continue
+                dst = self._view(w, self.ops[p].g, rows, self.ops[p].n_out)
+                if op.acc[s]:
+                    dst += input_grads[s]
+                else:
+                    dst[...] = input_grads[s]
+            for (off, size), gw in zip(self._python_weights[k], weight_grads):
+                gw = np.asarray(gw, dtype=self.dtype).reshape(-1)
+                if op.w_acc:
+                    self.grads[off:off + size] += gw
+                else:
+                    self.grads[off:off + size] = gw
+        except BaseException as exc:
+            w.abort = True
+            w.error = exc
+
     cdef int _raise_external(self, Workspace w) except -1:
         """After a call: raise what a Python loss raised (and reset the workspace)."""
+        w.pullbacks.clear()
         if w.abort:
             w.abort = False
             error, w.error = w.error, None
             raise error
         return 0
+
     def set_normalization(self, str by):
         """What a training or evaluation batch's weighted loss Σ w·loss, and its L2BatchMean
         penalties, are divided by: "rows", the batch's row count (Keras's reduction, the
@@ -672,6 +754,9 @@ cdef class Engine:
                 if off >= 0:
                     op.w_acc = op.w_acc or off in seen_weights
                     seen_weights.add(off)
+            for off, _ in self._python_weights[k]:
+                op.w_acc = op.w_acc or off in seen_weights
+                seen_weights.add(off)
             for s in range(op.n_inputs):
                 p = op.inp[s]
                 if p >= 0 and self.ops[p].needs_grad:
@@ -784,6 +869,7 @@ cdef class Engine:
                     with nogil:
                         _predict(self, w, <const double *> px, n, pouts, batch_rows,
                                  training, step, n_threads)
+                self._raise_external(w)
             finally:
                 self._release(w)
         finally:

@@ -153,14 +153,19 @@ cdef double _gradient_batch(Engine e, Workspace w, const floating *like, Batch *
     cdef double denom, penalty
     _gathered(e, w, like, t, rows, &batch)
     denom = _denominator(e, &batch, like, rows)
-    cdef double loss = _forward(e, ws, <floating *> w.p_vecs, ws, rows, True, step, n_threads)
+    cdef double loss = _forward(e, w, ws, <floating *> w.p_vecs, ws, rows, True, step,
+                                n_threads)
+    if w.abort:          # a Python op raised
+        return loss
     loss += _losses(e, w, ws, ws, rows, denom, &batch, True, n_threads)
     loss += _external_losses(e, w, ws, rows, idx, 0, &batch, True)
     if w.abort:
         return loss
     for h in range(e.n_heads):
         t.sums[h] += batch.sums[h]
-    _backward(e, ws, <floating *> w.p_vecs, ws, rows, step, n_threads)
+    _backward(e, w, ws, <floating *> w.p_vecs, ws, rows, step, n_threads)
+    if w.abort:
+        return loss
     penalty = _penalty(e, params, denom)
     e.penalty_sum += rows * penalty
     _regularization_grads(e, params, <floating *> e.p_grads, denom)
@@ -193,8 +198,10 @@ cdef void _predict(Engine e, Workspace w, const floating *x, Py_ssize_t n, void 
         rows = min(batch_rows, n - start)
         # Each chunk its own noise stream (layers forced into training mode draw in
         # inference calls too).
-        _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, training,
+        _forward(e, w, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, training,
                  step + start // batch_rows, n_threads)
+        if w.abort:
+            return
         _copy_outputs(e, ws, rows, outs, start)
         start += rows
 
@@ -220,8 +227,10 @@ cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssi
                 batch.y[h] = <const floating *> t.y[h] + start * e.heads[h].width
         denom = _denominator(e, &batch, x, rows)
         penalty = _penalty(e, <floating *> e.p_params, denom)
-        batch_loss = _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, False,
-                              step + start // batch_rows, n_threads)
+        batch_loss = _forward(e, w, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows,
+                              False, step + start // batch_rows, n_threads)
+        if w.abort:
+            break
         batch_loss += _losses(e, w, ws, x + start * e.in_dim, rows, denom, &batch, False,
                               n_threads)
         batch_loss += _external_losses(e, w, ws, rows, NULL, start, &batch, False)

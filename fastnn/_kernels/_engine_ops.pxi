@@ -70,9 +70,10 @@ cdef inline floating *_weights(Engine e, Op *op, Py_ssize_t off,
 
 # ---- forward ----------------------------------------------------------------------------
 
-cdef double _forward(Engine e, floating *ws, floating *vecs, const floating *x,
+cdef double _forward(Engine e, Workspace w, floating *ws, floating *vecs, const floating *x,
                      Py_ssize_t rows, bint training, long step, int n_threads) noexcept nogil:
-    """Run every op on `rows` rows of x; returns the activity regularizers' penalties."""
+    """Run every op on `rows` rows of x; returns the activity regularizers' penalties. A
+    Python op that raises sets w.abort and the rest of the ops are skipped."""
     cdef int k
     cdef Op *op
     cdef const floating *inp
@@ -113,6 +114,11 @@ cdef double _forward(Engine e, floating *ws, floating *vecs, const floating *x,
             _layer_norm_forward(e, op, inp, out, ws + op.aux * rows, rows, n_threads)
         elif op.kind == OP_PRELU:
             _prelu_forward(e, op, inp, out, rows)
+        elif op.kind == OP_PYTHON:
+            with gil:
+                e._python_forward(w, k, <const void *> x, rows, training)
+            if w.abort:
+                return penalty
         elif op.kind == OP_SLICE:
             _slice_forward(e, op, x, out, rows)
         elif op.kind >= OP_ADD:
@@ -278,7 +284,7 @@ cdef double _activity_penalty(Op *op, const floating *a, Py_ssize_t rows) noexce
 
 # ---- backward ---------------------------------------------------------------------------
 
-cdef void _backward(Engine e, floating *ws, floating *vecs, const floating *x,
+cdef void _backward(Engine e, Workspace w, floating *ws, floating *vecs, const floating *x,
                     Py_ssize_t rows, long step, int n_threads) noexcept nogil:
     """From the losses' gradients at the outputs to every parameter's gradient in e.grads."""
     cdef int k
@@ -307,6 +313,12 @@ cdef void _backward(Engine e, floating *ws, floating *vecs, const floating *x,
             continue
         if op.kind >= OP_ADD:
             _merge_backward(e, op, ws, x, g, rows)
+            continue
+        if op.kind == OP_PYTHON:
+            with gil:
+                e._python_backward(w, k, rows)
+            if w.abort:
+                return
             continue
         if op.kind == OP_GAUSSIAN_NOISE or (op.kind == OP_ACTIVATION and op.fused):
             # Identity for the gradient (a fused loss wrote d/dlogits into g already).

@@ -200,6 +200,10 @@ class Layer:
         self.built = True
 
     def compute_output_shape(self, input_shape) -> tuple:
+        from fastnn.layers.python_layers import infer_output_shape, is_python_layer
+
+        if is_python_layer(self):       # a user's `call`: run it once to learn the shape
+            return infer_output_shape(self, input_shape)
         return tuple(input_shape)
 
     def check_input_shape(self, input_shape) -> None:

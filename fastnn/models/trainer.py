@@ -435,10 +435,11 @@ class Trainer:
 
     @contextlib.contextmanager
     def _restored_on_python_error(self):
-        """A Python loss that raises mid-fit leaves the model as it was before the call:
-        weights, moving statistics, optimizer slots and step count (built-in losses cannot
-        fail mid-way, so their fits skip the copy)."""
-        if not any(isinstance(s, _python_loss.PythonLoss) for s in self._loss_specs):
+        """A Python piece (a loss, a layer) that raises mid-fit leaves the model as it was
+        before the call: weights, moving statistics, optimizer slots and step count (built-in
+        pieces cannot fail mid-way, so their fits skip the copy)."""
+        if not (self._plan.has_python
+                or any(isinstance(s, _python_loss.PythonLoss) for s in self._loss_specs)):
             yield
             return
         plan, opt = self._plan, self.optimizer
