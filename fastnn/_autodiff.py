@@ -21,6 +21,9 @@ SciPy function autograd does not wrap, a function without a gradient), the error
 use `fastnn.ops`. To tell such failures from the piece's own bugs, a failed traced call is run
 once more on plain arrays: if that run succeeds, tracing was the problem; if it fails too, its
 own exception is raised unchanged. (A piece with side effects sees them twice on that path.)
+
+Traced forward passes run one at a time in the process (autograd keeps one global trace
+counter); pullbacks and untraced calls run concurrently.
 """
 
 from __future__ import annotations
@@ -28,13 +31,24 @@ from __future__ import annotations
 import linecache
 import os
 import re
+import threading
 import traceback
+import warnings
 
 import numpy as np
 from autograd.core import make_vjp as _make_vjp
 from autograd.tracer import Box, getval
 
 __all__ = ["NotDifferentiableError", "value_and_grad", "vjp"]
+
+# A constant output gets zero gradients here, on purpose; autograd warns about it on every call.
+# (This hides that one autograd message process-wide: catching it per call would cost more than
+# a small loss's whole trace.)
+warnings.filterwarnings("ignore", "Output seems independent of input", UserWarning, "autograd")
+
+# autograd numbers its traces with one process-wide counter, not one per thread: traces run one
+# at a time (re-entrant, for a piece that differentiates something itself).
+_TRACE_LOCK = threading.RLock()
 
 
 class NotDifferentiableError(TypeError):
@@ -97,9 +111,9 @@ def vjp(fn, *args, argnums=0, name=None, **kwargs):
 
     start = tuple(args[i] for i in positions) if several else args[positions[0]]
     try:
-        # autograd's core entry point: its `grad` wrappers add a warning for a constant
-        # output (a zero gradient here, on purpose) and a layer of argument handling.
-        raw_pullback, output = _make_vjp(traced, start)
+        # autograd's core entry point, without the argument handling of its `grad` wrappers
+        with _TRACE_LOCK:
+            raw_pullback, output = _make_vjp(traced, start)
     except (NotDifferentiableError, _UsageError):
         raise
     except Exception as error:

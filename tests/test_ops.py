@@ -355,6 +355,21 @@ def test_split_stack_concatenate_gradients():
     np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-7)
 
 
+def test_lists_of_axes_variables_and_out_of_range_labels(kops):
+    x = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4) / 10
+    for name in ("sum", "mean", "max", "min", "prod", "std", "var"):
+        np.testing.assert_allclose(
+            getattr(ops, name)(x, axis=[0, 2]), getattr(kops, name)(x, axis=[0, 2]), rtol=1e-5
+        )
+    from fastnn.layers import Variable
+
+    kernel = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+    weight = Variable(kernel, "kernel", "dense/kernel")
+    np.testing.assert_allclose(ops.matmul(x, weight), x @ kernel, rtol=1e-6)
+    labels = np.array([0, -1, 3, 2])
+    np.testing.assert_array_equal(ops.one_hot(labels, 3), kops.one_hot(labels, 3))
+
+
 def test_shape_and_epsilon():
     x = np.zeros((2, 3))
     assert ops.shape(x) == (2, 3) and isinstance(ops.shape(x), tuple)

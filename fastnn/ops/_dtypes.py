@@ -13,6 +13,7 @@ import numpy as np
 from autograd.tracer import Box, getval
 
 from fastnn import config
+from fastnn.layers.base import Variable
 
 _WEAK = (bool, int, float)
 
@@ -23,6 +24,8 @@ def to_array(x):
         return x
     if isinstance(x, np.generic):
         return np.asarray(x)
+    if isinstance(x, Variable):
+        return x.value  # the live array (or what the engine traces in its place)
     if hasattr(x, "numpy") and not isinstance(x, (list, tuple)):
         return np.asarray(x.numpy())  # a TensorFlow or PyTorch tensor
     array = np.asarray(x)

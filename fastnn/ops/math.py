@@ -26,7 +26,8 @@ def logsumexp(x, axis=None, keepdims=False):
     # a zero shift so that the result is -inf, not nan.
     shift = np.max(getval(x), axis=axis, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0).astype(getval(x).dtype)
-    result = anp.log(anp.sum(anp.exp(x - shift), axis=axis, keepdims=True)) + shift
+    with np.errstate(divide="ignore"):  # an all -inf slice: log(0) = -inf, on purpose
+        result = anp.log(anp.sum(anp.exp(x - shift), axis=axis, keepdims=True)) + shift
     if keepdims:
         return result
     return anp.reshape(result, np.sum(getval(x), axis=axis).shape)

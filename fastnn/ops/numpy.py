@@ -25,6 +25,12 @@ except ImportError:  # NumPy < 2
 from fastnn import config
 from fastnn.ops._dtypes import as_float, cast, dtype_of, promote, result_type, to_array
 
+
+def _tuple(axis):
+    """Keras takes a list of axes where NumPy wants a tuple."""
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
 # ----- rules of our own -----------------------------------------------------------------------
 # autograd's rules for these divide or select with NumPy float64 values, which turns a float32
 # gradient into float64 under NumPy 2's promotion; maximum and minimum also follow TensorFlow
@@ -301,13 +307,13 @@ def _int_dtype(x):
 
 def sum(x, axis=None, keepdims=False):
     x = _accumulator(to_array(x))
-    return anp.sum(x, axis=axis, keepdims=keepdims, dtype=_int_dtype(x))
+    return anp.sum(x, axis=_tuple(axis), keepdims=keepdims, dtype=_int_dtype(x))
 
 
 def prod(x, axis=None, keepdims=False, dtype=None):
     x = to_array(x)
     x = cast(x, dtype) if dtype is not None else _accumulator(x)
-    return anp.prod(x, axis=axis, keepdims=keepdims, dtype=_int_dtype(x))
+    return anp.prod(x, axis=_tuple(axis), keepdims=keepdims, dtype=_int_dtype(x))
 
 
 @functools.lru_cache(maxsize=256)
@@ -338,10 +344,6 @@ def _mean_vjp(ans, x, axis, keepdims):
 
 
 defvjp(_mean, _mean_vjp)
-
-
-def _tuple(axis):
-    return tuple(axis) if isinstance(axis, list) else axis
 
 
 _max = _extreme(np.max)
@@ -393,11 +395,11 @@ def argmin(x, axis=None, keepdims=False):
 
 
 def any(x, axis=None, keepdims=False):
-    return np.any(getval(to_array(x)), axis=axis, keepdims=keepdims)
+    return np.any(getval(to_array(x)), axis=_tuple(axis), keepdims=keepdims)
 
 
 def all(x, axis=None, keepdims=False):
-    return np.all(getval(to_array(x)), axis=axis, keepdims=keepdims)
+    return np.all(getval(to_array(x)), axis=_tuple(axis), keepdims=keepdims)
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
