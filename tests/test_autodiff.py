@@ -183,3 +183,26 @@ def test_the_piece_own_errors_are_raised_unchanged(batch):
 def test_bad_use_raises_clear_errors(batch, call, error, message):
     with pytest.raises(error, match=message):
         call(batch[1])
+
+
+def test_concurrent_traces_give_each_thread_its_own_gradient():
+    import threading
+
+    results, errors = {}, []
+
+    def work(k):
+        x = np.full((4, 3), float(k))
+        try:
+            for _ in range(100):
+                _, grad = value_and_grad(lambda v: ops.sum(ops.square(v)))(x)
+                assert np.array_equal(grad, 2 * x)
+            results[k] = True
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 3
