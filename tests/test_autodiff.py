@@ -206,3 +206,11 @@ def test_concurrent_traces_give_each_thread_its_own_gradient():
     for t in threads:
         t.join()
     assert not errors and len(results) == 3
+
+
+def test_an_argument_the_output_ignores_gets_zeros_and_negative_argnums_count_back(batch):
+    y_true, y_pred = batch
+    out, pullback = vjp(lambda a, b: a * 2.0, y_true, y_pred, argnums=(0, -1))
+    g_a, g_b = pullback(np.ones_like(out))
+    np.testing.assert_array_equal(g_a, np.full_like(y_true, 2.0))
+    np.testing.assert_array_equal(g_b, np.zeros_like(y_pred))
