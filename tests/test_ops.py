@@ -408,6 +408,8 @@ def test_softmax_and_logsumexp_do_not_overflow():
     np.testing.assert_allclose(ops.softmax(x), [[1, 0], [0.5, 0.5]])
     np.testing.assert_allclose(ops.logsumexp(x, axis=-1), [1000, -1000 + np.log(2)], rtol=1e-6)
     assert ops.logsumexp(np.array([-np.inf, -np.inf])) == -np.inf
+    tails = ops.sigmoid(np.array([-40.0, 0.0, 40.0]))
+    np.testing.assert_allclose(tails, [1 / (1 + np.exp(40.0)), 0.5, 1.0], rtol=1e-15)
     _, grad = value_and_grad(lambda x: ops.sum(ops.elu(x) + ops.softplus(x)))(
         np.array([-1000.0, 1000.0])
     )
