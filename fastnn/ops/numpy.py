@@ -405,14 +405,23 @@ def all(x, axis=None, keepdims=False):
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector or matrix norm (NumPy's `ord` values); integers give ``floatx()``.
 
-    Vector norms and the Frobenius norm are written here (autograd differentiates only some
-    `ord` values of its own `norm`); other matrix norms are autograd's.
+    Vector norms and the matrix norms Frobenius, 1, -1, inf, -inf are written here (autograd
+    differentiates only some `ord` values of its own `norm`); "nuc" is autograd's, and the
+    matrix 2 and -2 norms have values but no gradient (`_autodiff` says so).
     """
     x = as_float(x)
     ndim = np.ndim(getval(x))
     matrix = (isinstance(axis, tuple) and len(axis) == 2) or (
         axis is None and ndim == 2 and ord is not None
     )
+    if matrix and ord in (1, -1, np.inf, -np.inf):
+        # the largest (smallest) column sum (row sum for inf) of |x|
+        rows, cols = normalize_axis_tuple((0, 1) if axis is None else axis, ndim)
+        if ord in (np.inf, -np.inf):
+            rows, cols = cols, rows
+        pick = max if ord > 0 else min
+        out = pick(anp.sum(anp.abs(x), axis=rows, keepdims=True), axis=cols, keepdims=True)
+        return out if keepdims else anp.squeeze(out, axis=(rows, cols))
     if matrix and ord not in (None, "fro"):
         return anp.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
     if axis is None and ord not in (None, "fro", 2) and ndim != 1:
