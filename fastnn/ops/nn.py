@@ -15,8 +15,9 @@ from autograd.tracer import getval
 
 from fastnn import config
 from fastnn.ops._dtypes import as_float, cast, dtype_of, to_array
+from fastnn.ops._rules import _clip, _maximum, _minimum, _select
 from fastnn.ops.math import erf, logsumexp
-from fastnn.ops.numpy import _axis, _clip, _maximum, _minimum, _select, open_grid
+from fastnn.ops.numpy import _axis, open_grid
 from fastnn.ops.numpy import norm as _norm
 
 
