@@ -319,6 +319,9 @@ CREATION = [
     ("convert_to_tensor", ([1, 2],), {}),
     ("convert_to_tensor", (np.array([1.0, 2.0]),), {}),
     ("convert_to_tensor", ([1, 2],), {"dtype": "float32"}),
+    ("convert_to_tensor", ([1, 2],), {"dtype": float}),
+    ("convert_to_tensor", ([1.5, 2],), {"dtype": int}),
+    ("ones", ((2,),), {"dtype": "bool"}),
 ]
 
 
@@ -437,6 +440,7 @@ def test_softmax_and_logsumexp_do_not_overflow():
         (lambda: ops.take_along_axis(np.ones((3, 4)), np.ones(3, int), axis=1), "rank of x"),
         (lambda: ops.one_hot(np.array([0.5]), 3), "integer labels"),
         (lambda: ops.where(np.array([True]), np.ones(1)), "both"),
+        (lambda: ops.cast(np.ones(2), "floaty"), "dtype"),
         (lambda: ops.top_k(np.ones((2, 3)), 4), r"k must be in \[0, 3\]"),
         (
             lambda: ops.categorical_crossentropy(np.ones((2, 3)), np.ones((2, 4))),

@@ -50,6 +50,20 @@ def _has_numpy_int64(x) -> bool:
     )
 
 
+# Keras's names for Python types (its TensorFlow backend's: `int` is int64)
+_PYTHON_DTYPES = {bool: "bool", int: "int64", "int": "int64", float: "float32"}
+
+
+def standardize_dtype(dtype) -> np.dtype:
+    """A dtype as Keras names it: None is ``floatx()``, Python's `float` float32."""
+    if dtype is None:
+        return np.dtype(config.floatx())
+    try:
+        return np.dtype(_PYTHON_DTYPES.get(dtype, dtype))
+    except TypeError:
+        raise ValueError(f"Invalid dtype: {dtype!r}") from None
+
+
 def dtype_of(x) -> np.dtype:
     return getval(x).dtype
 
@@ -79,7 +93,7 @@ def float_type(x) -> np.dtype:
 
 def cast(x, dtype):
     """`x` in `dtype`: differentiable between float types, a constant otherwise."""
-    dtype = np.dtype(dtype)
+    dtype = standardize_dtype(dtype)
     if dtype_of(x) == dtype:
         return x
     if isinstance(x, Box) and dtype.kind == "f" and dtype_of(x).kind == "f":

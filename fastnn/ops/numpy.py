@@ -19,7 +19,15 @@ except ImportError:  # NumPy < 2
     from numpy.core.numeric import normalize_axis_tuple
 
 from fastnn import config
-from fastnn.ops._dtypes import as_float, cast, dtype_of, promote, result_type, to_array
+from fastnn.ops._dtypes import (
+    as_float,
+    cast,
+    dtype_of,
+    promote,
+    result_type,
+    standardize_dtype,
+    to_array,
+)
 from fastnn.ops._rules import _clip, _max, _maximum, _mean, _min, _minimum, _select
 
 
@@ -492,7 +500,7 @@ def sort(x, axis=-1):
 
 
 def _dtype(dtype, default):
-    return np.dtype(default if dtype is None else dtype)
+    return standardize_dtype(default if dtype is None else dtype)
 
 
 def zeros(shape, dtype=None):
