@@ -541,3 +541,15 @@ def test_custom_dense_layer_matches_keras_gradients(tf_keras):
     np.testing.assert_allclose(out, ref.numpy(), rtol=1e-5, atol=1e-6)
     for mine, theirs in zip(pullback(upstream), tape.gradient(ref, tensors, upstream)):
         np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_names_and_signatures_are_keras(kops):
+    import inspect
+
+    def params(fn):
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    names = [n for n in ops.__all__ if n != "epsilon"]  # epsilon: keras.config's, here too
+    assert [n for n in names if not hasattr(kops, n)] == []
+    differ = [n for n in names if params(getattr(ops, n)) != params(getattr(kops, n))]
+    assert differ == [], [(n, params(getattr(ops, n)), params(getattr(kops, n))) for n in differ]

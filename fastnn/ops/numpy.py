@@ -360,8 +360,8 @@ def dot(x1, x2):
     return anp.dot(x1, x2)
 
 
-def einsum(subscripts, *operands):
-    return anp.einsum(subscripts, *promote(*operands))
+def einsum(subscripts, *operands, **kwargs):
+    return anp.einsum(subscripts, *promote(*operands), **kwargs)
 
 
 # ----- shapes ---------------------------------------------------------------------------------
@@ -527,8 +527,9 @@ def full_like(x, fill_value, dtype=None):
     return np.full(np.shape(getval(x)), fill_value, _dtype(dtype, dtype_of(to_array(x))))
 
 
-def arange(start, stop=None, step=1, dtype=None):
-    """int32 for integer bounds, ``floatx()`` when any is a float (Keras)."""
+def arange(start, stop=None, step=None, dtype=None):
+    """int32 for integer bounds, ``floatx()`` when any is a float (Keras); `step` 1 if None."""
+    step = 1 if step is None else step
     bounds = [start, step] if stop is None else [start, stop, step]
     default = result_type(*(b if isinstance(b, (int, float)) else to_array(b) for b in bounds))
     if stop is None:
