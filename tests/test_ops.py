@@ -6,7 +6,7 @@ import pytest
 from autograd.core import make_vjp
 
 from fastnn import ops
-from fastnn._autodiff import value_and_grad
+from fastnn._autodiff import value_and_grad, vjp
 
 # Inputs by code: n normal 3x4, p positive, u in (0, 1), m a 4x5 matrix, v a 4-vector,
 # i integers in [-3, 3], b booleans, lab labels in [0, 4) of shape (3,), oh one-hot 3x4.
@@ -124,6 +124,10 @@ CASES = [
     ("norm", ["n"], {"ord": np.inf, "axis": -1}, True),
     ("norm", ["n"], {"ord": 3, "axis": -1}, True),
     ("norm", ["n"], {"ord": "fro"}, True),
+    ("norm", ["n"], {"ord": "nuc"}, True),
+    ("norm", ["n"], {"ord": 1}, True),
+    ("norm", ["n3"], {"ord": -np.inf, "axis": (2, 0)}, True),
+    ("norm", ["n3"], {"ord": -1, "axis": (1, 2), "keepdims": True}, True),
     ("matmul", ["n", "m"], {}, True),
     ("matmul", ["n3", "m"], {}, True),
     ("matmul", ["n", "v"], {}, True),
@@ -315,6 +319,9 @@ CREATION = [
     ("convert_to_tensor", ([1, 2],), {}),
     ("convert_to_tensor", (np.array([1.0, 2.0]),), {}),
     ("convert_to_tensor", ([1, 2],), {"dtype": "float32"}),
+    ("convert_to_tensor", ([1, 2],), {"dtype": float}),
+    ("convert_to_tensor", ([1.5, 2],), {"dtype": int}),
+    ("ones", ((2,),), {"dtype": "bool"}),
 ]
 
 
@@ -355,6 +362,21 @@ def test_split_stack_concatenate_gradients():
     np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-7)
 
 
+def test_lists_of_axes_variables_and_out_of_range_labels(kops):
+    x = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4) / 10
+    for name in ("sum", "mean", "max", "min", "prod", "std", "var"):
+        np.testing.assert_allclose(
+            getattr(ops, name)(x, axis=[0, 2]), getattr(kops, name)(x, axis=[0, 2]), rtol=1e-5
+        )
+    from fastnn.layers import Variable
+
+    kernel = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+    weight = Variable(kernel, "kernel", "dense/kernel")
+    np.testing.assert_allclose(ops.matmul(x, weight), x @ kernel, rtol=1e-6)
+    labels = np.array([0, -1, 3, 2])
+    np.testing.assert_array_equal(ops.one_hot(labels, 3), kops.one_hot(labels, 3))
+
+
 def test_shape_and_epsilon():
     x = np.zeros((2, 3))
     assert ops.shape(x) == (2, 3) and isinstance(ops.shape(x), tuple)
@@ -393,6 +415,8 @@ def test_softmax_and_logsumexp_do_not_overflow():
     np.testing.assert_allclose(ops.softmax(x), [[1, 0], [0.5, 0.5]])
     np.testing.assert_allclose(ops.logsumexp(x, axis=-1), [1000, -1000 + np.log(2)], rtol=1e-6)
     assert ops.logsumexp(np.array([-np.inf, -np.inf])) == -np.inf
+    tails = ops.sigmoid(np.array([-40.0, 0.0, 40.0]))
+    np.testing.assert_allclose(tails, [1 / (1 + np.exp(40.0)), 0.5, 1.0], rtol=1e-15)
     _, grad = value_and_grad(lambda x: ops.sum(ops.elu(x) + ops.softplus(x)))(
         np.array([-1000.0, 1000.0])
     )
@@ -416,6 +440,7 @@ def test_softmax_and_logsumexp_do_not_overflow():
         (lambda: ops.take_along_axis(np.ones((3, 4)), np.ones(3, int), axis=1), "rank of x"),
         (lambda: ops.one_hot(np.array([0.5]), 3), "integer labels"),
         (lambda: ops.where(np.array([True]), np.ones(1)), "both"),
+        (lambda: ops.cast(np.ones(2), "floaty"), "dtype"),
         (lambda: ops.top_k(np.ones((2, 3)), 4), r"k must be in \[0, 3\]"),
         (
             lambda: ops.categorical_crossentropy(np.ones((2, 3)), np.ones((2, 4))),
@@ -450,3 +475,81 @@ def test_import_fastnn_loads_ops_only_on_use():
         "assert ops is fastnn.ops and K.mean([[1.0, 3.0]], axis=-1) == 2.0\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ----- user code run both ways: fastnn.ops under autograd, keras.ops under TensorFlow ---------
+
+
+def focal_loss(o, y_true, y_pred):
+    y_pred = o.clip(y_pred, 1e-7, 1 - 1e-7)
+    weight = 0.25 * y_true * o.power(1 - y_pred, 2.0)
+    return o.sum(-weight * y_true * o.log(y_pred), axis=-1)
+
+
+def smooth_l1(o, y_true, y_pred):
+    diff = o.abs(y_true - y_pred)
+    return o.mean(o.where(diff < 1.0, 0.5 * o.square(diff), diff - 0.5), axis=-1)
+
+
+def dice_loss(o, y_true, y_pred):
+    inter = o.sum(y_true * y_pred, axis=-1)
+    return 1 - (2 * inter + 1) / (o.sum(y_true, axis=-1) + o.sum(y_pred, axis=-1) + 1)
+
+
+def cosine_metric(o, y_true, y_pred):
+    a = o.normalize(y_true, axis=-1)
+    b = o.normalize(y_pred, axis=-1)
+    return -o.sum(a * b, axis=-1) + o.logsumexp(y_pred, axis=-1) * 0.1
+
+
+@pytest.mark.parametrize("fn", [focal_loss, smooth_l1, dice_loss, cosine_metric],
+                         ids=lambda f: f.__name__)
+def test_user_code_matches_keras_value_and_gradient(tf_keras, fn):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    y_true = (rng.random((6, 4)) < 0.5).astype(np.float32)
+    y_pred = rng.uniform(0.02, 1.8, (6, 4)).astype(np.float32)
+    weights = rng.uniform(0.5, 1.5, 6).astype(np.float32)
+
+    value, grad = value_and_grad(lambda yp: ops.sum(fn(ops, y_true, yp) * weights))(y_pred)
+    tp = tf.constant(y_pred)
+    with tf.GradientTape() as tape:
+        tape.watch(tp)
+        total = tf.reduce_sum(fn(tf_keras.ops, tf.constant(y_true), tp) * weights)
+    np.testing.assert_allclose(value, total.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(grad, tape.gradient(total, tp).numpy(), rtol=1e-4, atol=1e-6)
+    assert grad.dtype == np.float32
+
+
+def test_custom_dense_layer_matches_keras_gradients(tf_keras):
+    import tensorflow as tf
+
+    def call(o, x, kernel, bias):
+        return o.gelu(o.matmul(x, kernel) + bias)
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5, 3)).astype(np.float32)
+    kernel = rng.normal(size=(3, 2)).astype(np.float32)
+    bias = rng.normal(size=2).astype(np.float32)
+    upstream = rng.normal(size=(5, 2)).astype(np.float32)
+    out, pullback = vjp(lambda *a: call(ops, *a), x, kernel, bias, argnums=(0, 1, 2))
+    tensors = [tf.constant(a) for a in (x, kernel, bias)]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        ref = call(tf_keras.ops, *tensors)
+    np.testing.assert_allclose(out, ref.numpy(), rtol=1e-5, atol=1e-6)
+    for mine, theirs in zip(pullback(upstream), tape.gradient(ref, tensors, upstream)):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_names_and_signatures_are_keras(kops):
+    import inspect
+
+    def params(fn):
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    names = [n for n in ops.__all__ if n != "epsilon"]  # epsilon: keras.config's, here too
+    assert [n for n in names if not hasattr(kops, n)] == []
+    differ = [n for n in names if params(getattr(ops, n)) != params(getattr(kops, n))]
+    assert differ == [], [(n, params(getattr(ops, n)), params(getattr(kops, n))) for n in differ]

@@ -13,6 +13,7 @@ import numpy as np
 from autograd.tracer import Box, getval
 
 from fastnn import config
+from fastnn.layers.base import Variable
 
 _WEAK = (bool, int, float)
 
@@ -23,6 +24,8 @@ def to_array(x):
         return x
     if isinstance(x, np.generic):
         return np.asarray(x)
+    if isinstance(x, Variable):
+        return x.value  # the live array (or what the engine traces in its place)
     if hasattr(x, "numpy") and not isinstance(x, (list, tuple)):
         return np.asarray(x.numpy())  # a TensorFlow or PyTorch tensor
     array = np.asarray(x)
@@ -45,6 +48,20 @@ def _has_numpy_int64(x) -> bool:
     return isinstance(x, (np.ndarray, np.int64)) or (
         isinstance(x, (list, tuple)) and any(_has_numpy_int64(item) for item in x)
     )
+
+
+# Keras's names for Python types (its TensorFlow backend's: `int` is int64)
+_PYTHON_DTYPES = {bool: "bool", int: "int64", "int": "int64", float: "float32"}
+
+
+def standardize_dtype(dtype) -> np.dtype:
+    """A dtype as Keras names it: None is ``floatx()``, Python's `float` float32."""
+    if dtype is None:
+        return np.dtype(config.floatx())
+    try:
+        return np.dtype(_PYTHON_DTYPES.get(dtype, dtype))
+    except TypeError:
+        raise ValueError(f"Invalid dtype: {dtype!r}") from None
 
 
 def dtype_of(x) -> np.dtype:
@@ -76,7 +93,7 @@ def float_type(x) -> np.dtype:
 
 def cast(x, dtype):
     """`x` in `dtype`: differentiable between float types, a constant otherwise."""
-    dtype = np.dtype(dtype)
+    dtype = standardize_dtype(dtype)
     if dtype_of(x) == dtype:
         return x
     if isinstance(x, Box) and dtype.kind == "f" and dtype_of(x).kind == "f":

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import math
+
 import autograd.numpy as anp
 import numpy as np
-from autograd.scipy.special import erf as _erf
+from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
 from fastnn.ops._dtypes import as_float, to_array
 from fastnn.ops.numpy import argsort, take_along_axis
+
+
+@primitive
+def _erf(x):
+    # SciPy's special functions load in ~0.3 s (autograd.scipy, which also loads scipy.stats
+    # and scipy.integrate, in ~0.9 s): only a call to erf pays for them.
+    from scipy.special import erf as scipy_erf
+
+    return scipy_erf(x)
+
+
+defvjp(_erf, lambda ans, x: lambda g: g * (2 / math.sqrt(math.pi)) * np.exp(-np.square(x)))
 
 
 def erf(x):
@@ -26,7 +40,8 @@ def logsumexp(x, axis=None, keepdims=False):
     # a zero shift so that the result is -inf, not nan.
     shift = np.max(getval(x), axis=axis, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0).astype(getval(x).dtype)
-    result = anp.log(anp.sum(anp.exp(x - shift), axis=axis, keepdims=True)) + shift
+    with np.errstate(divide="ignore"):  # an all -inf slice: log(0) = -inf, on purpose
+        result = anp.log(anp.sum(anp.exp(x - shift), axis=axis, keepdims=True)) + shift
     if keepdims:
         return result
     return anp.reshape(result, np.sum(getval(x), axis=axis).shape)

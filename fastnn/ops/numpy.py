@@ -7,14 +7,10 @@ differentiable wherever Keras's is. Dtypes follow Keras 3 (`fastnn.ops._dtypes`)
 
 from __future__ import annotations
 
-import builtins
-import functools
 import math
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.extend import defvjp, primitive
-from autograd.numpy.numpy_vjps import unbroadcast_f
 from autograd.tracer import getval
 
 try:
@@ -23,78 +19,21 @@ except ImportError:  # NumPy < 2
     from numpy.core.numeric import normalize_axis_tuple
 
 from fastnn import config
-from fastnn.ops._dtypes import as_float, cast, dtype_of, promote, result_type, to_array
-
-# ----- rules of our own -----------------------------------------------------------------------
-# autograd's rules for these divide or select with NumPy float64 values, which turns a float32
-# gradient into float64 under NumPy 2's promotion; maximum and minimum also follow TensorFlow
-# at ties (the first argument takes the gradient) instead of splitting it.
-
-
-@primitive
-def _select(condition, x1, x2):
-    return np.where(condition, x1, x2)
-
-
-defvjp(
-    _select,
-    None,
-    lambda ans, c, x1, x2: unbroadcast_f(x1, lambda g: np.where(c, g, 0)),
-    lambda ans, c, x1, x2: unbroadcast_f(x2, lambda g: np.where(c, 0, g)),
+from fastnn.ops._dtypes import (
+    as_float,
+    cast,
+    dtype_of,
+    promote,
+    result_type,
+    standardize_dtype,
+    to_array,
 )
+from fastnn.ops._rules import _clip, _max, _maximum, _mean, _min, _minimum, _select
 
 
-@primitive
-def _maximum(x1, x2):
-    return np.maximum(x1, x2)
-
-
-@primitive
-def _minimum(x1, x2):
-    return np.minimum(x1, x2)
-
-
-defvjp(
-    _maximum,
-    lambda ans, x1, x2: unbroadcast_f(x1, lambda g: np.where(getval(x1) >= x2, g, 0)),
-    lambda ans, x1, x2: unbroadcast_f(x2, lambda g: np.where(getval(x1) >= x2, 0, g)),
-)
-defvjp(
-    _minimum,
-    lambda ans, x1, x2: unbroadcast_f(x1, lambda g: np.where(getval(x1) <= x2, g, 0)),
-    lambda ans, x1, x2: unbroadcast_f(x2, lambda g: np.where(getval(x1) <= x2, 0, g)),
-)
-
-
-@primitive
-def _clip(x, x_min, x_max):
-    return np.clip(x, x_min, x_max)
-
-
-# Inside the bounds, the bounds included, the gradient passes (TensorFlow's clip_by_value).
-defvjp(
-    _clip,
-    lambda ans, x, x_min, x_max: lambda g: np.where((x >= x_min) & (x <= x_max), g, 0),
-)
-
-
-def _extreme(reduce):
-    @primitive
-    def extreme(x, axis, keepdims):
-        return reduce(x, axis=axis, keepdims=keepdims)
-
-    def extreme_vjp(ans, x, axis, keepdims):
-        kept, _ = _reduction(x.shape, axis)
-        hits = x == np.reshape(ans, kept)
-
-        def vjp(g):
-            # ties share the gradient equally, as TensorFlow's reduce_max
-            return np.reshape(g, kept) * hits / np.sum(hits, axis=axis, keepdims=True, dtype=g.dtype)
-
-        return vjp
-
-    defvjp(extreme, extreme_vjp)
-    return extreme
+def _tuple(axis):
+    """Keras takes a list of axes where NumPy wants a tuple."""
+    return tuple(axis) if isinstance(axis, list) else axis
 
 
 # ----- arithmetic -----------------------------------------------------------------------------
@@ -301,51 +240,14 @@ def _int_dtype(x):
 
 def sum(x, axis=None, keepdims=False):
     x = _accumulator(to_array(x))
-    return anp.sum(x, axis=axis, keepdims=keepdims, dtype=_int_dtype(x))
+    return anp.sum(x, axis=_tuple(axis), keepdims=keepdims, dtype=_int_dtype(x))
 
 
 def prod(x, axis=None, keepdims=False, dtype=None):
     x = to_array(x)
     x = cast(x, dtype) if dtype is not None else _accumulator(x)
-    return anp.prod(x, axis=axis, keepdims=keepdims, dtype=_int_dtype(x))
+    return anp.prod(x, axis=_tuple(axis), keepdims=keepdims, dtype=_int_dtype(x))
 
-
-@functools.lru_cache(maxsize=256)
-def _reduction(shape, axis):
-    """(the kept-dims shape, the count of values reduced into each result) of a reduction."""
-    axes = range(len(shape)) if axis is None else normalize_axis_tuple(axis, len(shape))
-    kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
-    return kept, math.prod(shape) // builtins.max(math.prod(kept), 1)
-
-
-@primitive
-def _mean(x, axis, keepdims):
-    _, count = _reduction(x.shape, axis)
-    return np.add.reduce(x, axis=axis, keepdims=keepdims) / count
-
-
-def _mean_vjp(ans, x, axis, keepdims):
-    # autograd's own mean divides its gradient by a NumPy integer, which turns a float32
-    # gradient into float64 under NumPy 2's promotion rules; this one keeps the dtype, and
-    # is one node where a sum and a division would be two.
-    kept, count = _reduction(x.shape, axis)
-
-    def vjp(g):
-        out = np.empty(x.shape, np.result_type(g))
-        return np.divide(np.reshape(g, kept), count, out=out)
-
-    return vjp
-
-
-defvjp(_mean, _mean_vjp)
-
-
-def _tuple(axis):
-    return tuple(axis) if isinstance(axis, list) else axis
-
-
-_max = _extreme(np.max)
-_min = _extreme(np.min)
 
 
 def mean(x, axis=None, keepdims=False):
@@ -393,24 +295,33 @@ def argmin(x, axis=None, keepdims=False):
 
 
 def any(x, axis=None, keepdims=False):
-    return np.any(getval(to_array(x)), axis=axis, keepdims=keepdims)
+    return np.any(getval(to_array(x)), axis=_tuple(axis), keepdims=keepdims)
 
 
 def all(x, axis=None, keepdims=False):
-    return np.all(getval(to_array(x)), axis=axis, keepdims=keepdims)
+    return np.all(getval(to_array(x)), axis=_tuple(axis), keepdims=keepdims)
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector or matrix norm (NumPy's `ord` values); integers give ``floatx()``.
 
-    Vector norms and the Frobenius norm are written here (autograd differentiates only some
-    `ord` values of its own `norm`); other matrix norms are autograd's.
+    Vector norms and the matrix norms Frobenius, 1, -1, inf, -inf are written here (autograd
+    differentiates only some `ord` values of its own `norm`); "nuc" is autograd's, and the
+    matrix 2 and -2 norms have values but no gradient (`_autodiff` says so).
     """
     x = as_float(x)
     ndim = np.ndim(getval(x))
     matrix = (isinstance(axis, tuple) and len(axis) == 2) or (
         axis is None and ndim == 2 and ord is not None
     )
+    if matrix and ord in (1, -1, np.inf, -np.inf):
+        # the largest (smallest) column sum (row sum for inf) of |x|
+        rows, cols = normalize_axis_tuple((0, 1) if axis is None else axis, ndim)
+        if ord in (np.inf, -np.inf):
+            rows, cols = cols, rows
+        pick = max if ord > 0 else min
+        out = pick(anp.sum(anp.abs(x), axis=rows, keepdims=True), axis=cols, keepdims=True)
+        return out if keepdims else anp.squeeze(out, axis=(rows, cols))
     if matrix and ord not in (None, "fro"):
         return anp.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
     if axis is None and ord not in (None, "fro", 2) and ndim != 1:
@@ -449,8 +360,8 @@ def dot(x1, x2):
     return anp.dot(x1, x2)
 
 
-def einsum(subscripts, *operands):
-    return anp.einsum(subscripts, *promote(*operands))
+def einsum(subscripts, *operands, **kwargs):
+    return anp.einsum(subscripts, *promote(*operands), **kwargs)
 
 
 # ----- shapes ---------------------------------------------------------------------------------
@@ -589,7 +500,7 @@ def sort(x, axis=-1):
 
 
 def _dtype(dtype, default):
-    return np.dtype(default if dtype is None else dtype)
+    return standardize_dtype(default if dtype is None else dtype)
 
 
 def zeros(shape, dtype=None):
@@ -616,8 +527,9 @@ def full_like(x, fill_value, dtype=None):
     return np.full(np.shape(getval(x)), fill_value, _dtype(dtype, dtype_of(to_array(x))))
 
 
-def arange(start, stop=None, step=1, dtype=None):
-    """int32 for integer bounds, ``floatx()`` when any is a float (Keras)."""
+def arange(start, stop=None, step=None, dtype=None):
+    """int32 for integer bounds, ``floatx()`` when any is a float (Keras); `step` 1 if None."""
+    step = 1 if step is None else step
     bounds = [start, step] if stop is None else [start, stop, step]
     default = result_type(*(b if isinstance(b, (int, float)) else to_array(b) for b in bounds))
     if stop is None:
