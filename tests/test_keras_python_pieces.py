@@ -352,3 +352,62 @@ def test_lambda_is_not_written_into_files(tmp_path):
     with pytest.raises(ValueError, match="loading a file must never run its code"):
         model.save(tmp_path / "m.keras")
     assert not (tmp_path / "m.keras").exists()
+
+
+def scaled_softsign(ops):
+    def scaled_softsign(z):
+        return 1.7 * z / (1.0 + ops.abs(z))
+    return scaled_softsign
+
+
+def test_custom_activations_train_as_in_keras(tf_keras):
+    def model(lib, ops):
+        lib.utils.set_random_seed(8)
+        m = lib.Sequential([lib.Input((5,)),
+                            lib.layers.Dense(6, activation=scaled_softsign(ops)),
+                            lib.layers.Activation(lambda z: ops.square(z) * 0.5),
+                            lib.layers.Dense(2)])
+        m.compile(optimizer=lib.optimizers.Adam(0.02), loss="mse")
+        return m
+
+    km, fm = model(tf_keras, tf_keras.ops), model(fastnn, fastnn.ops)
+    fm.set_weights(km.get_weights())
+    np.testing.assert_allclose(fm.predict(X), km.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
+    hk = km.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+    hf = fm.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
+    for k, f in zip(km.get_weights(), fm.get_weights()):
+        np.testing.assert_allclose(f, k, **FIT_TOL)
+
+
+def test_custom_copy_of_a_builtin_activation_trains_the_same_weights():
+    def build(activation):
+        fastnn.utils.set_random_seed(9)
+        m = fastnn.Sequential([fastnn.Input((5,)), fastnn.layers.Dense(6, activation=activation),
+                               fastnn.layers.Dense(2)])
+        m.compile(optimizer="adam", loss="mse")
+        return m
+
+    a, b = build("tanh"), build(lambda z: fastnn.ops.tanh(z))
+    b.set_weights(a.get_weights())
+    ha = a.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+    hb = b.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(hb["loss"], ha["loss"], rtol=1e-5)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, rtol=1e-5, atol=1e-7)
+
+
+def test_activation_autograd_cannot_trace_is_named():
+    def clipped(z):
+        z = z * 1.0
+        z[z < 0] = 0.0        # in-place assignment: runs on arrays, cannot be differentiated
+        return z
+
+    model = fastnn.Sequential([fastnn.Input((5,)),
+                               fastnn.layers.Dense(3, activation=clipped, name="inplace")])
+    model.compile(optimizer="sgd", loss="mse")
+    np.testing.assert_allclose(model.predict(X), np.maximum(X @ model.get_weights()[0], 0),
+                               rtol=1e-5, atol=1e-6)      # inference needs no gradient
+    _fails_and_changes_nothing(
+        model, lambda: model.fit(X, Y[:, :1].repeat(3, axis=1), epochs=1, verbose=0),
+        Exception, "clipped.*inplace.*fastnn.ops")

@@ -130,6 +130,50 @@ class PythonPiece:
         return out.reshape(rows, -1)
 
 
+class ActivationPiece:
+    """A user's activation function (``Dense(activation=fn)``, ``Activation(fn)``) as the
+    engine's Python op: elementwise on the rows it gets, no weights."""
+
+    def __init__(self, fn, layer_name: str):
+        self.variables: list = []
+        self.weights: list = []
+        self.fn = fn
+        self.name = (f"activation '{getattr(fn, '__name__', type(fn).__name__)}' of layer "
+                     f"'{layer_name}'")
+
+    def forward(self, inputs, training: bool, need_grad: bool):
+        from fastnn import _autodiff
+
+        x = inputs[0]
+        try:
+            if not need_grad:
+                out = np.asarray(self.fn(x))
+                pullback = None
+            else:
+                out, pull = _autodiff.vjp(self.fn, x, name=self.name)
+                out = np.asarray(out)
+
+                def pullback(g):
+                    try:
+                        return [np.asarray(pull(g.astype(out.dtype, copy=False)))], []
+                    except Exception as exc:
+                        raise _marked(_retyped(exc, f"The gradient of the {self.name} "
+                                                    f"failed: {exc}")) from exc
+            if out.shape != x.shape:
+                raise _PieceError(f"The {self.name} returned shape {out.shape} for inputs "
+                                  f"of shape {x.shape}; an activation keeps the shape.")
+        except (_autodiff.NotDifferentiableError, _PieceError) as exc:
+            raise _marked(exc)
+        except Exception as exc:
+            raise _marked(_retyped(exc, f"The {self.name} failed: {exc}")) from exc
+        return out, pullback
+
+
+def activation_op(fn, width: int, layer_name: str) -> dict:
+    """The engine op of a Python activation function."""
+    return {"kind": "python", "n_out": width, "piece": ActivationPiece(fn, layer_name)}
+
+
 class _PieceError(ValueError):
     """A Python layer broke its contract (its output's shape)."""
 
