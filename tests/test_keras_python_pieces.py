@@ -411,3 +411,39 @@ def test_activation_autograd_cannot_trace_is_named():
     _fails_and_changes_nothing(
         model, lambda: model.fit(X, Y[:, :1].repeat(3, axis=1), epochs=1, verbose=0),
         Exception, "clipped.*inplace.*fastnn.ops")
+
+
+def test_keras_file_with_a_lambda_is_refused(tf_keras, tmp_path):
+    model = tf_keras.Sequential([tf_keras.Input((5,)), tf_keras.layers.Lambda(lambda t: t * 2.0)])
+    model.save(tmp_path / "lambda.keras")
+    for safe_mode in (True, False):
+        with pytest.raises(ValueError, match="would run code from the file"):
+            fastnn.models.load_model(tmp_path / "lambda.keras", safe_mode=safe_mode)
+    # What the message says to do works: the same model from code, the file's weights.
+    rebuilt = fastnn.Sequential([fastnn.Input((5,)), fastnn.layers.Lambda(lambda t: t * 2.0)])
+    np.testing.assert_allclose(rebuilt.predict(X), model.predict(X, verbose=0), rtol=1e-6)
+
+
+def test_train_step_override_is_refused_with_the_alternatives():
+    class Custom(fastnn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = fastnn.layers.Dense(2)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+        def train_step(self, data):
+            raise AssertionError("never called")
+
+    model = Custom()
+    model.compile(optimizer="sgd", loss="mse")
+    model.build((None, 5))
+    before = model.get_weights()
+    for run in (lambda: model.fit(X, Y, verbose=0), lambda: model.train_on_batch(X, Y)):
+        with pytest.raises(ValueError, match="overrides train_step.*compile\\(loss=fn\\)"):
+            run()
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(model.predict(X), X @ before[0] + before[1], rtol=1e-5,
+                               atol=1e-6)      # inference has no step to override

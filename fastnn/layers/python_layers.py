@@ -245,6 +245,18 @@ class Lambda(Layer):
             return tuple(spec(input_shape))
         return (None, *tuple(spec))
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        function = config.get("function")
+        if callable(function):
+            return cls(**config)
+        raise ValueError(
+            f"The file holds a Lambda layer ('{config.get('name')}') whose function is stored "
+            "as Python code. Turning it back into a function would run code from the file, "
+            "which fastnn never does (with safe_mode=True or False). Rebuild the model in your "
+            "code, with the Lambda's function, and load the file's weights into it with "
+            "`model.load_weights`.")
+
     def get_config(self):
         raise ValueError(
             f"Lambda layer '{self.name}' cannot be saved by fastnn: its function is Python "

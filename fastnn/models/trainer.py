@@ -127,6 +127,7 @@ class Trainer:
         return metrics if isinstance(metrics, dict) else list(metrics)
 
     def _require_compiled(self, what: str) -> None:
+        self._refuse_overridden_steps(what)
         if not self.compiled:
             raise ValueError("You must call `compile()` before using the model.")
         if self.loss is None:
@@ -134,6 +135,23 @@ class Trainer:
                 f"You must call `compile()` with a loss before using `{what}`. "
                 "Example: model.compile(optimizer='adam', loss='mse')."
             )
+
+    def _refuse_overridden_steps(self, what: str) -> None:
+        """A subclass's train_step/test_step/compute_loss is written for one backend's
+        automatic differentiation (tf.GradientTape, torch autograd, jax.grad); fastnn runs
+        fit's steps in its engine and cannot run it, so it says so instead of ignoring it."""
+        for cls in type(self).__mro__:
+            if cls.__module__.startswith("fastnn."):
+                break
+            steps = [n for n in ("train_step", "test_step", "compute_loss") if n in vars(cls)]
+            if steps:
+                raise ValueError(
+                    f"{cls.__name__} overrides {', '.join(steps)}, which fastnn cannot run: "
+                    f"`{what}` runs its steps in the compiled engine, and Keras's overrides "
+                    "are written for one backend's gradients (tf.GradientTape, torch, jax). "
+                    "Instead pass your loss to compile(loss=fn) (a function or a "
+                    "fastnn.losses.Loss subclass written with fastnn.ops), compute in a "
+                    "custom Layer's call, or act between batches with a Callback.")
 
     @contextlib.contextmanager
     def _unchanged_on_error(self):
