@@ -14,13 +14,12 @@ def cases(keras: Callable[[], object], label: str) -> dict:
     so that TensorFlow is imported only by the process that times it); `label` names the
     library in failed checks."""
 
-    def build(n_in, layers, weights, learning_rate=1e-3):
+    def build(n_in, layers, weights, learning_rate=1e-3, loss="sparse_categorical_crossentropy"):
         k = keras()
         model = k.Sequential([k.Input((n_in,))] + [
             k.layers.Dense(units, activation=act) for units, act in layers])
         model.set_weights([a for pair in weights for a in pair])
-        model.compile(optimizer=k.optimizers.Adam(learning_rate),
-                      loss="sparse_categorical_crossentropy")
+        model.compile(optimizer=k.optimizers.Adam(learning_rate), loss=loss)
         return model
 
     def tutorial_fit(sizes):
@@ -33,6 +32,26 @@ def cases(keras: Callable[[], object], label: str) -> dict:
 
         losses = run().history["loss"]
         w.check_loss_falls(losses[0], losses[-1], f"{label} tutorial fit")
+        return Case(run, x.nbytes + y.nbytes)
+
+    def custom_loss_fit(sizes):
+        # The tutorial fit with the user's own loss: Python code once per batch.
+        ops = keras().ops
+
+        def sparse_crossentropy(y_true, y_pred):
+            labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+            picked = ops.sum(ops.one_hot(labels, 2) * y_pred, axis=-1)
+            return -ops.log(ops.clip(picked, 1e-7, 1.0))
+
+        x, y = w.tutorial_data(sizes.tutorial_samples)
+        weights = w.initial_weights(1, w.TUTORIAL_LAYERS)
+
+        def run():
+            model = build(1, w.TUTORIAL_LAYERS, weights, 1e-4, loss=sparse_crossentropy)
+            return model.fit(x, y, batch_size=10, epochs=sizes.tutorial_epochs, verbose=0)
+
+        losses = run().history["loss"]
+        w.check_loss_falls(losses[0], losses[-1], f"{label} tutorial fit, custom loss")
         return Case(run, x.nbytes + y.nbytes)
 
     def mnist_epoch(sizes):
@@ -73,5 +92,6 @@ def cases(keras: Callable[[], object], label: str) -> dict:
                       f"{label} predict")
         return Case(lambda: model.predict(x, verbose=0), x.nbytes)
 
-    return {"tutorial_fit": tutorial_fit, "mnist_epoch": mnist_epoch,
+    return {"tutorial_fit": tutorial_fit, "custom_loss_fit": custom_loss_fit,
+            "mnist_epoch": mnist_epoch,
             "wide_deep_epoch": wide_deep_epoch, **predict_cases(predict)}
