@@ -53,6 +53,11 @@ class Registry:
         try:
             return self._objects[self._key(name)]
         except KeyError:
+            from fastnn.saving.object_registration import lookup_custom
+
+            custom = lookup_custom(name)
+            if custom is not None:        # registered, or in a custom_object_scope
+                return custom
             raise ValueError(
                 f"Could not interpret {self.kind} identifier: {name!r}. "
                 f"Valid names are: {', '.join(self._names)}."
@@ -92,13 +97,19 @@ class Registry:
         for objects with ``get_config``."""
         if obj is None:
             return None
+        from fastnn.saving.object_registration import get_registered_name
+
         if hasattr(obj, "get_config"):
+            registered = get_registered_name(type(obj))
             return {
-                "module": self.module,
+                "module": self.module if registered is None else type(obj).__module__,
                 "class_name": type(obj).__name__,
                 "config": obj.get_config(),
-                "registered_name": None,
+                "registered_name": registered,
             }
+        registered = get_registered_name(obj)
+        if registered is not None:       # your function, written under its registered name
+            return registered
         name = getattr(obj, "__name__", None)
         if name is None or self._key(name) not in self._objects:
             raise ValueError(f"Cannot serialize {obj!r}: it is not a registered {self.kind}.")
@@ -113,7 +124,14 @@ class Registry:
                 f"Could not deserialize {self.kind} from {config!r}: expected a name or a "
                 "dict with 'class_name' and 'config'."
             )
-        cls = self.lookup(config["class_name"])
+        from fastnn.saving.object_registration import lookup_custom
+
+        if config["class_name"] == "function" and isinstance(config.get("config"), str):
+            return self.lookup(config["config"])     # Keras's form of a (registered) function
+        cls = lookup_custom(config.get("class_name"), config.get("registered_name")) \
+            if config.get("registered_name") else None
+        if cls is None:
+            cls = self.lookup(config["class_name"])
         inner = config.get("config") or {}
         if isinstance(cls, type):
             from_config = getattr(cls, "from_config", None)

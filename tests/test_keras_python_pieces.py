@@ -447,3 +447,77 @@ def test_train_step_override_is_refused_with_the_alternatives():
         np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(model.predict(X), X @ before[0] + before[1], rtol=1e-5,
                                atol=1e-6)      # inference has no step to override
+
+
+# ---- custom objects in files -------------------------------------------------------------
+
+def scaler_layer(lib, ops, package):
+    @lib.utils.register_keras_serializable(package=package)
+    class Scaler(lib.layers.Layer):
+        def __init__(self, factor=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def build(self, input_shape):
+            self.gain = self.add_weight(shape=(input_shape[-1],), initializer="ones",
+                                        name="gain")
+
+        def call(self, inputs):
+            return ops.tanh(inputs * self.gain) * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    @lib.utils.register_keras_serializable(package=package)
+    def half_mse(y_true, y_pred):
+        return 0.5 * ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+    return Scaler, half_mse
+
+
+def test_registered_custom_objects_travel_in_files_both_ways(tf_keras, tmp_path):
+    k_scaler, k_loss = scaler_layer(tf_keras, tf_keras.ops, "FnnTest")
+    f_scaler, f_loss = scaler_layer(fastnn, fastnn.ops, "FnnTest")
+
+    def model(lib, scaler, loss):
+        lib.utils.set_random_seed(10)
+        m = lib.Sequential([lib.Input((5,)), lib.layers.Dense(4), scaler(1.5, name="scaler"),
+                            lib.layers.Dense(2)])
+        m.compile(optimizer="adam", loss=loss)
+        return m
+
+    km, fm = model(tf_keras, k_scaler, k_loss), model(fastnn, f_scaler, f_loss)
+    weights = km.get_weights()
+    weights[2] = np.linspace(0.5, 1.5, 4).astype(np.float32)      # the gain
+    km.set_weights(weights)
+    fm.set_weights(weights)
+    km.save(tmp_path / "k.keras")
+    fm.save(tmp_path / "f.keras")
+    from_keras = fastnn.models.load_model(tmp_path / "k.keras")
+    from_fastnn = tf_keras.models.load_model(tmp_path / "f.keras")
+    expected = km.predict(X, verbose=0)
+    np.testing.assert_allclose(from_keras.predict(X), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(from_fastnn.predict(X, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    assert isinstance(from_keras.layers[1], f_scaler) and from_keras.layers[1].factor == 1.5
+    assert from_keras.loss is f_loss
+    # The loaded model trains with its custom loss as the original does.
+    h1 = from_keras.fit(X, Y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0).history
+    h2 = fm.fit(X, Y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-5)
+
+
+def test_unregistered_custom_layer_needs_custom_objects(tmp_path):
+    class Doubler(fastnn.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    model = fastnn.Sequential([fastnn.Input((5,)), Doubler(name="doubler")])
+    model.save(tmp_path / "d.keras")
+    with pytest.raises(ValueError, match="Doubler.*custom_objects"):
+        fastnn.models.load_model(tmp_path / "d.keras")
+    for loaded in (fastnn.models.load_model(tmp_path / "d.keras",
+                                            custom_objects={"Doubler": Doubler}),):
+        np.testing.assert_allclose(loaded.predict(X), 2 * X, rtol=1e-6)
+    with fastnn.saving.custom_object_scope({"Doubler": Doubler}):
+        np.testing.assert_allclose(fastnn.models.load_model(tmp_path / "d.keras").predict(X),
+                                   2 * X, rtol=1e-6)

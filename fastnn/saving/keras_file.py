@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import h5py
 
 from fastnn import _random
-from fastnn.saving import model_config, weights_h5
+from fastnn.saving import model_config, object_registration, weights_h5
 from fastnn.saving.atomic import atomic_path
 
 # The Keras release whose file format fastnn writes.
@@ -141,7 +141,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     """
     filepath = os.fspath(filepath)
     config, weights = _read_archive(filepath)
-    with _random_state_kept():
+    with _random_state_kept(), object_registration.objects_for_loading(custom_objects):
         model = model_config.model_from_config(config, custom_objects)
         if compile:
             model_config.compile_from_config(model, config.get("compile_config"))

@@ -184,6 +184,16 @@ def _read_optimizer(values: list[np.ndarray], model, skip_mismatch: bool) -> Non
     if target is None:
         return
     problem = None
+    head = 2 if _has_float_lr(opt) else 1
+    if len(values) == head and len(target) > head:
+        # Keras saves an optimizer that never stepped with its step count and rate only
+        # (its slots are made at the first step): fresh slots here too.
+        for i, v in enumerate(values):
+            _check_finite(v, f"optimizer/vars/{i}")
+        opt.iterations = int(values[0])
+        if head == 2 and np.float32(opt.learning_rate) != values[1]:
+            opt.learning_rate = float(values[1])
+        return
     if len(values) != len(target):
         problem = (f"The optimizer '{opt.name}' has {len(target)} variables; the file holds "
                    f"{len(values)} (was it saved with another optimizer or model?).")
@@ -199,7 +209,6 @@ def _read_optimizer(values: list[np.ndarray], model, skip_mismatch: bool) -> Non
         raise ValueError(problem)
     for i, v in enumerate(values):
         _check_finite(v, f"optimizer/vars/{i}")
-    head = 2 if _has_float_lr(opt) else 1
     tail = 1 if hasattr(opt, "u_product") else 0
     opt.iterations = int(values[0])
     if head == 2 and np.float32(opt.learning_rate) != values[1]:
