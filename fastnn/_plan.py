@@ -118,6 +118,10 @@ class Builder:
             if len(inputs) != 1:
                 raise ValueError(f"Layer '{layer.name}' merges no inputs.")
             return [Value(inputs[0].buf, out_shape)]
+        if _regularizers.is_python(layer.activity_regularizer):
+            raise ValueError(
+                f"Layer '{layer.name}' has a custom activity regularizer; fastnn runs custom "
+                "weight regularizers, but activity regularizers only as L1, L2 or L1L2.")
         l1, l2 = _regularizers.coefficients(layer.activity_regularizer)
         if l1 or l2:
             layer_ops[-1] = {**layer_ops[-1], "act_l1": l1, "act_l2": l2}
@@ -196,7 +200,8 @@ class Plan:
                 ops_i, ops_f, self.params, self.grads, self.state, self.var_off,
                 self.var_size, self._var_l1, self._var_l2, self.in_dim, capacity,
                 var_l2_rows=self._var_l2_rows, op_inputs=g["inputs"], outputs=g["outputs"],
-                python_ops=[op.get("piece") for _, op, _, _ in g["ops"]]))
+                python_ops=[op.get("piece") for _, op, _, _ in g["ops"]],
+                python_penalties=self._python_penalties))
             g["ops_i"], g["ops_f"] = ops_i, ops_f
         self._ops_i, self._ops_f = train["ops_i"], train["ops_f"]
         self.engine = self.engines[0]               # fit, and training-mode calls
@@ -205,7 +210,8 @@ class Plan:
             self.inference_engine.share_access(self.engine)
         self.forces_training = any(op.get("training") for g in graphs
                                    for _, op, _, _ in g["ops"])
-        self.has_python = any(op["kind"] == "python" for g in graphs for _, op, _, _ in g["ops"])
+        self.has_python = bool(self._python_penalties) or any(
+            op["kind"] == "python" for g in graphs for _, op, _, _ in g["ops"])
 
     def _graph(self, model, input_shapes, mode) -> dict:
         """The model's ops for calls in ``mode`` (None: every mode), with their wiring."""
@@ -299,6 +305,10 @@ class Plan:
         self._var_l2_rows = np.array([_regularizers.batch_mean_l2(v.regularizer)
                                       for v in self.trainable], dtype=np.float64)
         self.constrained = [v for v in self.trainable if v.constraint is not None]
+        # Weights with the user's own regularizer: Python, once per batch.
+        self._python_penalties = [
+            (offsets[id(v)], v.value.size, _regularizers.PythonPenalty(v.regularizer, v))
+            for v in self.trainable if _regularizers.is_python(v.regularizer)]
         self._offsets, self._state_offsets = offsets, state_offsets
         trainable = {id(v) for v in self.trainable}
         for _, op, _, _ in ops:

@@ -192,6 +192,44 @@ def deserialize(config: Any) -> Regularizer | None:
     return _REGISTRY.deserialize(config)
 
 
+def is_python(regularizer: Any) -> bool:
+    """Whether a weight's regularizer is the user's own code (a function or a Regularizer
+    subclass), run in Python once per batch instead of in the engine."""
+    reg = get(regularizer)
+    return reg is not None and type(reg) not in (L1, L2, L1L2, L2BatchMean)
+
+
+class PythonPenalty:
+    """The engine's callback for a weight's Python regularizer: ``(value, with_grad) ->
+    (penalty, d penalty / d weight or None)``, the penalty added to every batch's loss as
+    Keras adds ``model.losses``."""
+
+    def __init__(self, regularizer, variable):
+        self.regularizer = get(regularizer)
+        self.shape = tuple(variable.shape)
+        self.name = f"regularizer of '{variable.path}'"
+
+    def __call__(self, flat, with_grad: bool):
+        from fastnn import _autodiff
+        from fastnn.losses.python_loss import _marked, _retyped
+
+        value = flat.reshape(self.shape)
+        try:
+            if with_grad:
+                penalty, grad = _autodiff.value_and_grad(self.regularizer, name=self.name)(value)
+                grad = np.asarray(grad, dtype=flat.dtype).reshape(-1)
+            else:
+                penalty, grad = self.regularizer(value), None
+            penalty = float(np.asarray(penalty))
+        except _autodiff.NotDifferentiableError as exc:
+            raise _marked(exc)
+        except Exception as exc:
+            raise _marked(_retyped(exc, f"The {self.name} failed: {exc}")) from exc
+        if not np.isfinite(penalty):
+            raise _marked(ValueError(f"The {self.name} gave a non-finite penalty ({penalty})."))
+        return penalty, grad
+
+
 def coefficients(regularizer: Any) -> tuple[float, float]:
     """The engine's form of a Keras regularizer: ``(l1, l2)``; ``(0.0, 0.0)`` for None and for
     :class:`L2BatchMean` (see :func:`batch_mean_l2`).
@@ -203,7 +241,7 @@ def coefficients(regularizer: Any) -> tuple[float, float]:
         penalties in its compiled loop and cannot call Python code.
     """
     reg = get(regularizer)
-    if reg is None or type(reg) is L2BatchMean:
+    if reg is None or type(reg) is L2BatchMean or is_python(reg):
         return 0.0, 0.0
     if type(reg) not in (L1, L2, L1L2):
         raise ValueError(

@@ -521,3 +521,34 @@ def test_unregistered_custom_layer_needs_custom_objects(tmp_path):
     with fastnn.saving.custom_object_scope({"Doubler": Doubler}):
         np.testing.assert_allclose(fastnn.models.load_model(tmp_path / "d.keras").predict(X),
                                    2 * X, rtol=1e-6)
+
+
+def test_custom_regularizer_trains_as_the_builtin_and_as_keras(tf_keras):
+    ops = fastnn.ops
+
+    def build(lib, regularizer):
+        lib.utils.set_random_seed(12)
+        m = lib.Sequential([lib.Input((5,)),
+                            lib.layers.Dense(4, kernel_regularizer=regularizer),
+                            lib.layers.Dense(2)])
+        m.compile(optimizer="adam", loss="mse")
+        return m
+
+    class MyL2(fastnn.regularizers.Regularizer):
+        def __call__(self, w):
+            return 0.05 * ops.sum(ops.square(w))
+
+    builtin = build(fastnn, fastnn.regularizers.L2(0.05))
+    custom = build(fastnn, MyL2())
+    keras_model = build(tf_keras, lambda w: 0.05 * tf_keras.ops.sum(tf_keras.ops.square(w)))
+    custom.set_weights(builtin.get_weights())
+    keras_model.set_weights(builtin.get_weights())
+    histories = [m.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
+                 for m in (builtin, custom, keras_model)]
+    np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-5)
+    np.testing.assert_allclose(histories[1]["loss"], histories[2]["loss"], rtol=1e-4)
+    for a, b, k in zip(builtin.get_weights(), custom.get_weights(), keras_model.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(b, k, **FIT_TOL)
+    np.testing.assert_allclose(custom.evaluate(X, Y, verbose=0),
+                               keras_model.evaluate(X, Y, verbose=0), rtol=1e-4)

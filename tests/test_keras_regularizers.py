@@ -145,9 +145,13 @@ class Custom(regularizers.Regularizer):
 
 
 @pytest.mark.parametrize("reg", [lambda w: 0.0, Custom()])
-def test_coefficients_reject_custom(reg):
-    with pytest.raises(ValueError, match="supports L1, L2 and L1L2"):
-        regularizers.coefficients(reg)
+def test_custom_regularizers_are_python_not_engine_coefficients(reg):
+    # The engine computes L1/L2 itself; the user's own regularizers run in Python per batch
+    # (tests/test_keras_python_pieces.py trains with one against Keras).
+    assert regularizers.is_python(reg)
+    assert regularizers.coefficients(reg) == (0.0, 0.0)
+    assert not regularizers.is_python(regularizers.L2(0.1))
+    assert not regularizers.is_python(None)
 
 
 # ---- constraints -------------------------------------------------------------------------

@@ -316,6 +316,8 @@ cdef class Engine:
     cdef int n_external
     cdef list _python                 # per op: its Python piece (OP_PYTHON), or None
     cdef list _python_weights         # per op: [(offset, size), ...] of its piece's weights
+    cdef list _penalties              # [(offset, size, fn)]: weights' Python regularizers
+    cdef int n_penalties
     cdef bint by_weight                    # batches are normalized by Σw, not by rows
     # Σ over the last train_epoch's (or loss_and_gradients') batches of rows × the batch's
     # regularization penalty (the part of loss_sum that is not the outputs' losses).
@@ -343,7 +345,7 @@ cdef class Engine:
 
     def __init__(self, ops_i, ops_f, params, grads, state, var_off, var_size, var_l1, var_l2,
                  Py_ssize_t in_dim, Py_ssize_t capacity=32, var_l2_rows=None, op_inputs=None,
-                 outputs=None, python_ops=None):
+                 outputs=None, python_ops=None, python_penalties=None):
         cdef int64_t[:, ::1] oi = np.ascontiguousarray(ops_i, dtype=np.int64).reshape(-1, N_I)
         cdef double[:, ::1] of = np.ascontiguousarray(ops_f, dtype=np.float64).reshape(-1, N_F)
         cdef Py_ssize_t k, i, off = in_dim, vec = 0, n_links = 0, tmp_width
@@ -408,6 +410,11 @@ cdef class Engine:
             raise ValueError("python_ops needs one entry per op")
         self._python_weights = [list(getattr(piece, "weights", ())) if piece is not None
                                 else [] for piece in self._python]
+        self._penalties = list(python_penalties or [])
+        self.n_penalties = len(self._penalties)
+        for off_size_fn in self._penalties:
+            if off_size_fn[0] < 0 or off_size_fn[0] + off_size_fn[1] > params.shape[0]:
+                raise ValueError("a regularized weight lies outside the parameter buffer")
         for k in range(self.n_ops):
             self.n_consumers[k] = 0
         for k in range(self.n_ops):
@@ -693,6 +700,21 @@ cdef class Engine:
         except BaseException as exc:
             w.abort = True
             w.error = exc
+
+    cdef double _call_penalties(self, Workspace w, bint with_grad) noexcept:
+        """The weights' Python regularizers (the GIL held): their penalties' sum, their
+        gradients added to grads."""
+        cdef double total = 0.0
+        try:
+            for off, size, fn in self._penalties:
+                value, grad = fn(self.params[off:off + size].copy(), with_grad)
+                total += value
+                if with_grad:
+                    self.grads[off:off + size] += grad
+        except BaseException as exc:
+            w.abort = True
+            w.error = exc
+        return total
 
     cdef int _raise_external(self, Workspace w) except -1:
         """After a call: raise what a Python loss raised (and reset the workspace)."""

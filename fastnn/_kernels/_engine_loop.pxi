@@ -142,6 +142,14 @@ cdef double _external_losses(Engine e, Workspace w, floating *ws, Py_ssize_t row
         return e._call_external(w, <void *> ws, rows, idx, start, b, with_grad)
 
 
+cdef double _python_penalties(Engine e, Workspace w, bint with_grad) noexcept nogil:
+    """Penalties of weights with Python regularizers (none in most models: no GIL)."""
+    if e.n_penalties == 0:
+        return 0.0
+    with gil:
+        return e._call_penalties(w, with_grad)
+
+
 cdef double _gradient_batch(Engine e, Workspace w, const floating *like, Batch *t,
                             const int64_t *idx, Py_ssize_t rows, int n_threads,
                             long step=0) noexcept nogil:
@@ -166,7 +174,7 @@ cdef double _gradient_batch(Engine e, Workspace w, const floating *like, Batch *
     _backward(e, w, ws, <floating *> w.p_vecs, ws, rows, step, n_threads)
     if w.abort:
         return loss
-    penalty = _penalty(e, params, denom)
+    penalty = _penalty(e, params, denom) + _python_penalties(e, w, True)
     e.penalty_sum += rows * penalty
     _regularization_grads(e, params, <floating *> e.p_grads, denom)
     return loss + penalty
@@ -226,7 +234,7 @@ cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssi
             else:
                 batch.y[h] = <const floating *> t.y[h] + start * e.heads[h].width
         denom = _denominator(e, &batch, x, rows)
-        penalty = _penalty(e, <floating *> e.p_params, denom)
+        penalty = _penalty(e, <floating *> e.p_params, denom) + _python_penalties(e, w, False)
         batch_loss = _forward(e, w, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows,
                               False, step + start // batch_rows, n_threads)
         if w.abort:
