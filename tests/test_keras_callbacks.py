@@ -194,3 +194,28 @@ def test_registry_round_trips(tmp_path):
         assert fcb.deserialize(fcb.serialize(cb)).get_config() == cb.get_config()
     with pytest.raises(ValueError, match="Valid names are"):
         fcb.get("NoSuchCallback")
+
+
+def test_every_hook_gets_a_dict_of_logs_as_in_keras(tf_keras):
+    import fastnn
+
+    def record(lib):
+        seen = []
+
+        class Recorder(lib.callbacks.Callback):
+            pass
+
+        for hook in ("on_train_begin", "on_epoch_begin", "on_train_batch_begin",
+                     "on_train_batch_end", "on_epoch_end", "on_train_end"):
+            def method(self, *args, _hook=hook, **kwargs):
+                logs = kwargs["logs"] if "logs" in kwargs else args[-1]
+                seen.append((_hook, type(logs).__name__, sorted(logs.keys())))
+            setattr(Recorder, hook, method)
+        lib.utils.set_random_seed(0)
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        x = np.ones((4, 3), np.float32)
+        model.fit(x, x[:, :1], batch_size=2, epochs=1, verbose=0, callbacks=[Recorder()])
+        return seen
+
+    assert record(fastnn) == record(tf_keras)

@@ -105,6 +105,10 @@ CASES = [
     ("Recall", {"thresholds": [0.3, 0.6]}, "binary"),
     ("Recall", {"top_k": 1}, "categorical"),
     ("Recall", {"class_id": 0}, "categorical"),
+    ("TruePositives", {}, "binary"),
+    ("FalsePositives", {"thresholds": [0.2, 0.5, 0.9]}, "binary"),
+    ("TrueNegatives", {"thresholds": 0.3}, "binary"),
+    ("FalseNegatives", {}, "multilabel"),
 ]
 
 

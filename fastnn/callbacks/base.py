@@ -79,6 +79,13 @@ class History(Callback):
         self.model.history = self
 
 
+def _plain(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
 class CallbackList:
     """Calls each hook on every callback in order."""
 
@@ -93,6 +100,10 @@ class CallbackList:
         return any(cb.overrides_batch_hooks() for cb in self.callbacks)
 
     def call(self, hook: str, *args) -> None:
+        if args and (args[-1] is None or isinstance(args[-1], dict)):
+            # Keras 3 hands every hook a dict of plain floats, {} when there is nothing yet
+            # (callbacks written for it call logs.keys()).
+            args = (*args[:-1], {k: _plain(v) for k, v in sorted((args[-1] or {}).items())})
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
             if hook in ("on_train_batch_begin", "on_train_batch_end"):

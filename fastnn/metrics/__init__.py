@@ -27,7 +27,15 @@ from fastnn.metrics.accuracy import (
     top_k_categorical_accuracy,
 )
 from fastnn.metrics.base import Mean, MeanMetricWrapper, Metric, Sum, clear_name_uids, snake_case
-from fastnn.metrics.confusion import AUC, Precision, Recall
+from fastnn.metrics.confusion import (
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
 from fastnn.metrics.regression import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -77,6 +85,10 @@ _CLASSES = (
     AUC,
     Precision,
     Recall,
+    TruePositives,
+    FalsePositives,
+    TrueNegatives,
+    FalseNegatives,
 )
 
 # Keras 3: class names, their snake_case and the short upper/lower aliases; then Keras 2 names.
@@ -200,6 +212,8 @@ __all__ = [
     "CategoricalCrossentropy",
     "CategoricalHinge",
     "CosineSimilarity",
+    "FalseNegatives",
+    "FalsePositives",
     "Hinge",
     "KLDivergence",
     "LogCoshError",
@@ -221,6 +235,8 @@ __all__ = [
     "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
     "accuracy",
     "binary_accuracy",
     "binary_crossentropy",

@@ -200,6 +200,57 @@ class Recall(_PrecisionRecall):
         return self._ratio(tp, tp + fn)
 
 
+class _ConfusionCount(Metric):
+    """The weighted count of one cell of the confusion matrix at each threshold (0.5 by
+    default): a number for one threshold, an array for several (Keras 3)."""
+
+    _cell: int       # 0 tp, 1 fp, 2 tn, 3 fn
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        if thresholds is not None:
+            _check_range(np.atleast_1d(thresholds).tolist())
+        self.init_thresholds = thresholds
+        self.thresholds = np.atleast_1d(0.5 if thresholds is None else thresholds) \
+            .astype(float).tolist()
+        self._evenly = _is_evenly_spread(self.thresholds)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self._count = np.zeros(len(self.thresholds))
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        counts = confusion_counts(y_true, y_pred, self.thresholds, dtype=self._dtype,
+                                  sample_weight=sample_weight, evenly=self._evenly)
+        self._count += counts[self._cell]
+
+    def result(self):
+        return self._value(self._count[0] if len(self.thresholds) == 1 else self._count)
+
+    def get_config(self) -> dict:
+        return {"thresholds": self.init_thresholds, **super().get_config()}
+
+
+class TruePositives(_ConfusionCount):
+    """Weighted count of positives (y_true != 0) predicted above the threshold."""
+    _cell = 0
+
+
+class FalsePositives(_ConfusionCount):
+    """Weighted count of negatives predicted above the threshold."""
+    _cell = 1
+
+
+class TrueNegatives(_ConfusionCount):
+    """Weighted count of negatives predicted at or below the threshold."""
+    _cell = 2
+
+
+class FalseNegatives(_ConfusionCount):
+    """Weighted count of positives predicted at or below the threshold."""
+    _cell = 3
+
+
 _CURVES = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
 _SUMMATIONS = ("interpolation", "majoring", "minoring")
 
