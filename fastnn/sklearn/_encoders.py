@@ -92,7 +92,8 @@ class ClassifierLabelEncoder(TransformerMixin, BaseEstimator):
         if kind == "binary" and (y.ndim == 1 or y.shape[1] == 1):
             y = np.column_stack([1 - y, y])
         if return_proba:
-            return y
+            # scikeras squeezes; only the column axis here, so that one row stays a row
+            return y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
         if kind in ("binary", "multiclass"):
             idx = np.argmax(y, axis=-1)
             if self._one_hot:

@@ -310,6 +310,9 @@ class BaseWrapper(BaseEstimator):
                 if X.ndim != len(self.X_shape_):
                     raise ValueError(f"X has {X.ndim} dimensions, but this {self.__name__} is "
                                      f"expecting {len(self.X_shape_)} dimensions in X.")
+                if X.ndim == 2 and X.shape[1] != self.X_shape_[1]:
+                    raise ValueError(f"X has {X.shape[1]} features, but {self.__name__} is "
+                                     f"expecting {self.X_shape_[1]} features as input.")
                 if X.shape[1:] != self.X_shape_[1:]:
                     raise ValueError(f"X has shape {X.shape[1:]}, but this {self.__name__} is "
                                      f"expecting X of shape {self.X_shape_[1:]}")
@@ -351,8 +354,8 @@ class BaseWrapper(BaseEstimator):
 
     def _initialize(self, X, y):
         if y is None:
-            raise ValueError(f"{self.__name__} needs y to initialize: the target encoder "
-                             "sizes the model from it.")
+            raise ValueError(f"{self.__name__} requires y to be passed, but the target y is "
+                             "None (the target encoder sizes the model from it).")
         X, y = self._validate_data(X, y, reset=True)
         self.target_encoder_ = self.target_encoder.fit(y)
         self.__dict__.update(getattr(self.target_encoder_, "get_metadata", dict)())
@@ -454,7 +457,8 @@ class BaseWrapper(BaseEstimator):
 
     def predict(self, X, **kwargs):
         """Predictions in the form of the y of fit; ``kwargs`` go to the model's predict."""
-        return self.target_encoder_.inverse_transform(self._predict_raw(X, **kwargs))
+        raw = self._predict_raw(X, **kwargs)
+        return self.target_encoder_.inverse_transform(raw)
 
     @staticmethod
     def scorer(y_true, y_pred, **kwargs) -> float:
@@ -474,6 +478,7 @@ class BaseWrapper(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True     # densified: the engine trains on dense rows
         return tags
 
 
@@ -560,8 +565,8 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
 
     def predict_proba(self, X, **kwargs):
         """Class probabilities, columns in the order of ``classes_`` (two for binary)."""
-        return self.target_encoder_.inverse_transform(self._predict_raw(X, **kwargs),
-                                                      return_proba=True)
+        raw = self._predict_raw(X, **kwargs)
+        return self.target_encoder_.inverse_transform(raw, return_proba=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
