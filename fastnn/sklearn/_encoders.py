@@ -89,7 +89,7 @@ class ClassifierLabelEncoder(TransformerMixin, BaseEstimator):
         """Labels (shaped as the y of fit) from the model's outputs, or with
         ``return_proba`` the class probabilities (two columns for one sigmoid output)."""
         kind = self._kind
-        if kind == "binary" and (y.ndim == 1 or y.shape[1] == 1):
+        if kind == "binary" and (y.ndim == 1 or y.shape[1] == 1 and self.n_classes_ == 2):
             y = np.column_stack([1 - y, y])
         if return_proba:
             # scikeras squeezes; only the column axis here, so that one row stays a row
