@@ -101,6 +101,47 @@ def test_fit_keyword_beats_routed_beats_plain(data):
     assert calls == [({0: 0.5, 1: 0.5}, "fit keyword", 5)]
 
 
+def test_fit_and_predict_arguments_reach_the_model(data):
+    X, y = data
+    seen = {}
+
+    class Recording(Sequential):
+        def fit(self, *args, **kwargs):
+            seen["fit"] = dict(kwargs)
+            return super().fit(*args, **kwargs)
+
+        def predict(self, *args, **kwargs):
+            seen["predict"] = dict(kwargs)
+            return super().predict(*args, **kwargs)
+
+    def build(meta):
+        return Recording([Input((3,)), Dense(meta["n_classes_"], activation="softmax")])
+
+    clf = KerasClassifier(build, loss="sparse_categorical_crossentropy", verbose=0, epochs=3,
+                          batch_size=-1, validation_batch_size=7, validation_split=0.25,
+                          shuffle=False, run_eagerly=True, predict__batch_size=-1)
+    clf.fit(X, y)
+    fit = seen["fit"]
+    assert (fit["batch_size"], fit["validation_batch_size"], fit["validation_split"]) == \
+        (20, 7, 0.25)
+    assert (fit["shuffle"], fit["verbose"], fit["epochs"], fit["initial_epoch"]) == \
+        (False, 0, 3, 0)
+    assert fit["sample_weight"] is None and fit["callbacks"] == []
+    assert set(clf.history_) == {"loss", "val_loss"} and len(clf.history_["val_loss"]) == 3
+    clf.predict(X)
+    assert seen["predict"] == {"batch_size": 20, "verbose": 0, "callbacks": []}
+    clf.partial_fit(X, y)
+    assert (seen["fit"]["epochs"], seen["fit"]["initial_epoch"]) == (4, 3)
+    assert clf.current_epoch == 4
+
+
+def test_build_fn_is_the_older_name_of_model(data):
+    X, y = data
+    with pytest.warns(UserWarning, match="`build_fn` is the older name of `model`"):
+        clf = KerasClassifier(build_fn=dynamic_classifier, verbose=0).fit(X, y)
+    assert clf.model_.layers[-1].units == 3
+
+
 def test_further_routed_keys_do_not_reach_the_optimizer(data):
     X, y = data[0][:, :1], (data[1] > 0).astype(int)
     clf = KerasClassifier(lambda: Sequential([Input((1,)), Dense(1, activation="sigmoid")]),

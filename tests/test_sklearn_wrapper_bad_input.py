@@ -119,8 +119,8 @@ def _regressor(width):
 
 @pytest.mark.parametrize("y, match", [
     (np.zeros(40, dtype=int), "only one class is present"),
-    (X[:, 0], "Only binary and multiclass target types are supported. Target type: "
-              "continuous"),
+    (X[:, 0], ("Only binary and multiclass target types are supported. Target type: "
+               "continuous")),
 ])
 def test_keras_classifier_wrapper_refuses_targets(y, match):
     est = SKLearnClassifier(lambda X, y: _regressor(2), fit_kwargs={"verbose": 0})

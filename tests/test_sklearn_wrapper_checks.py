@@ -4,9 +4,9 @@ wrappers/sklearn_test.py), fastnn models inside; expected failures listed, one r
 (strict: a check that starts passing must come off the list)."""
 
 import numpy as np
+import pytest
 from _wrapper_models import dynamic_classifier, dynamic_regressor
 from sklearn.datasets import load_iris
-import pytest
 from sklearn.utils.estimator_checks import (
     check_no_attributes_set_in_init,
     estimator_checks_generator,

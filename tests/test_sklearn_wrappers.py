@@ -15,7 +15,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import fastnn
 from fastnn.layers import Dense
-from fastnn.sklearn import KerasClassifier, KerasRegressor
+from fastnn.sklearn import ClassifierLabelEncoder, KerasClassifier, KerasRegressor
 
 
 def build_classifier(n_features_in, n_classes, units=8, activation="relu"):
@@ -244,3 +244,50 @@ def test_gridsearch_over_routed_parameters_in_processes():
     best = gs.best_estimator_[-1]
     assert best.model_.layers[0].units == gs.best_params_["kerasclassifier__model__units"]
     assert len(best.history_["loss"]) == gs.best_params_["kerasclassifier__fit__epochs"]
+
+
+class SplitLabels(ClassifierLabelEncoder):
+    """A multilabel y as one binary column per model output (scikeras's multi-output
+    example): the target encoder decides how many outputs the model must have."""
+
+    def fit(self, y):
+        self.n_outputs_ = self.n_outputs_expected_ = y.shape[1]
+        self.classes_, self.n_classes_ = [np.array([0, 1])] * y.shape[1], [2] * y.shape[1]
+        return self
+
+    def transform(self, y):
+        return np.split(y.astype(np.float32), y.shape[1], axis=1)
+
+    def inverse_transform(self, y, return_proba=False):
+        stacked = np.column_stack(y)
+        return stacked if return_proba else np.around(stacked).astype(int)
+
+
+class MultiOutputClassifier(KerasClassifier):
+    @property
+    def target_encoder(self):
+        return SplitLabels()
+
+
+def build_heads(meta, heads=None):
+    inp = fastnn.Input((meta["n_features_in_"],))
+    hidden = Dense(8, activation="relu")(inp)
+    outs = [Dense(1, activation="sigmoid")(hidden)
+            for _ in range(heads or meta["n_outputs_expected_"])]
+    model = fastnn.Model(inp, outs)
+    model.compile(optimizer=fastnn.optimizers.Adam(0.05), loss="binary_crossentropy")
+    return model
+
+
+def test_target_encoder_sizes_a_multi_output_model(data):
+    X, y = data
+    Y = np.stack([y == "x", y != "z", y == "y"], axis=1).astype(int)
+    est = MultiOutputClassifier(build_heads, epochs=30, verbose=0, random_state=0).fit(X, Y)
+    assert len(est.model_.outputs) == 3 and est.n_outputs_expected_ == 3
+    assert est.predict(X).shape == (300, 3) and est.predict_proba(X).shape == (300, 3)
+    assert (est.predict(X) == Y).mean() > 0.8
+    wrong = MultiOutputClassifier(build_heads, heads=2, verbose=0)
+    with pytest.raises(ValueError, match="expects a model with 3 output\\(s\\), but the model "
+                                         "has 2"):
+        wrong.fit(X, Y)
+    assert not wrong.initialized_

@@ -17,6 +17,7 @@ caller's ``sample_weight`` array in place, and a failed call changes nothing.
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -74,8 +75,6 @@ class BaseWrapper(BaseEstimator):
     **kwargs
         Build-function arguments by name, and routed parameters.
     """
-
-    _tags = {"poor_score": True, "multioutput": True}
 
     def __init__(self, model=None, *, build_fn=None, warm_start=False, random_state=None,
                  optimizer="rmsprop", loss=None, metrics=None, batch_size=None,
@@ -163,6 +162,8 @@ class BaseWrapper(BaseEstimator):
     def _build_function(self):
         model, build_fn = self.model, self.build_fn
         if model is None and build_fn is not None:
+            warnings.warn("`build_fn` is the older name of `model`; pass `model=` (scikeras "
+                          "plans to remove `build_fn`).", UserWarning, stacklevel=4)
             model = build_fn
         own = getattr(self, "_keras_build_fn", None)
         if model is None:
