@@ -96,7 +96,7 @@ def _cases():
             yield pytest.param(est, check, marks=marks, id=f"{kind}-{name}")
 
 
-@pytest.mark.parametrize("estimator, check", _cases())
+@pytest.mark.parametrize("estimator, check", list(_cases()))
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
