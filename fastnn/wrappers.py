@@ -20,6 +20,8 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from fastnn.sklearn._state import unchanged_on_error
+
 __all__ = ["SKLearnClassifier", "SKLearnRegressor", "SKLearnTransformer"]
 
 
@@ -95,14 +97,15 @@ class SKLBase(BaseEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y)
-        y = self._process_target(y, reset=True)
-        model = self._get_model(X, y)
-        if not getattr(model, "compiled", False) or not model.loss or not model.optimizer:
-            raise RuntimeError("Given model needs to be compiled, and have a loss and an "
-                               "optimizer.")
-        self.history_ = model.fit(X, y, **{**(self.fit_kwargs or {}), **kwargs})
-        self.model_ = model
+        with unchanged_on_error(self):
+            X, y = validate_data(self, X, y)
+            y = self._process_target(y, reset=True)
+            model = self._get_model(X, y)
+            if not getattr(model, "compiled", False) or not model.loss or not model.optimizer:
+                raise RuntimeError("Given model needs to be compiled, and have a loss and an "
+                                   "optimizer.")
+            self.history_ = model.fit(X, y, **{**(self.fit_kwargs or {}), **kwargs})
+            self.model_ = model
         return self
 
     def predict(self, X):

@@ -127,6 +127,11 @@ def test_keras_classifier_wrapper_refuses_targets(y, match):
     with pytest.raises(ValueError, match=match):
         est.fit(X, y)
     assert not hasattr(est, "model_") and est.fit_kwargs == {"verbose": 0}
+    est.fit(X, Y)
+    before = snapshot(est)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+    assert_unchanged(est, before)
 
 
 def test_keras_wrappers_refuse_uncompiled_and_non_models():

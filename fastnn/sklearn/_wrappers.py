@@ -39,6 +39,7 @@ from fastnn.sklearn._encoders import (
     RegressorTargetEncoder,
     is_categorical_crossentropy,
 )
+from fastnn.sklearn._state import unchanged_on_error
 
 _FLOATX = np.float32
 PREFIXES = ("model", "fit", "compile", "predict", "optimizer", "loss", "metrics", "callbacks",
@@ -376,7 +377,7 @@ class BaseWrapper(BaseEstimator):
 
     def initialize(self, X, y=None):
         """Build the model without training it (e.g. to predict with a trained model)."""
-        with _unchanged_on_error(self), _seeded(self.random_state):
+        with unchanged_on_error(self), _seeded(self.random_state):
             self._initialize(X, y)
         return self
 
@@ -391,7 +392,7 @@ class BaseWrapper(BaseEstimator):
         kwargs["epochs"] = kwargs.get("epochs", self.__dict__.get("fit__epochs", self._extra.get(
             "fit__epochs", self.epochs)))
         kwargs["initial_epoch"] = kwargs.get("initial_epoch", 0)
-        with _unchanged_on_error(self):
+        with unchanged_on_error(self):
             self._fit(X, y, sample_weight, warm_start=self.warm_start, **kwargs)
         return self
 
@@ -401,7 +402,7 @@ class BaseWrapper(BaseEstimator):
             if name in kwargs:
                 raise TypeError(f"Invalid argument `{name}` to `partial_fit`: `partial_fit` "
                                 "always trains for 1 epoch, from the current epoch.")
-        with _unchanged_on_error(self):
+        with unchanged_on_error(self):
             self._fit(X, y, sample_weight, warm_start=True, epochs=1,
                       initial_epoch=self.current_epoch, **kwargs)
         return self
@@ -547,19 +548,19 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
 
     def initialize(self, X, y):
         """Build the model without training it."""
-        with _unchanged_on_error(self):
+        with unchanged_on_error(self):
             self.classes_ = None
             return super().initialize(X, y)
 
     def fit(self, X, y, sample_weight=None, **kwargs):
-        with _unchanged_on_error(self):
+        with unchanged_on_error(self):
             self.classes_ = None
             return super().fit(X, y, sample_weight=self._weights(y, sample_weight), **kwargs)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):
         """One epoch; ``classes`` (every label of the stream) is needed on the first call
         only, when that batch does not show them all."""
-        with _unchanged_on_error(self):
+        with unchanged_on_error(self):
             self.classes_ = classes if classes is not None else self.__dict__.get("classes_")
             return super().partial_fit(X, y, sample_weight=self._weights(y, sample_weight),
                                        **kwargs)
@@ -628,25 +629,6 @@ def _metric_or_name(metrics):
 def _model_routed(params):
     return [(k, v) for k, v in params.items()
             if k.startswith("model__") and "__" not in k[7:]]
-
-
-class _unchanged_on_error:
-    """A call that fails leaves the estimator's attributes as they were."""
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-
-    def __enter__(self):
-        self.saved = dict(self.estimator.__dict__)
-        self.extra = dict(self.estimator.__dict__.get("_extra", {}))
-
-    def __exit__(self, kind, *exc):
-        if kind is not None:
-            state = self.estimator.__dict__
-            state.clear()
-            state.update(self.saved)
-            state["_extra"].clear()
-            state["_extra"].update(self.extra)
 
 
 class _seeded:
