@@ -11,8 +11,7 @@ from _wrapper_models import dynamic_classifier, dynamic_regressor
 import fastnn
 from fastnn.layers import Dense, Input
 from fastnn.models import Model, Sequential
-from fastnn.sklearn import KerasClassifier, KerasRegressor
-from fastnn.sklearn._wrappers import _COMPILE_KWARGS, _FIT_KWARGS, _PREDICT_KWARGS
+from fastnn.sklearn import BaseWrapper, KerasClassifier, KerasRegressor
 
 # scikeras 0.13's meta keys, from its test_param_routing.py.
 CLASSIFIER_META = {"X_dtype_", "y_dtype_", "classes_", "target_type_", "n_classes_",
@@ -38,7 +37,7 @@ def test_build_function_gets_named_and_special_arguments(wrapper, builder, expec
     def build_fn(hidden_layer_sizes, foo, compile_kwargs, params, meta):
         assert set(params) == set(est.get_params())
         assert set(meta) == expected_meta
-        assert set(compile_kwargs) <= _COMPILE_KWARGS
+        assert set(compile_kwargs) <= wrapper._compile_kwargs
         assert meta["n_features_in_"] == 3 and meta["X_shape_"] == (20, 3)
         seen.append((hidden_layer_sizes, foo))
         return builder(hidden_layer_sizes=hidden_layer_sizes, compile_kwargs=compile_kwargs,
@@ -60,17 +59,17 @@ def test_kwargs_build_function_gets_fixed_order(wrapper, builder, expected_meta,
         assert args == ()
         assert tuple(kwargs) == ("hidden_layer_sizes", "meta", "compile_kwargs", "params")
         assert set(kwargs["meta"]) == expected_meta
+        assert set(kwargs["compile_kwargs"]) <= wrapper._compile_kwargs
         kwargs.pop("params")
         return builder(**kwargs)
 
     wrapper(model=build_fn, verbose=0, model__hidden_layer_sizes=(4,)).fit(X, y)
 
 
-@pytest.mark.parametrize("dest, known", [("fit", _FIT_KWARGS), ("compile", _COMPILE_KWARGS),
-                                         ("predict", _PREDICT_KWARGS)])
-def test_routed_names_are_arguments_of_the_model(dest, known):
+@pytest.mark.parametrize("dest", ["fit", "compile", "predict"])
+def test_routed_names_are_arguments_of_the_model(dest):
     accepted = set(inspect.signature(getattr(Model, dest)).parameters) - {"self", "kwargs"}
-    assert known <= accepted
+    assert getattr(BaseWrapper, f"_{dest}_kwargs") <= accepted
 
 
 def test_routed_and_unrouted_build_arguments_are_equivalent(data):

@@ -44,12 +44,12 @@ from fastnn.sklearn._state import unchanged_on_error
 _FLOATX = np.float32
 PREFIXES = ("model", "fit", "compile", "predict", "optimizer", "loss", "metrics", "callbacks",
             "score")
-_FIT_KWARGS = {"batch_size", "epochs", "verbose", "validation_split", "shuffle", "class_weight",
-               "sample_weight", "initial_epoch", "validation_steps", "validation_batch_size",
-               "validation_freq"}
-_PREDICT_KWARGS = {"batch_size", "verbose", "steps"}
-_COMPILE_KWARGS = {"optimizer", "loss", "metrics", "loss_weights", "weighted_metrics",
-                   "run_eagerly"}
+_FIT_KWARGS = frozenset({"batch_size", "epochs", "verbose", "validation_split", "shuffle",
+                         "class_weight", "sample_weight", "initial_epoch", "validation_steps",
+                         "validation_batch_size", "validation_freq"})
+_PREDICT_KWARGS = frozenset({"batch_size", "verbose", "steps"})
+_COMPILE_KWARGS = frozenset({"optimizer", "loss", "metrics", "loss_weights", "weighted_metrics",
+                             "run_eagerly"})
 # Arguments fastnn fills when a build function names them (scikeras passes only meta & co).
 _FILLED = ("X", "y", "n_features_in", "n_outputs", "n_classes", "classes")
 
@@ -76,6 +76,12 @@ class BaseWrapper(BaseEstimator):
     **kwargs
         Build-function arguments by name, and routed parameters.
     """
+
+    # What each destination takes unrouted (scikeras's names, for subclasses that extend them).
+    _fit_kwargs = _FIT_KWARGS
+    _predict_kwargs = _PREDICT_KWARGS
+    _compile_kwargs = _COMPILE_KWARGS
+    _routing_prefixes = frozenset(PREFIXES)
 
     def __init__(self, model=None, *, build_fn=None, warm_start=False, random_state=None,
                  optimizer="rmsprop", loss=None, metrics=None, batch_size=None,
@@ -127,7 +133,8 @@ class BaseWrapper(BaseEstimator):
         """Set parameters, routed ones included (``optimizer__learning_rate=0.1``). Every
         name is checked before any is set: an unknown one changes nothing."""
         names = set(self._param_names())
-        bad = [k for k in params if k not in names and k.partition("__")[0] not in PREFIXES]
+        bad = [k for k in params
+               if k not in names and k.partition("__")[0] not in self._routing_prefixes]
         if bad:
             raise ValueError(self._invalid_message(bad, sorted(names)))
         for key, value in params.items():
@@ -147,7 +154,8 @@ class BaseWrapper(BaseEstimator):
     def _check_params(self, build) -> None:
         """Unknown names fail here, at fit, before anything changes: a prefix that routes
         nowhere, or a build-function argument the function does not take."""
-        bad = [k for k in self._extra if "__" in k and k.partition("__")[0] not in PREFIXES]
+        bad = [k for k in self._extra if "__" in k and k.partition("__")[0] not in
+               self._routing_prefixes]
         if not _routing.takes_kwargs(build):
             takes = set(_routing.argument_names(build))
             bad += [k for k in self._extra if "__" not in k and k not in takes]
@@ -182,11 +190,11 @@ class BaseWrapper(BaseEstimator):
         raise TypeError(f"`model` must be a function that builds a fastnn model, a fastnn "
                         f"model or None; got {type(model).__name__}.")
 
-    def _compile_kwargs(self) -> dict:
+    def _get_compile_kwargs(self) -> dict:
         from fastnn import losses, metrics, optimizers
 
         params = self.get_params()
-        kwargs = _routing.route(params, "compile", pass_filter=_COMPILE_KWARGS)
+        kwargs = _routing.route(params, "compile", pass_filter=self._compile_kwargs)
         kwargs["optimizer"] = _routing.build(
             _routing.names_to_classes(kwargs["optimizer"], lambda s: type(optimizers.get(s))),
             _routing.route(params, "optimizer", pass_filter=set(), strict=True))
@@ -200,19 +208,18 @@ class BaseWrapper(BaseEstimator):
             kwargs["metrics"] = [kwargs["metrics"]]
         return kwargs
 
-    def _build_model(self):
+    def _build_keras_model(self):
         build = self._build_function()
         self._check_params(build)
         params = self.get_params()
         extra = set(self._extra)
         arguments = _routing.route(params, "model", pass_filter=extra, strict=True)
         kwargs_ok = _routing.takes_kwargs(build)
-        meta = {k: v for k, v in self.__dict__.items() if k.endswith("_") and not
-                k.endswith("__") and not k.startswith("_") and k not in ("model_", "history_")}
+        meta = self._get_metadata()
         if _routing.accepts(build, "meta") or kwargs_ok:
             arguments["meta"] = meta
         if _routing.accepts(build, "compile_kwargs") or kwargs_ok:
-            arguments["compile_kwargs"] = self._compile_kwargs()
+            arguments["compile_kwargs"] = self._get_compile_kwargs()
         if _routing.accepts(build, "params") or kwargs_ok:
             arguments["params"] = params
         filled = {"X": self._X_for_build, "y": self._y_for_build,
@@ -224,10 +231,16 @@ class BaseWrapper(BaseEstimator):
                 arguments[name] = filled[name]
         return build(**arguments)
 
-    def _ensure_compiled(self) -> None:
+    def _get_metadata(self) -> dict:
+        """What fit has learnt about the data so far (public attributes ending in "_"), as
+        the build function's ``meta``."""
+        return {k: v for k, v in self.__dict__.items() if k.endswith("_") and not
+                k.endswith("__") and not k.startswith("_") and k not in ("model_", "history_")}
+
+    def _ensure_compiled_model(self) -> None:
         model = self.model_
         if not getattr(model, "compiled", False):
-            model.compile(**self._compile_kwargs())
+            model.compile(**self._get_compile_kwargs())
         if not getattr(model, "loss", None):
             raise ValueError("You must provide a loss or a compiled model: compile the model "
                              "in the build function, or pass loss=... to the wrapper.")
@@ -249,7 +262,7 @@ class BaseWrapper(BaseEstimator):
             raise ValueError(f"loss={given!r} but model compiled with {got!r}. Data may not "
                              f"match loss function!")
 
-    def _init_callbacks(self) -> None:
+    def _initialize_callbacks(self) -> None:
         params = self.get_params()
 
         def made(destination):
@@ -365,11 +378,11 @@ class BaseWrapper(BaseEstimator):
         self.__dict__.update(getattr(self.feature_encoder_, "get_metadata", dict)())
         self._X_for_build, self._y_for_build = X, y
         try:
-            self.model_ = self._build_model()
+            self.model_ = self._build_keras_model()
         finally:
             del self._X_for_build, self._y_for_build
         self._adapt_target_encoder(y)
-        self._init_callbacks()
+        self._initialize_callbacks()
         return X, y
 
     def _adapt_target_encoder(self, y) -> None:
@@ -413,15 +426,15 @@ class BaseWrapper(BaseEstimator):
                 X, y = self._validate_data(X, y)
             else:
                 X, y = self._initialize(X, y)
-            self._ensure_compiled()
+            self._ensure_compiled_model()
             if sample_weight is not None:
                 X, y, sample_weight = self._validate_sample_weight(X, y, sample_weight)
             y = self.target_encoder_.transform(y)
             X = self.feature_encoder_.transform(X)
             self._check_model_compatibility()
-            self._fit_model(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+            self._fit_keras_model(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
 
-    def _fit_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
         args = _routing.route(self.get_params(), "fit", pass_filter=self._fit_kwargs)
         args.update(sample_weight=sample_weight, epochs=initial_epoch + epochs,
                     initial_epoch=initial_epoch, **kwargs)
@@ -438,8 +451,6 @@ class BaseWrapper(BaseEstimator):
                 key = _routing.metric_name(key)
             self.history_[key] += [float(v) for v in values]
 
-    _fit_kwargs = _FIT_KWARGS
-
     # ---- inference ---------------------------------------------------------------------
 
     def _predict_raw(self, X, **kwargs):
@@ -448,7 +459,7 @@ class BaseWrapper(BaseEstimator):
                                  "(or `initialize`) before `predict`.")
         X, _ = self._validate_data(X)
         X = self.feature_encoder_.transform(X)
-        args = _routing.route(self.get_params(), "predict", pass_filter=_PREDICT_KWARGS,
+        args = _routing.route(self.get_params(), "predict", pass_filter=self._predict_kwargs,
                               strict=True)
         args = {k: v for k, v in args.items() if not k.startswith("callbacks")}
         args["callbacks"] = self._predict_callbacks
