@@ -3,6 +3,7 @@ ensembles, calibration, prebuilt models, warm_start, partial_fit and current_epo
 history_, compiling from the wrapper's parameters and initialize (the dense-model cases of
 scikeras's test_api.py, written for fastnn)."""
 
+import inspect
 import pickle
 from functools import partial
 
@@ -194,6 +195,11 @@ def test_partial_fit_pickle_partial_fit_continues():
 
 
 def test_partial_fit_classes_before_they_appear():
+    # scikeras's argument order: classes before sample_weight (scikit-learn's convention)
+    assert list(inspect.signature(KerasClassifier.partial_fit).parameters) == \
+        ["self", "X", "y", "classes", "sample_weight", "kwargs"]
+    assert list(inspect.signature(KerasRegressor.partial_fit).parameters) == \
+        ["self", "X", "y", "sample_weight", "kwargs"]
     clf = KerasClassifier(dynamic_classifier, verbose=0, loss="sparse_categorical_crossentropy",
                           model__hidden_layer_sizes=[100])
     X1 = np.array([[1, 2, 3], [4, 5, 6]]).T

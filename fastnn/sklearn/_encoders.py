@@ -44,51 +44,51 @@ class ClassifierLabelEncoder(TransformerMixin, BaseEstimator):
         self.loss = loss
         self.categories = categories
 
-    def _target_type(self, y) -> str:
+    def _type_of_target(self, y) -> str:
         kind = type_of_target(y)
         if kind == "binary" and not isinstance(self.categories, str):
             kind = type_of_target(self.categories[0])   # a multiclass y missing classes
         return kind
 
     def fit(self, y) -> ClassifierLabelEncoder:
-        kind = self._target_type(y)
+        kind = self._type_of_target(y)
         if kind not in ("binary", "multiclass", "multiclass-multioutput",
                         "multilabel-indicator"):
             raise ValueError(f"Unknown label type: {kind}. KerasClassifier takes binary, "
                              "multiclass, multilabel-indicator and multiclass-multioutput "
                              "targets; for others, override `target_encoder`.")
-        self._y_shape = y.shape
+        self._y_shape, self._y_dtype = y.shape, y.dtype
         if kind in ("binary", "multiclass"):
             one_hot = kind == "multiclass" and is_categorical_crossentropy(self.loss)
             encoder = OneHotEncoder(sparse_output=False, dtype=_FLOATX,
                                     categories=self.categories) if one_hot else \
                 OrdinalEncoder(dtype=_FLOATX, categories=self.categories)
-            self._encoder = encoder.fit(y.reshape(-1, 1) if y.ndim == 1 else y)
-            self.classes_ = self._encoder.categories_[0]
+            self._final_encoder = encoder.fit(y.reshape(-1, 1) if y.ndim == 1 else y)
+            self.classes_ = self._final_encoder.categories_[0]
             self.n_classes_ = self.classes_.size
         elif kind == "multilabel-indicator" and y.min() == 0 and (y.sum(axis=1) == 1).all():
             kind = "multiclass-onehot"
         self._one_hot = kind == "multiclass" and is_categorical_crossentropy(self.loss)
         if kind in ("multiclass-onehot", "multilabel-indicator"):
-            self._encoder = None
+            self._final_encoder = None
             self.classes_ = np.arange(y.shape[1])
             self.n_classes_ = y.shape[1]
         elif kind == "multiclass-multioutput":
-            self._encoder, self.classes_, self.n_classes_ = None, None, None
-        self._kind = kind
+            self._final_encoder, self.classes_, self.n_classes_ = None, None, None
+        self._target_type = kind
         self.n_outputs_ = 1
         self.n_outputs_expected_ = 1
         return self
 
     def transform(self, y):
-        if self._encoder is None:
+        if self._final_encoder is None:
             return y
-        return self._encoder.transform(y.reshape(-1, 1) if y.ndim == 1 else y)
+        return self._final_encoder.transform(y.reshape(-1, 1) if y.ndim == 1 else y)
 
     def inverse_transform(self, y, return_proba: bool = False):
         """Labels (shaped as the y of fit) from the model's outputs, or with
         ``return_proba`` the class probabilities (two columns for one sigmoid output)."""
-        kind = self._kind
+        kind = self._target_type
         if kind == "binary" and (y.ndim == 1 or y.shape[1] == 1 and self.n_classes_ == 2):
             y = np.column_stack([1 - y, y])
         if return_proba:
@@ -101,7 +101,7 @@ class ClassifierLabelEncoder(TransformerMixin, BaseEstimator):
                 codes[np.arange(len(idx)), idx] = 1
             else:
                 codes = idx.reshape(-1, 1)
-            labels = self._encoder.inverse_transform(codes)
+            labels = self._final_encoder.inverse_transform(codes)
         elif kind == "multiclass-onehot":
             labels = np.zeros(y.shape, dtype=int)
             labels[np.arange(len(y)), np.argmax(y, axis=-1)] = 1

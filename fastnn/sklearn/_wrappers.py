@@ -546,7 +546,7 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         # loss is unset would get integer codes under scikeras (and fail): give it one-hot.
         enc = self.target_encoder_
         if type(enc) is ClassifierLabelEncoder and self.loss is None \
-                and getattr(enc, "_kind", None) == "multiclass" \
+                and getattr(enc, "_target_type", None) == "multiclass" \
                 and is_categorical_crossentropy(getattr(self.model_, "loss", None)):
             self.target_encoder_ = ClassifierLabelEncoder(loss=self.model_.loss,
                                                           categories=enc.categories).fit(y)
