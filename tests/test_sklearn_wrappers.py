@@ -12,6 +12,7 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.utils.multiclass import type_of_target
 
 import fastnn
 from fastnn.layers import Dense
@@ -291,3 +292,27 @@ def test_target_encoder_sizes_a_multi_output_model(data):
                                          "has 2"):
         wrong.fit(X, Y)
     assert not wrong.initialized_
+
+
+def test_encoder_subclass_reading_scikeras_attributes(data):
+    # scikeras's multi-output example sets _target_type itself and defers to the base class
+    # for other targets: the base class must use that attribute name, not shadow it.
+    X, y = data
+
+    class Deferring(ClassifierLabelEncoder):
+        def fit(self, y):
+            self._target_type = type_of_target(y)
+            return super().fit(y)
+
+        def inverse_transform(self, y, return_proba=False):
+            assert self._target_type == "multiclass" and self._final_encoder is not None
+            return super().inverse_transform(y, return_proba=return_proba)
+
+    class Classifier(KerasClassifier):
+        @property
+        def target_encoder(self):
+            return Deferring()
+
+    est = Classifier(build_classifier, epochs=20, verbose=0, random_state=0).fit(X, y)
+    plain = KerasClassifier(build_classifier, epochs=20, verbose=0, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(est.predict(X), plain.predict(X))
