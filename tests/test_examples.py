@@ -3,6 +3,7 @@
 A new example fails ``test_every_example_has_a_check`` until it gets an entry in CHECKS.
 """
 
+import ast
 import os
 import re
 import subprocess
@@ -54,6 +55,19 @@ def _guide_training(out):
     _accuracy_at_least(0.85, "Class accuracy")(out)
 
 
+def _scikeras_script(out):
+    assert len(re.findall(r"^0\.\d{4}  \{'clf__hidden_layer_dim'", out, flags=re.MULTILINE)) == 4
+    assert "History keys: ['accuracy', 'loss']" in out
+    assert "Classes: [0 1 2] probabilities shape: (5, 3)" in out
+    _accuracy_at_least(0.75)(out)
+    _accuracy_at_least(0.95, "Regressor R2")(out)
+
+
+def _keras_wrappers(out):
+    _accuracy_at_least(0.7, "Classifier accuracy")(out)
+    assert re.search(r"^Regressor R2: -?[\d.]+$", out, flags=re.MULTILINE)
+
+
 CHECKS = {
     "tutorial_build_models.py": _two_models,
     "tutorial_train_predict.py": _accuracy_at_least(0.88),
@@ -62,13 +76,40 @@ CHECKS = {
     "keras_functional_wide_deep.py": _accuracy_at_least(0.7, "Priority accuracy"),
     "keras_guide_functional_api.py": _guide_functional_api,
     "keras_guide_training_multi_io.py": _guide_training,
+    "scikeras_user_script.py": _scikeras_script,
+    "keras_sklearn_wrappers.py": _keras_wrappers,
 }
 NEEDS_SKLEARN = {"keras_mlp_digits.py", "sklearn_grid_search.py", "keras_guide_functional_api.py",
-                 "keras_guide_training_multi_io.py"}
+                 "keras_guide_training_multi_io.py", "scikeras_user_script.py",
+                 "keras_sklearn_wrappers.py"}
+# The wrapper examples are the original scripts with only their imports changed: each
+# marked line, put back, leaves no fastnn in the script.
+ORIGINAL_IMPORTS = {
+    "scikeras_user_script.py": {"import fastnn as keras": "import keras",
+                                "from fastnn.sklearn import": "from scikeras.wrappers import"},
+    "keras_sklearn_wrappers.py": {"from fastnn.layers import": "from keras.layers import",
+                                  "from fastnn.models import": "from keras.models import",
+                                  "from fastnn.wrappers import": "from keras.wrappers import"},
+}
 
 
 def test_every_example_has_a_check():
     assert sorted(p.name for p in EXAMPLES) == sorted(CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(ORIGINAL_IMPORTS))
+def test_wrapper_examples_change_only_imports(name):
+    lines = (ROOT / "examples" / name).read_text().splitlines()
+    restored = []
+    for line in lines:
+        for ours, theirs in ORIGINAL_IMPORTS[name].items():
+            if line.startswith(ours):
+                assert "was:" in line, line
+                line = line.replace(ours, theirs)
+        restored.append(line)
+    tree = ast.parse("\n".join(restored))
+    code = ast.unparse(tree.body[1:])            # the docstring and comments left out
+    assert "fastnn" not in code and len(code) > 1000
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)

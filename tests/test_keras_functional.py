@@ -354,3 +354,15 @@ def test_branching_on_tensor_values_is_refused_clearly():
 def test_input_shape_must_be_whole_numbers():
     with pytest.raises(ValueError, match="integers or None"):
         fastnn.Input(shape=(None, 2.5))
+
+
+def test_a_list_of_one_output_predicts_an_array_as_in_keras(tf_keras):
+    # Keras unpacks a single-element output list (scikeras's and Keras's wrapper build
+    # functions write Model(inp, [out])) for predict and for calling the model on data.
+    x = np.ones((4, 3), dtype=np.float32)
+    for keras in (tf_keras, fastnn):
+        inp = keras.Input((3,))
+        model = keras.Model(inp, [keras.layers.Dense(2)(inp)])
+        assert isinstance(model.predict(x, verbose=0), np.ndarray)
+        assert model.predict(x, verbose=0).shape == (4, 2) and model.output_shape == (None, 2)
+        assert tuple(np.asarray(model(x)).shape) == (4, 2)

@@ -1,33 +1,17 @@
-"""scikit-learn's estimator checks on every fastnn estimator, with the expected failures listed
-one reason each (strict: a check that starts passing must be taken off the list)."""
+"""scikit-learn's estimator checks on the MLP estimators, with the expected failures listed
+one reason each (strict: a check that starts passing must be taken off the list). The Keras
+wrappers' checks are in test_sklearn_wrapper_checks.py."""
 
 import pytest
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import fastnn
-from fastnn.layers import Dense
-from fastnn.sklearn import KerasClassifier, KerasRegressor, MLPClassifier, MLPRegressor
+from fastnn.sklearn import MLPClassifier, MLPRegressor
 
 # The Keras wrappers keep Keras's reduction (Σ w·loss / rows), under which Adam sees a
 # batch's weights through its moment estimates, so weights are not equivalent to repeated
 # rows; the MLP estimators divide by Σ w, as scikit-learn does, and pass.
 _WEIGHTS = "Keras's Adam: integer weights are not the same as repeated rows"
-
-
-def _classifier(n_features_in, n_classes, units=16):
-    model = fastnn.Sequential([fastnn.Input((n_features_in,)), Dense(units, activation="relu"),
-                               Dense(n_classes, activation="softmax")])
-    model.compile(optimizer=fastnn.optimizers.Adam(0.01),
-                  loss="sparse_categorical_crossentropy")
-    return model
-
-
-def _regressor(n_features_in, n_outputs, units=16):
-    model = fastnn.Sequential([fastnn.Input((n_features_in,)), Dense(units, activation="relu"),
-                               Dense(n_outputs)])
-    model.compile(optimizer=fastnn.optimizers.Adam(0.01), loss="mse")
-    return model
 
 
 ESTIMATORS = [
@@ -36,16 +20,12 @@ ESTIMATORS = [
     MLPClassifier(solver="lbfgs", max_iter=100, random_state=0),
     MLPRegressor(solver="sgd", learning_rate_init=0.01, tol=1e-2, max_iter=100,
                  random_state=42),
-    KerasClassifier(_classifier, random_state=0, fit__epochs=60),
-    KerasRegressor(_regressor, random_state=0, fit__epochs=60),
 ]
 
 
 def expected_failures(estimator) -> dict[str, str]:
     failures = {}
-    if isinstance(estimator, (KerasClassifier, KerasRegressor)):
-        failures["check_sample_weight_equivalence_on_dense_data"] = _WEIGHTS
-    elif estimator.solver == "sgd":
+    if estimator.solver == "sgd":
         failures["check_regressor_multioutput"] = (
             "SGD at learning_rate_init=0.01 diverges on this check's unscaled targets, as "
             "scikit-learn's MLPRegressor with the same settings does")

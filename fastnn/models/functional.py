@@ -143,7 +143,8 @@ class Functional(Model):
     def _structure_outputs(self, outs: list):
         if self._out_kind == "dict":
             return dict(zip(self._out_keys, outs))
-        if self._out_kind == "single":
+        # Keras unpacks a list of one output too: Model(x, [y]).predict gives an array.
+        if self._out_kind == "single" or len(outs) == 1 and self._out_kind != "dict":
             return outs[0]
         return list(outs)
 

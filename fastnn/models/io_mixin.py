@@ -52,3 +52,9 @@ class ModelIOMixin:
         if kwargs:
             raise ValueError(f"Invalid keyword arguments: {kwargs}")
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def __reduce__(self):
+        """pickle and copy.deepcopy go through the ``.keras`` format, as in Keras 3."""
+        from fastnn.saving.pickling import model_from_bytes, model_to_bytes
+
+        return (model_from_bytes, (model_to_bytes(self),))

@@ -1,11 +1,14 @@
 """scikit-learn estimators on fastnn's engine.
 
 ``MLPClassifier`` and ``MLPRegressor`` take scikit-learn's ``sklearn.neural_network``
-parameters and give its fitted attributes; ``KerasClassifier`` and ``KerasRegressor`` wrap a
-function that builds a compiled fastnn model (or a compiled model).
+parameters and give its fitted attributes; ``KerasClassifier`` and ``KerasRegressor`` are
+scikeras 0.13's wrappers around a function that builds a fastnn model (or a model), with the
+target encoders they use (``ClassifierLabelEncoder``, ``RegressorTargetEncoder``).
 """
 
+from fastnn.sklearn._encoders import ClassifierLabelEncoder, RegressorTargetEncoder
 from fastnn.sklearn._mlp import MLPClassifier, MLPRegressor
-from fastnn.sklearn._wrappers import KerasClassifier, KerasRegressor
+from fastnn.sklearn._wrappers import BaseWrapper, KerasClassifier, KerasRegressor
 
-__all__ = ["KerasClassifier", "KerasRegressor", "MLPClassifier", "MLPRegressor"]
+__all__ = ["BaseWrapper", "ClassifierLabelEncoder", "KerasClassifier", "KerasRegressor",
+           "MLPClassifier", "MLPRegressor", "RegressorTargetEncoder"]
