@@ -113,9 +113,20 @@ class Registry:
                 f"Could not deserialize {self.kind} from {config!r}: expected a name or a "
                 "dict with 'class_name' and 'config'."
             )
-        cls = self.lookup(config["class_name"])
+        name = config["class_name"]
+        if not isinstance(name, str):
+            raise ValueError(f"Could not deserialize {self.kind} from {config!r}: its "
+                             f"'class_name' must be a string.")
+        cls = self.lookup(name)
         inner = config.get("config") or {}
-        if isinstance(cls, type):
-            from_config = getattr(cls, "from_config", None)
+        if not isinstance(inner, Mapping):
+            raise ValueError(f"Could not deserialize {self.kind} '{name}': its 'config' must "
+                             f"be a dict; received {inner!r}.")
+        if not isinstance(cls, type):
+            return cls
+        from_config = getattr(cls, "from_config", None)
+        try:
             return from_config(inner) if from_config else cls(**inner)
-        return cls
+        except TypeError as e:  # an argument the class does not take, or of the wrong type
+            raise ValueError(f"Could not deserialize {self.kind} '{name}' from its config "
+                             f"{dict(inner)!r}: {e}.") from None

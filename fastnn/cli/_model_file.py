@@ -47,6 +47,7 @@ def save(model, path: str, meta: dict) -> None:
 def load(path: str):
     """(model, meta) from a ``.keras`` file; meta is None for a model saved elsewhere."""
     from fastnn.models import load_model
+    from fastnn.saving import archive
 
     if not os.path.exists(path):
         raise CLIError(f"{path}: no such file")
@@ -55,8 +56,8 @@ def load(path: str):
         if DATA_ENTRY not in z.namelist():
             return model, None
         try:
-            meta = json.loads(z.read(DATA_ENTRY).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            meta = archive.read_json(z, DATA_ENTRY, path)
+        except ValueError:
             meta = None
     if not isinstance(meta, dict) or not _META_KEYS <= set(meta):
         raise CLIError(f"{path}: its {DATA_ENTRY} entry is damaged")
