@@ -10,7 +10,6 @@ units, in Keras as in fastnn.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 
@@ -191,6 +190,4 @@ def _check_plot_path(path: str) -> None:
     except ImportError:
         raise CLIError("--plot needs matplotlib, which is not installed: "
                        "pip install 'fastnn[plot]'") from None
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        raise CLIError(f"cannot write {path}: the folder {folder!r} does not exist")
+    _model_file.check_file_path(path)

@@ -130,7 +130,8 @@ def _check_stored_here(item: h5py.Dataset, where: str) -> None:
         code = dcpl.get_filter(i)[0]
         if code not in _BUILTIN_FILTERS:
             raise ValueError(f"Refusing the weights file: {where} is compressed with HDF5 "
-                             f"filter {code}, which is not one of HDF5's built-in filters.")
+                             f"filter {code}, which is not one of HDF5's built-in filters "
+                             "(reading it would load a plugin library).")
     if item.dtype.kind not in "fiu":
         raise ValueError(f"Corrupt weights file: {where} has dtype {item.dtype}.")
 
