@@ -38,13 +38,9 @@ def check_file_path(path: str) -> None:
 
 def save(model, path: str, meta: dict) -> None:
     """Write ``model`` and ``meta`` to ``path``, replacing it atomically."""
-    from fastnn.saving import save_model
-    from fastnn.saving.atomic import atomic_path
+    from fastnn.saving.keras_file import save_with_entries
 
-    with atomic_path(path, suffix=".tmp.keras") as tmp:
-        save_model(model, tmp)
-        with zipfile.ZipFile(tmp, "a") as z:
-            z.writestr(DATA_ENTRY, json.dumps(meta))
+    save_with_entries(model, path, {DATA_ENTRY: json.dumps(meta)})
 
 
 def load(path: str):

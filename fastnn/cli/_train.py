@@ -24,6 +24,8 @@ def run(args) -> int:
         raise CLIError("--target is required with a CSV file: name the column to predict")
     if args.plot:
         _check_plot_path(args.plot)
+    if args.output:   # before reading the data, which can take a while
+        _model_file.check_output_path(args.output)
     data = _dataset.digits() if args.data is None else _dataset.from_csv(args.data, args.target)
     output = args.output or f"{data.name}.keras"
     _model_file.check_output_path(output)

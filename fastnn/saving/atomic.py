@@ -3,7 +3,7 @@ so a crash or an error never leaves a half-written file under the target's name.
 
 A writer killed outright (``kill -9``, power loss) cannot remove its temporary file, so each
 one is named after its target and its writer's process id,
-``.fastnn-<target>.<pid>.<random><suffix>``; the next save of the same target removes the ones
+``.fastnn-<target>.<pid>.<random>.tmp``; the next save of the same target removes the ones
 whose writer is no longer running. A live writer's file (another process, or another thread
 of this one, saving the same target now) is never touched.
 """
@@ -21,7 +21,7 @@ _NAME_CHARS = 120
 
 
 @contextlib.contextmanager
-def atomic_path(filepath: str, overwrite: bool = True, suffix: str = ".tmp") -> Iterator[str]:
+def atomic_path(filepath: str, overwrite: bool = True) -> Iterator[str]:
     """Yield a temporary path to write; on success it replaces ``filepath``."""
     filepath = os.fspath(filepath)
     if os.path.isdir(filepath):
@@ -32,7 +32,7 @@ def atomic_path(filepath: str, overwrite: bool = True, suffix: str = ".tmp") -> 
     directory = os.path.dirname(os.path.abspath(filepath))
     prefix = f".fastnn-{os.path.basename(filepath)[:_NAME_CHARS]}."
     remove_stale_temporaries(directory, prefix)
-    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=suffix, dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:
         yield tmp
@@ -45,9 +45,9 @@ def atomic_path(filepath: str, overwrite: bool = True, suffix: str = ".tmp") -> 
 
 
 def remove_stale_temporaries(directory: str, prefix: str) -> list[str]:
-    """Remove the temporary files ``<prefix><pid>.<random>.tmp*`` in ``directory`` whose
+    """Remove the temporary files ``<prefix><pid>.<random>.tmp`` in ``directory`` whose
     writer process has ended; returns their names."""
-    pattern = re.compile(re.escape(prefix) + r"(\d+)\.[^.]+\.tmp(\.keras)?\Z")
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.[^.]+\.tmp\Z")
     removed = []
     try:
         names = [n for n in os.listdir(directory) if n.startswith(prefix)]

@@ -42,6 +42,13 @@ def _weights_bytes(model, include_optimizer: bool) -> bytes:
 
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     """Write ``model`` to a ``.keras`` file (replaced atomically)."""
+    save_with_entries(model, filepath, {}, overwrite, include_optimizer)
+
+
+def save_with_entries(model, filepath, entries: dict[str, str], overwrite: bool = True,
+                      include_optimizer: bool = True) -> None:
+    """:func:`save_model`, with more zip entries (name -> text) in the same atomic write;
+    Keras ignores entries it does not know."""
     filepath = os.fspath(filepath)
     if not filepath.endswith(".keras"):
         raise ValueError(
@@ -60,6 +67,8 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
         z.writestr(_METADATA, metadata)
         z.writestr(_CONFIG, config)
         z.writestr(_WEIGHTS, weights)
+        for name, text in entries.items():
+            z.writestr(name, text)
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
