@@ -158,7 +158,7 @@ def test_weights_stored_outside_the_file_are_refused(good, tmp_path, kind):
 
 
 def test_external_storage_on_a_fifo_neither_blocks_nor_reads(good, tmp_path):
-    path, entries = good
+    _path, entries = good
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     buffer = io.BytesIO(entries["model.weights.h5"])
@@ -193,7 +193,7 @@ def test_a_fifo_as_the_file_is_refused_without_blocking(tmp_path):
 def test_a_dataset_declaring_gigabytes_is_refused_by_its_shape(good, tmp_path):
     """A chunked dataset of 4 GiB whose chunks were never written takes a few bytes of file;
     its shape is compared with the model's before anything is read."""
-    path, entries = good
+    _path, entries = good
     buffer = io.BytesIO(entries["model.weights.h5"])
     with h5py.File(buffer, "a") as f:
         del f["layers/dense/vars/0"]
@@ -241,7 +241,7 @@ def _deflate(data: bytes) -> bytes:
 
 @pytest.mark.parametrize("declared", ["honest", "lying"])
 def test_an_entry_that_inflates_to_gigabytes_is_refused_quickly(good, tmp_path, declared):
-    path, entries = good
+    _path, entries = good
     bomb = _deflated_zeros(4095)    # 4 GiB less 1 MiB, in about 4 MiB
     size = 4095 << 20 if declared == "honest" else 1000
     hostile = _zip_raw(tmp_path / "bomb.keras", [
@@ -259,7 +259,7 @@ def test_an_entry_that_inflates_to_gigabytes_is_refused_quickly(good, tmp_path, 
 
 
 def test_a_weights_entry_larger_than_the_model_can_need_is_refused(good, tmp_path):
-    path, entries = good
+    _path, entries = good
     padded = entries["model.weights.h5"] + bytes(40 << 20)   # HDF5 ignores trailing bytes
     hostile = _zip(tmp_path / "padded.keras", {**entries, "model.weights.h5": padded})
     with pytest.raises(ValueError, match=r"its entry model.weights.h5 declares 41,\d{3},\d{3} "
@@ -271,7 +271,7 @@ def test_a_weights_entry_larger_than_the_model_can_need_is_refused(good, tmp_pat
 def test_a_huge_data_entry_of_the_command_line_is_refused(good, tmp_path):
     from fastnn.cli import CLIError, _model_file
 
-    path, entries = good
+    _path, entries = good
     hostile = _zip_raw(tmp_path / "cli.keras", [
         *((n, _deflate(d), len(d), zlib.crc32(d)) for n, d in entries.items()),
         ("fastnn_data.json", _deflated_zeros(4095), 4095 << 20, 0)])
@@ -295,7 +295,7 @@ def _nested_models(depth: int) -> dict:
     pytest.param(json.dumps(_nested_models(300)), id="300 nested models"),
 ])
 def test_deeply_nested_config_gives_the_loaders_error(good, tmp_path, config):
-    path, entries = good
+    _path, entries = good
     hostile = _zip(tmp_path / "deep.keras", {**entries, "config.json": config.encode()})
     with pytest.raises(ValueError, match="its entry config.json nests lists and objects more "
                                          "than 100 levels deep"):
@@ -319,50 +319,50 @@ def _layers(c):
 
 MALFORMED = {
     "model config is a list": (lambda c: c.update(config=[1, 2]),
-                               "config.json: Invalid Sequential config: it needs a 'layers' "
-                               "list."),
+                               ("config.json: Invalid Sequential config: it needs a 'layers' "
+                               "list.")),
     "layer config is a list": (lambda c: _layers(c)[1].update(config=[1, 2]),
-                               "config.json: Invalid layer entry in the model config: the "
-                               "'config' of a Dense must be a dict; received list."),
+                               ("config.json: Invalid layer entry in the model config: the "
+                               "'config' of a Dense must be a dict; received list.")),
     "initializer config is a list": (
         lambda c: _layers(c)[1]["config"]["kernel_initializer"].update(config=[1]),
-        "config.json: layer 'd1' (Dense): field 'kernel_initializer': Could not deserialize "
-        "initializer 'GlorotUniform': its 'config' must be a dict; received [1]."),
+        ("config.json: layer 'd1' (Dense): field 'kernel_initializer': Could not deserialize "
+        "initializer 'GlorotUniform': its 'config' must be a dict; received [1].")),
     "initializer argument unknown": (
         lambda c: _layers(c)[1]["config"]["kernel_initializer"].update(config={"zzz": 1}),
-        "config.json: layer 'd1' (Dense): field 'kernel_initializer': Could not deserialize "
-        "initializer 'GlorotUniform' from its config {'zzz': 1}:"),
+        ("config.json: layer 'd1' (Dense): field 'kernel_initializer': Could not deserialize "
+        "initializer 'GlorotUniform' from its config {'zzz': 1}:")),
     "class name is a list": (lambda c: _layers(c)[1].update(class_name=["Dense"]),
-                             "config.json: Invalid layer entry in the model config: its "
-                             "'class_name' must be a string; received ['Dense']."),
+                             ("config.json: Invalid layer entry in the model config: its "
+                             "'class_name' must be a string; received ['Dense'].")),
     "dtype is a number": (lambda c: _layers(c)[1]["config"].update(dtype=3),
-                          "config.json: layer 'd1' (Dense): Could not deserialize layer "
-                          "'Dense' from its config"),
+                          ("config.json: layer 'd1' (Dense): Could not deserialize layer "
+                          "'Dense' from its config")),
     "units is text": (lambda c: _layers(c)[1]["config"].update(units="3"),
                       "config.json: layer 'd1' (Dense): Received an invalid value for `units`"),
     "Input shape [None, 2.5]": (lambda c: _layers(c)[0]["config"].update(
-        batch_shape=[None, 2.5]), "config.json: layer 'inputs' (InputLayer): Input shape "
-        "dimensions must be integers or None; received [None, 2.5]."),
+        batch_shape=[None, 2.5]), ("config.json: layer 'inputs' (InputLayer): Input shape "
+        "dimensions must be integers or None; received [None, 2.5].")),
     "compile_config is a list": (lambda c: c.update(compile_config=[1]),
                                  "config.json: compile_config must be a dict; received list."),
     "optimizer config is a list": (
         lambda c: c["compile_config"]["optimizer"].update(config=[1]),
-        "config.json: compile_config: field 'optimizer': Could not deserialize optimizer "
-        "'SGD': its 'config' must be a dict; received [1]."),
+        ("config.json: compile_config: field 'optimizer': Could not deserialize optimizer "
+        "'SGD': its 'config' must be a dict; received [1].")),
     "optimizer missing": (lambda c: c["compile_config"].pop("optimizer"),
-                          "config.json: compile_config: field 'optimizer': it lacks the field "
-                          "'optimizer'"),
+                          ("config.json: compile_config: field 'optimizer': it lacks the field "
+                          "'optimizer'")),
     "loss argument unknown": (
         lambda c: c["compile_config"].update(loss={"class_name": "MeanSquaredError",
                                                    "config": {"zzz": 1}}),
-        "config.json: compile_config: field 'loss': Could not deserialize loss "
-        "'MeanSquaredError' from its config {'zzz': 1}"),
+        ("config.json: compile_config: field 'loss': Could not deserialize loss "
+        "'MeanSquaredError' from its config {'zzz': 1}")),
 }
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_malformed_config_names_entry_layer_and_field(good, tmp_path, case):
-    path, entries = good
+    _path, entries = good
     change, message = MALFORMED[case]
     config = json.loads(entries["config.json"])
     change(config)
@@ -375,7 +375,7 @@ def test_malformed_config_names_entry_layer_and_field(good, tmp_path, case):
 def test_loading_never_runs_code_from_the_file(good, tmp_path, monkeypatch):
     """Names of Python callables in every place a config names a class are refused, and
     none of them is called."""
-    path, entries = good
+    _path, entries = good
     monkeypatch.chdir(tmp_path)
     pwned = tmp_path / "pwned"
     call = {"module": "os", "class_name": "system", "registered_name": "os>system",

@@ -64,7 +64,7 @@ def _stopper(lib, hook):
 def test_stop_training_before_a_batch_is_keras(tf_keras, hook):
     ours, theirs = _pair(fastnn), _pair(tf_keras)
     theirs.set_weights(ours.get_weights())
-    kw = dict(epochs=3, batch_size=4, shuffle=False, verbose=0)
+    kw = {"epochs": 3, "batch_size": 4, "shuffle": False, "verbose": 0}
     h_ours = ours.fit(X, Y, callbacks=[_stopper(fastnn, hook)], **kw)
     h_theirs = theirs.fit(X, Y, callbacks=[_stopper(tf_keras, hook)], **kw)
     assert h_ours.epoch == h_theirs.epoch
@@ -106,17 +106,17 @@ def test_test_on_batch_with_no_rows_is_keras(tf_keras):
 
 CHANGES = {
     "compile at epoch end": ("on_epoch_end", lambda m: m.compile(optimizer="adam", loss="mae"),
-                             "Cannot compile model '{}' while it is being trained: `compile` "
-                             "was called during `fit`"),
+                             ("Cannot compile model '{}' while it is being trained: `compile` "
+                             "was called during `fit`")),
     "compile at batch end": ("on_train_batch_end",
                              lambda m: m.compile(optimizer="adam", loss="mae"),
                              "Cannot compile model '{}' while it is being trained"),
     "add a layer": ("on_epoch_end", lambda m: m.add(Dense(1)),
-                    "Cannot add a layer to model '{}' while it is being trained: `add` was "
-                    "called during `fit`"),
+                    ("Cannot add a layer to model '{}' while it is being trained: `add` was "
+                    "called during `fit`")),
     "remove a layer": ("on_epoch_end", lambda m: m.pop(),
-                       "Cannot remove a layer from model '{}' while it is being trained: `pop` "
-                       "was called during `fit`"),
+                       ("Cannot remove a layer from model '{}' while it is being trained: `pop` "
+                       "was called during `fit`")),
 }
 
 

@@ -45,7 +45,8 @@ def read_json(z: zipfile.ZipFile, name: str, filepath: str, limit: int = JSON_LI
     except RecursionError:
         raise ValueError(_too_deep(filepath, name)) from None
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, a 5,000-digit number
-        raise ValueError(f"Cannot read '{filepath}': its entry {name} is not valid JSON "
+        raise ValueError(f"Cannot read '{filepath}': the file is corrupt, truncated or not in "
+                         f"the Keras 3 format: its entry {name} is not valid JSON "
                          f"({type(e).__name__}: {e}).") from None
     check_depth(value, name, filepath)
     return value
