@@ -5,6 +5,7 @@ with ``kill -9`` that leave their temporary files behind. Runs in subprocesses w
 """
 
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -145,19 +146,24 @@ def test_a_killed_save_leaves_the_old_file_and_the_next_save_cleans_up(tmp_path,
     assert target.read_bytes() == original      # the target was never touched
 
     # A temporary of a writer still running (another process, or this one) is kept.
+    # So is one from another host sharing the folder: its pids are not this machine's.
+    named = re.fullmatch(r"\.fastnn-m\.keras\.\d+-([A-Za-z0-9-]+)\.\w+\.tmp", left[1][0])
+    assert named, left[1][0]    # target, writer's pid and host, random part
+    host = named.group(1)
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        theirs = tmp_path / f".fastnn-m.keras.{alive.pid}.abcdefgh.tmp"
-        ours = tmp_path / f".fastnn-m.keras.{os.getpid()}.abcdefgh.tmp"
-        other_target = tmp_path / ".fastnn-n.keras.999999999.abcdefgh.tmp"
-        for path in (theirs, ours, other_target):
+        theirs = tmp_path / f".fastnn-m.keras.{alive.pid}-{host}.abcdefgh.tmp"
+        ours = tmp_path / f".fastnn-m.keras.{os.getpid()}-{host}.abcdefgh.tmp"
+        remote = tmp_path / f".fastnn-m.keras.999999999-elsewhere{host}.abcdefgh.tmp"
+        other_target = tmp_path / f".fastnn-n.keras.999999999-{host}.abcdefgh.tmp"
+        for path in (theirs, ours, remote, other_target):
             path.write_bytes(b"partial")
         model.save(target)
-        assert _temporaries(tmp_path, "m.keras") == sorted([theirs.name, ours.name])
+        assert _temporaries(tmp_path, "m.keras") == sorted([theirs.name, ours.name, remote.name])
         assert other_target.exists()       # another target's files are its own saves' job
     finally:
         alive.kill()
         alive.wait()
     np.testing.assert_array_equal(load_model(target).get_weights()[0], model.get_weights()[0])
     model.save(target)   # the writer that was alive has now ended
-    assert _temporaries(tmp_path, "m.keras") == [ours.name]
+    assert _temporaries(tmp_path, "m.keras") == sorted([ours.name, remote.name])

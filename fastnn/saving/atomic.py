@@ -2,10 +2,11 @@
 so a crash or an error never leaves a half-written file under the target's name.
 
 A writer killed outright (``kill -9``, power loss) cannot remove its temporary file, so each
-one is named after its target and its writer's process id,
-``.fastnn-<target>.<pid>.<random>.tmp``; the next save of the same target removes the ones
-whose writer is no longer running. A live writer's file (another process, or another thread
-of this one, saving the same target now) is never touched.
+one is named after its target, its writer's process id and host,
+``.fastnn-<target>.<pid>-<host>.<random>.tmp``; the next save of the same target removes the
+ones whose writer ran on this host and is no longer running. A live writer's file (another
+process, or another thread of this one, saving the same target now) is never touched, nor is
+one written from another machine or container sharing the folder (its pids are not ours).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Iterator
 
@@ -32,7 +34,8 @@ def atomic_path(filepath: str, overwrite: bool = True) -> Iterator[str]:
     directory = os.path.dirname(os.path.abspath(filepath))
     prefix = f".fastnn-{os.path.basename(filepath)[:_NAME_CHARS]}."
     remove_stale_temporaries(directory, prefix)
-    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-{_host()}.", suffix=".tmp",
+                               dir=directory)
     os.close(fd)
     try:
         yield tmp
@@ -45,9 +48,10 @@ def atomic_path(filepath: str, overwrite: bool = True) -> Iterator[str]:
 
 
 def remove_stale_temporaries(directory: str, prefix: str) -> list[str]:
-    """Remove the temporary files ``<prefix><pid>.<random>.tmp`` in ``directory`` whose
-    writer process has ended; returns their names."""
-    pattern = re.compile(re.escape(prefix) + r"(\d+)\.[^.]+\.tmp\Z")
+    """Remove the temporary files ``<prefix><pid>-<host>.<random>.tmp`` in ``directory``
+    written on this host by a process that has ended; returns their names."""
+    pattern = re.compile(re.escape(f"{prefix}") + r"(\d+)-" + re.escape(_host())
+                         + r"\.[^.]+\.tmp\Z")
     removed = []
     try:
         names = [n for n in os.listdir(directory) if n.startswith(prefix)]
@@ -61,6 +65,11 @@ def remove_stale_temporaries(directory: str, prefix: str) -> list[str]:
             os.unlink(os.path.join(directory, name))
             removed.append(name)
     return removed
+
+
+def _host() -> str:
+    """This machine's name as it can appear in a file name."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
 
 
 def _running(pid: int) -> bool:
