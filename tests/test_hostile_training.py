@@ -1,8 +1,9 @@
-"""Training calls that used to end in ZeroDivisionError, TypeError or NaN weights: a callback
-that stops training before the first batch (Keras's behaviour, checked against TensorFlow's
-Keras), validation data or ``test_on_batch`` with no rows, a callback that recompiles the
-model or changes its layers, and non-finite optimizer hyperparameters, from the constructor
-or from a file. Each failure is a ValueError that leaves the model as it was.
+"""Training calls that used to end in ZeroDivisionError, OverflowError, TypeError or NaN
+weights: a callback that stops training before the first batch (Keras's behaviour, checked
+against TensorFlow's Keras), validation data or ``test_on_batch`` with no rows, a batch size
+beyond 64 bits, a callback that recompiles the model or changes its layers, and non-finite
+optimizer hyperparameters, from the constructor or from a file. Each failure is a ValueError
+that leaves the model as it was.
 """
 
 import json
@@ -212,3 +213,21 @@ def test_a_nan_learning_rate_in_a_files_compile_config_is_refused(tmp_path):
             "config.json: compile_config: field 'optimizer': Argument `learning_rate` must be "
             "a finite number. Received: learning_rate=nan")):
         fastnn.models.load_model(tmp_path / "nan.keras")
+
+
+# ---- a batch size beyond 64 bits --------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [2**63, 2**64 + 1])
+def test_a_batch_larger_than_any_data_is_all_of_it(size):
+    """Keras 3.15 fails here (a negative shape, or an OverflowError); one batch of every row
+    is what any batch size larger than the data means."""
+    big, whole = _pair(fastnn), _pair(fastnn)
+    h_big = big.fit(X, Y, batch_size=size, epochs=2, shuffle=False, verbose=0,
+                    validation_split=0.25, validation_batch_size=size)
+    h_whole = whole.fit(X, Y, batch_size=6, epochs=2, shuffle=False, verbose=0,
+                        validation_split=0.25)
+    assert h_big.history == h_whole.history
+    for a, b in zip(big.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert big.evaluate(X, Y, batch_size=size, verbose=0) == whole.evaluate(X, Y, verbose=0)
+    np.testing.assert_array_equal(big.predict(X, batch_size=size), whole.predict(X))

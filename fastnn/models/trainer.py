@@ -31,6 +31,8 @@ from fastnn.optimizers.base import KERNEL_SLOTS
 _REPAINT_SECONDS = 0.1
 # Rows per engine call in predict/evaluate: results do not depend on it; larger is faster.
 _INFERENCE_ROWS = 1024
+# More rows than any array can have (batch offsets stay below 2**63 when multiplied out).
+_MAX_BATCH = 1 << 40
 
 
 def _resolve_verbose(verbose) -> int:
@@ -47,7 +49,9 @@ def _check_batch_size(batch_size, default: int = 32) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}.")
-    return int(batch_size)
+    # A batch larger than the data is all of it; capping keeps a size like 2**63 (which Keras
+    # fails on) within the engine's 64-bit sizes without changing what it means.
+    return int(min(batch_size, _MAX_BATCH))
 
 
 class Trainer:
