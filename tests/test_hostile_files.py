@@ -279,6 +279,21 @@ def test_a_huge_data_entry_of_the_command_line_is_refused(good, tmp_path):
         _model_file.load(str(hostile))
 
 
+def test_a_small_file_asking_for_gigabytes_of_weights_is_refused_before_allocating(good,
+                                                                                   tmp_path):
+    _path, entries = good
+    config = json.loads(entries["config.json"])
+    config["config"]["layers"][0]["config"]["batch_shape"] = [None, 30_000]
+    config["config"]["layers"][1]["config"]["units"] = 30_000     # 3.6 GB of float32
+    hostile = _zip(tmp_path / "wide.keras", {**entries, "config.json": config})
+    result = _run(_LOAD_AND_REPORT.format(path=str(hostile)), timeout=60, memory=3 * GiB)
+    size = len(entries["model.weights.h5"])
+    assert (f"ValueError: Cannot load '{hostile}': config.json: Layer 'd1' asks for a weight of "
+            f"shape (30000, 30000) (900,000,000 values), more than its model.weights.h5 "
+            f"({size:,} bytes) can hold: the file is corrupt, truncated or hostile.") \
+        in result.stdout, result.stderr
+
+
 # ---- JSON nested past the stack ---------------------------------------------------------------
 
 def _nested_models(depth: int) -> dict:

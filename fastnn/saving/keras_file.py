@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import h5py
 
 from fastnn import _random
+from fastnn.layers.base import value_budget
 from fastnn.saving import archive, model_config, weights_h5
 from fastnn.saving.atomic import atomic_path
 
@@ -103,9 +104,9 @@ def _check_file(filepath: str) -> None:
                          "from files.")
 
 
-def _read_archive(filepath: str) -> dict:
-    """``config.json`` of a ``.keras`` file, parsed (its size and depth bounded); the file
-    is checked to hold a weights entry, which :func:`_read_weights_entry` reads."""
+def _read_archive(filepath: str) -> tuple[dict, int]:
+    """``config.json`` of a ``.keras`` file, parsed (its size and depth bounded), and the
+    size its weights entry declares (:func:`_read_weights_entry` reads that entry)."""
     _check_file(filepath)
     with _reading(filepath, "the model file"):
         if not zipfile.is_zipfile(filepath):
@@ -121,10 +122,11 @@ def _read_archive(filepath: str) -> dict:
             config = archive.read_json(z, _CONFIG, filepath)
             if _METADATA in names:
                 archive.read_json(z, _METADATA, filepath, archive.METADATA_LIMIT)
+            weights_size = z.getinfo(_WEIGHTS).file_size
     if not isinstance(config, dict):
         raise ValueError(f"'{filepath}': config.json does not hold a model config (it holds "
                          f"a JSON {type(config).__name__}).")
-    return config
+    return config, weights_size
 
 
 def _read_weights_entry(filepath: str, model) -> bytes:
@@ -160,9 +162,11 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     never runs code from a file, whatever its value.
     """
     filepath = os.fspath(filepath)
-    config = _read_archive(filepath)
+    config, weights_size = _read_archive(filepath)
+    # Every weight value takes at least a byte of the weights entry.
     with _random_state_kept(), model_config.config_context(
-            f"Cannot load '{filepath}': config.json"):
+            f"Cannot load '{filepath}': config.json"), \
+            value_budget(weights_size, f"its {_WEIGHTS} ({weights_size:,} bytes)"):
         model = model_config.model_from_config(config, custom_objects)
         if compile:
             model_config.compile_from_config(model, config.get("compile_config"))
