@@ -358,6 +358,9 @@ MALFORMED = {
     "Input shape [None, 2.5]": (lambda c: _layers(c)[0]["config"].update(
         batch_shape=[None, 2.5]), ("config.json: layer 'inputs' (InputLayer): Input shape "
         "dimensions must be integers or None; received [None, 2.5].")),
+    "Input batch_shape empty": (lambda c: _layers(c)[0]["config"].update(batch_shape=[]),
+                                ("config.json: layer 'inputs' (InputLayer): `batch_shape` must "
+                                 "start with the batch axis (None); received ().")),
     "compile_config is a list": (lambda c: c.update(compile_config=[1]),
                                  "config.json: compile_config must be a dict; received list."),
     "optimizer config is a list": (
@@ -385,6 +388,22 @@ def test_malformed_config_names_entry_layer_and_field(good, tmp_path, case):
     with pytest.raises(ValueError) as info:
         load_model(hostile)
     assert str(info.value).startswith(f"Cannot load '{hostile}': {message}"), str(info.value)
+
+
+def test_a_merge_call_on_no_tensors_is_refused(tmp_path):
+    inputs = Input((2,), name="inputs")
+    outputs = fastnn.layers.Concatenate(name="cat")([Dense(2, name="a")(inputs),
+                                                      Dense(2, name="b")(inputs)])
+    fastnn.Model(inputs, outputs).save(tmp_path / "f.keras")
+    with zipfile.ZipFile(tmp_path / "f.keras") as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(entries["config.json"])
+    [cat] = [item for item in _layers(config) if item["name"] == "cat"]
+    cat["inbound_nodes"][0]["args"][0] = []
+    hostile = _zip(tmp_path / "bad.keras", {**entries, "config.json": config})
+    with pytest.raises(ValueError, match=re.escape(
+            f"Cannot load '{hostile}': config.json: Layer 'cat' was called on an empty list")):
+        load_model(hostile)
 
 
 def test_loading_never_runs_code_from_the_file(good, tmp_path, monkeypatch):
