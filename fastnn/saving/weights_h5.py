@@ -96,13 +96,30 @@ def write(f: h5py.File, model, include_optimizer: bool = True) -> None:
     f.create_group("vars").attrs["name"] = model.name
 
 
+def _link(group, name: str):
+    """The kind of link (``h5py.h5l.TYPE_*``) by which ``group`` names ``name``, or None;
+    found without following the link (h5py's ``in`` and ``get`` follow soft links, and a loop
+    of them is a RuntimeError)."""
+    key = name.encode()
+    if not group.id.links.exists(key):
+        return None
+    return group.id.links.get_info(key).type
+
+
+def _has(group, name: str) -> bool:
+    return _link(group, name) is not None
+
+
 def _member(group, name: str, where: str):
-    """``group[name]``, refusing links: Keras writes none, and a soft or external link (or an
-    external link reached through a soft one) would make loading read another file."""
-    link = group.get(name, getlink=True)
-    if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-        kind = "an external" if isinstance(link, h5py.ExternalLink) else "a soft"
-        raise ValueError(f"Refusing the weights file: {where} is {kind} link; fastnn reads "
+    """``group[name]`` (None when absent), refusing links: Keras writes none, and a soft or
+    external link (or an external link reached through a soft one) would make loading read
+    another file."""
+    kind = _link(group, name)
+    if kind is None:
+        return None
+    if kind != h5py.h5l.TYPE_HARD:
+        what = "an external" if kind == h5py.h5l.TYPE_EXTERNAL else "a soft"
+        raise ValueError(f"Refusing the weights file: {where} is {what} link; fastnn reads "
                          "only data stored in the file itself (Keras writes no links).")
     return group[name]
 
@@ -160,8 +177,6 @@ def _values(items: list[h5py.Dataset]) -> list[np.ndarray]:
 
 def _group(parent, name: str, where: str):
     """``parent[name]`` when it is there and a group (no link), else None."""
-    if name not in parent:
-        return None
     node = _member(parent, name, where)
     return node if isinstance(node, h5py.Group) else None
 
@@ -204,7 +219,7 @@ def _read_layers(group, model, where: str, skip_mismatch: bool, pending: list) -
                                  f"'{layer.name}'.")
             continue
         own = layer_variables(layer)
-        if key not in stored:
+        if not _has(stored, key):
             if own and not skip_mismatch:
                 raise ValueError(f"The weights file has no group '{path}' for layer "
                                  f"'{layer.name}' (it has: {sorted(stored)}).")
@@ -213,7 +228,7 @@ def _read_layers(group, model, where: str, skip_mismatch: bool, pending: list) -
         if node is None:
             raise ValueError(f"Corrupt weights file: {path} is not a group.")
         group_vars = _group(node, "vars", f"{path}/vars")
-        if "vars" in node and group_vars is None:
+        if _has(node, "vars") and group_vars is None:
             raise ValueError(f"Corrupt weights file: {path}/vars is not a group.")
         items = [] if group_vars is None else _datasets(group_vars, f"{path}/vars")
         problem = _mismatch(own, items, f"layer '{layer.name}'")
