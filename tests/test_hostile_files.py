@@ -320,6 +320,14 @@ def test_deeply_nested_config_gives_the_loaders_error(good, tmp_path, config):
         load_model(hostile)
 
 
+@pytest.mark.parametrize("depth", [300, 100_000])
+def test_model_from_json_bounds_the_depth_too(depth):
+    with pytest.raises(ValueError, match="model_from_json: the JSON nests lists and objects "
+                                         "more than 100 levels deep"):
+        fastnn.models.model_from_json(json.dumps(_nested_models(300)) if depth == 300
+                                      else "[" * depth + "]" * depth)
+
+
 def test_models_nested_within_the_depth_bound_still_load(tmp_path):
     inner = Sequential([Input((2,)), Dense(3, name="d1")])
     outer = Sequential([Input((2,)), Sequential([inner], name="mid"), Dense(1)])

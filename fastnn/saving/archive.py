@@ -48,12 +48,14 @@ def read_json(z: zipfile.ZipFile, name: str, filepath: str, limit: int = JSON_LI
         raise ValueError(f"Cannot read '{filepath}': the file is corrupt, truncated or not in "
                          f"the Keras 3 format: its entry {name} is not valid JSON "
                          f"({type(e).__name__}: {e}).") from None
-    check_depth(value, name, filepath)
+    if too_deep(value):
+        raise ValueError(_too_deep(filepath, name))
     return value
 
 
-def check_depth(value, name: str, filepath: str, limit: int = MAX_JSON_DEPTH) -> None:
-    """Refuse JSON nested deeper than ``limit`` (walked without recursion)."""
+def too_deep(value, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether parsed JSON nests lists and objects deeper than ``limit`` (walked without
+    recursion)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -64,8 +66,9 @@ def check_depth(value, name: str, filepath: str, limit: int = MAX_JSON_DEPTH) ->
         else:
             continue
         if depth > limit:
-            raise ValueError(_too_deep(filepath, name, limit))
+            return True
         stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _too_deep(filepath: str, name: str, limit: int = MAX_JSON_DEPTH) -> str:
