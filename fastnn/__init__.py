@@ -31,6 +31,15 @@ from fastnn.regularizers import Regularizer
 __version__ = "0.1.0"
 
 
+def __getattr__(name):
+    # `fastnn.ops` loads autograd: imported on first use, as `keras.ops` is always there
+    if name == "ops":
+        import fastnn.ops
+
+        return fastnn.ops
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+
+
 def version() -> str:
     """fastnn's version (``keras.version()``)."""
     return __version__
@@ -40,5 +49,5 @@ __all__ = [
     "Initializer", "Input", "KerasTensor", "Layer", "Loss", "Metric", "Model", "Optimizer",
     "Regularizer", "Sequential", "Variable", "__version__", "activations", "backend",
     "callbacks", "config", "constraints", "initializers", "layers", "losses", "metrics",
-    "models", "optimizers", "regularizers", "show_config", "utils", "version",
+    "models", "ops", "optimizers", "regularizers", "show_config", "utils", "version",
 ]

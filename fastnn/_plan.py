@@ -16,6 +16,7 @@ import numpy as np
 from fastnn import regularizers as _regularizers
 from fastnn._kernels import _engine
 from fastnn._kernels._activations import ACTIVATIONS
+from fastnn.layers.python_layers import PythonPiece, is_python_layer
 
 _I = _engine.OP_INT_COLUMNS
 _F = _engine.OP_FLOAT_COLUMNS
@@ -37,21 +38,70 @@ class Value:
         return int(math.prod(self.shape[1:])) if len(self.shape) > 1 else 1
 
 
+_NOISE_OPS = ("dropout", "gaussian_noise", "gaussian_dropout")
+
+
+class NeedsModes(Exception):
+    """A subclassed model inside the plan runs different layers in training and in
+    inference: the plan needs one op list per mode."""
+
+
 class Builder:
     """Collects engine ops while a model's graph is walked (``model._emit(builder, values)``)
-    and nested models inline their own graphs: one op list for the whole model."""
+    and nested models inline their own graphs: one op list for the whole model.
 
-    def __init__(self):
+    ``mode`` is the call's mode when the plan is made per mode (True: the training engine,
+    False: the inference engine), None when one op list serves both. ``training`` is the
+    ``training=`` a graph passed to the enclosing layer call (None: the call's own mode).
+
+    ``honour_kwargs``: whether a functional graph's own ``layer(x, training=...)`` arguments
+    count. Keras 3 lets the mode of fit, predict and evaluate override them, and honours
+    them only in a ``model(x)`` call without ``training``; a subclassed model's ``call`` is
+    Python, so its arguments always count (its traced graphs say so).
+    """
+
+    def __init__(self, mode: bool | None = None, honour_kwargs: bool = False):
         self.ops: list[tuple] = []      # (layer, op dict, input buffers, input widths)
+        self.mode = mode
+        self.honour_kwargs = honour_kwargs
+        self.training: bool | None = None
+
+    def _python_op(self, layer, inputs: list[Value], as_list: bool) -> Value:
+        """A Python layer: one op whose piece runs ``call`` (fastnn/layers/python_layers.py)."""
+        shapes = [v.shape for v in inputs]
+        out_shape = tuple(layer.compute_output_shape(shapes if as_list else shapes[0]))
+        piece = PythonPiece(layer, shapes, as_list, out_shape)
+        width = int(math.prod(out_shape[1:])) if len(out_shape) > 1 else 1
+        value = self.add(layer, _python_op_dict(layer, piece, width), inputs)
+        return Value(value.buf, out_shape)
+
+    def graph_mode(self) -> bool | None:
+        """The mode a training-dependent graph is traced for here, or None (both)."""
+        return self.training if self.training is not None else self.mode
 
     def add(self, layer, op: dict, inputs: list[Value]) -> Value:
         self.ops.append((layer, op, [v.buf for v in inputs], [v.width for v in inputs]))
         return Value(len(self.ops) - 1, (None, op["n_out"]))
 
-    def call(self, layer, inputs: list[Value], as_list: bool) -> list[Value]:
-        """The values ``layer`` makes from ``inputs`` (a model inlines its graph)."""
+    def call(self, layer, inputs: list[Value], as_list: bool,
+             training: bool | None = None) -> list[Value]:
+        """The values ``layer`` makes from ``inputs`` (a model inlines its graph);
+        ``training`` is the call's explicit ``training=`` argument (Keras: it holds for the
+        layer, and for a model's layers that were not given one of their own)."""
+        if training is not None:
+            training = bool(training)
         if hasattr(layer, "_emit"):
-            return layer._emit(self, inputs)
+            outer = self.training
+            if training is not None:
+                self.training = training
+            try:
+                return layer._emit(self, inputs)
+            finally:
+                self.training = outer
+        if training is None:
+            training = self.training
+        if is_python_layer(layer):
+            return [self._python_op(layer, inputs, as_list)]
         shapes = [v.shape for v in inputs]
         shape = shapes if as_list else shapes[0]
         if type(layer).__name__ == "Dense" and len(shape) > 2:
@@ -61,6 +111,8 @@ class Builder:
             )
         widths = [v.width for v in inputs]
         layer_ops = layer.engine_ops(widths if as_list else widths[0])
+        if training is not None:
+            layer_ops = _with_training(layer_ops, training)
         out_shape = layer.compute_output_shape(shape)
         if not layer_ops:
             if len(inputs) != 1:
@@ -74,6 +126,23 @@ class Builder:
             value = self.add(layer, op, inputs)
             inputs = [value]
         return [Value(value.buf, out_shape)]
+
+
+def _python_op_dict(layer, piece, width) -> dict:
+    return {"kind": "python", "n_out": width, "piece": piece, "python_vars": layer.weights}
+
+
+def _with_training(ops: list[dict], training: bool) -> list[dict]:
+    """A layer's ops for a call with an explicit ``training=``: False plans the inference
+    form (noise layers vanish, BatchNormalization uses its moving statistics); True keeps
+    the layer in training mode in inference calls too (Monte Carlo dropout; a
+    BatchNormalization then normalizes with, and moves towards, each batch's statistics,
+    as Keras's does)."""
+    if not training:
+        return [{**op, "batch_stats": False} if op["kind"] == "batch_norm" else op
+                for op in ops if op["kind"] not in _NOISE_OPS]
+    return [{**op, "training": True} if op["kind"] in (*_NOISE_OPS, "batch_norm") else op
+            for op in ops]
 
 
 class Plan:
@@ -97,12 +166,50 @@ class Plan:
         regularizer).
     """
 
-    def __init__(self, model, dtype: str, capacity: int = 32, weights=None):
+    def __init__(self, model, dtype: str, capacity: int = 32, weights=None,
+                 honour_kwargs: bool = False):
         self.dtype = np.dtype(dtype)
+        self._honour_kwargs = honour_kwargs
         input_shapes = [tuple(s) for s in model._input_shapes()]
         self.in_dims = [int(math.prod(s)) if s else 1 for s in input_shapes]
         self.in_dim = sum(self.in_dims)
-        builder = Builder()
+        try:
+            graphs = [self._graph(model, input_shapes, None)]
+        except NeedsModes:
+            # Python branching on `training` in a subclassed call: one op list per mode,
+            # over one set of parameter buffers.
+            graphs = [self._graph(model, input_shapes, True),
+                      self._graph(model, input_shapes, False)]
+            _check_same_outputs(model, graphs)
+        train = graphs[0]
+        self.out_dims = train["out_dims"]
+        self.out_dim = self.out_dims[0]
+        self.out_shapes = train["out_shapes"]
+        self.heads, self.inference_heads = train["heads"], graphs[-1]["heads"]
+        self.last_activation = self.heads[0]["activation"]
+        weights = model.trainable_weights if weights is None else weights
+        self._assign_buffers(weights, [op for g in graphs for op in g["ops"]])
+        self.engines = []
+        for g in graphs:
+            ops_i, ops_f = self._encode_ops(g["ops"])
+            self.engines.append(_engine.Engine(
+                ops_i, ops_f, self.params, self.grads, self.state, self.var_off,
+                self.var_size, self._var_l1, self._var_l2, self.in_dim, capacity,
+                var_l2_rows=self._var_l2_rows, op_inputs=g["inputs"], outputs=g["outputs"],
+                python_ops=[op.get("piece") for _, op, _, _ in g["ops"]]))
+            g["ops_i"], g["ops_f"] = ops_i, ops_f
+        self._ops_i, self._ops_f = train["ops_i"], train["ops_f"]
+        self.engine = self.engines[0]               # fit, and training-mode calls
+        self.inference_engine = self.engines[-1]    # predict and evaluate
+        if len(self.engines) > 1:
+            self.inference_engine.share_access(self.engine)
+        self.forces_training = any(op.get("training") for g in graphs
+                                   for _, op, _, _ in g["ops"])
+        self.has_python = any(op["kind"] == "python" for g in graphs for _, op, _, _ in g["ops"])
+
+    def _graph(self, model, input_shapes, mode) -> dict:
+        """The model's ops for calls in ``mode`` (None: every mode), with their wiring."""
+        builder = Builder(mode, self._honour_kwargs)
         if len(input_shapes) == 1:
             inputs = [Value(-1, (None, *input_shapes[0]))]
         else:
@@ -123,25 +230,25 @@ class Plan:
                               value.shape)
             out_bufs.append(value.buf)
         ops = builder.ops
-        self.out_dims = [ops[b][1]["n_out"] for b in out_bufs]
-        self.out_dim = self.out_dims[0]
-        self.out_shapes = [v.shape for v in outputs]
-        self._inputs = [bufs for _, _, bufs, _ in ops]
-        self._outputs = out_bufs
+        op_inputs = [bufs for _, _, bufs, _ in ops]
         consumers = [0] * len(ops)
-        for bufs in self._inputs:
+        for bufs in op_inputs:
             for b in bufs:
                 if b >= 0:
                     consumers[b] += 1
-        self.heads = [self._head(ops[b][1], consumers[b]) for b in out_bufs]
-        self.last_activation = self.heads[0]["activation"]
-        weights = model.trainable_weights if weights is None else weights
-        self._assign_buffers(weights, ops)
-        self.engine = _engine.Engine(
-            self._ops_i, self._ops_f, self.params, self.grads, self.state,
-            self.var_off, self.var_size, self._var_l1, self._var_l2, self.in_dim, capacity,
-            var_l2_rows=self._var_l2_rows, op_inputs=self._inputs, outputs=self._outputs,
-        )
+        return {"ops": ops, "inputs": op_inputs, "outputs": out_bufs,
+                "out_dims": [ops[b][1]["n_out"] for b in out_bufs],
+                "out_shapes": [v.shape for v in outputs],
+                "heads": [self._head(ops[b][1], consumers[b]) for b in out_bufs]}
+
+    def inference_step(self) -> int:
+        """The noise stream of a predict or evaluate call: fresh per call when a layer was
+        called with training=True (Monte Carlo dropout), unused otherwise."""
+        if not self.forces_training:
+            return 0
+        from fastnn import _random
+
+        return _random.next_seed() >> 1    # room for one stream per chunk
 
     @staticmethod
     def _head(op: dict, n_consumers: int) -> dict:
@@ -157,13 +264,14 @@ class Plan:
         weights, offsets, stats, state_offsets = [], {}, [], {}
         n_params = n_state = 0
         for _, op, _, _ in ops:
-            for role in _WEIGHT_ROLES:
-                var = op.get(role)
+            for var in [op.get(role) for role in _WEIGHT_ROLES] + op.get("python_vars", []):
                 if var is not None and id(var) not in offsets:
                     offsets[id(var)] = n_params
                     weights.append(var)
                     n_params += var.value.size
-            if op["kind"] == "batch_norm":
+            # (The engine reads the variance right after the mean; a layer called twice,
+            # or planned for both modes, has one pair.)
+            if op["kind"] == "batch_norm" and id(op["moving_mean"]) not in state_offsets:
                 for var in (op["moving_mean"], op["moving_variance"]):
                     state_offsets[id(var)] = n_state
                     stats.append(var)
@@ -191,20 +299,31 @@ class Plan:
         self._var_l2_rows = np.array([_regularizers.batch_mean_l2(v.regularizer)
                                       for v in self.trainable], dtype=np.float64)
         self.constrained = [v for v in self.trainable if v.constraint is not None]
-        self._ops_i = np.full((len(ops), _engine.N_OP_INT), -1, dtype=np.int64)
-        self._ops_f = np.zeros((len(ops), _engine.N_OP_FLOAT), dtype=np.float64)
-        for k, (_, op, _, widths) in enumerate(ops):
-            self._encode(k, op, widths[0], offsets, state_offsets)
+        self._offsets, self._state_offsets = offsets, state_offsets
+        trainable = {id(v) for v in self.trainable}
+        for _, op, _, _ in ops:
+            if op["kind"] == "python":     # the segments its backward writes gradients to
+                piece = op["piece"]
+                piece.variables = [v for v in piece.variables if id(v) in trainable]
+                piece.weights = [(offsets[id(v)], v.value.size) for v in piece.variables]
 
-    def _encode(self, k: int, op: dict[str, Any], width: int, offsets, state_offsets) -> None:
-        oi, of = self._ops_i[k], self._ops_f[k]
+    def _encode_ops(self, ops) -> tuple[np.ndarray, np.ndarray]:
+        ops_i = np.full((len(ops), _engine.N_OP_INT), -1, dtype=np.int64)
+        ops_f = np.zeros((len(ops), _engine.N_OP_FLOAT), dtype=np.float64)
+        for k, (_, op, _, widths) in enumerate(ops):
+            self._encode(ops_i[k], ops_f[k], op, widths[0])
+        return ops_i, ops_f
+
+    def _encode(self, oi, of, op: dict[str, Any], width: int) -> None:
+        offsets, state_offsets = self._offsets, self._state_offsets
         oi[_I["kind"]] = _engine.OPS[op["kind"]]
         oi[_I["n_in"]] = width
         oi[_I["n_out"]] = op["n_out"]
         oi[_I["seed"]] = op.get("seed", 0) & (2**63 - 1)
         oi[_I["col"]] = op.get("col", 0)
         oi[_I["flags"]] = ((_engine.FLAGS["batch_stats"] if op.get("batch_stats") else 0)
-                           | (_engine.FLAGS["normalize"] if op.get("normalize") else 0))
+                           | (_engine.FLAGS["normalize"] if op.get("normalize") else 0)
+                           | (_engine.FLAGS["training"] if op.get("training") else 0))
         for role, col in (("kernel", "w"), ("gamma", "w"), ("alpha", "w"), ("bias", "b"),
                           ("beta", "b")):
             if op.get(role) is not None:
@@ -250,6 +369,15 @@ class Plan:
                 for o, shape in zip(outs, self.out_shapes)]
 
 
+def _check_same_outputs(model, graphs) -> None:
+    train, infer = graphs
+    if train["out_shapes"] != infer["out_shapes"]:
+        raise ValueError(
+            f"Model '{model.name}'.call returns outputs of shapes {infer['out_shapes']} when "
+            f"training=False but {train['out_shapes']} when training=True; a model's outputs "
+            "must be the same in both modes.")
+
+
 class _SingleCall:
     """One layer called on arrays, as a model of one node (``layer(x)`` outside a model)."""
 
@@ -264,11 +392,13 @@ class _SingleCall:
         return builder.call(self.layer, inputs, self.as_list)
 
 
-def run_eagerly(layer, inputs, training: bool = False):
+def run_eagerly(layer, inputs, training: bool | None = False):
     """``layer(x)`` on arrays: the layer's output for that batch, computed by the engine.
 
     In training mode the noise layers draw fresh masks; BatchNormalization uses the batch's
     statistics and updates its moving ones, as Keras does for ``layer(x, training=True)``.
+    ``training=None`` (a model called without it) runs in inference mode but for the
+    layers its graph calls with ``training=`` of their own, as Keras 3 does.
     """
     from fastnn import _random
     from fastnn._kernels._openmp_helpers import effective_n_threads
@@ -290,10 +420,13 @@ def run_eagerly(layer, inputs, training: bool = False):
     shapes = [(None, *a.shape[1:]) for a in arrays]
     layer._maybe_build(shapes if as_list else shapes[0])
     layer.check_input_shape(shapes if as_list else shapes[0])
-    plan = Plan(_SingleCall(layer, [s[1:] for s in shapes], as_list), layer.dtype)
+    plan = Plan(_SingleCall(layer, [s[1:] for s in shapes], as_list), layer.dtype,
+                honour_kwargs=training is None)
+    training = bool(training)
     xs = plan.inputs_matrix([_data.prepare_x(a, a.shape[1:], plan.dtype, layer.name)
                              for a in arrays])
     outs = [np.empty((n, d), dtype=plan.dtype) for d in plan.out_dims]
-    plan.engine.predict(xs, outs, max(1, n), effective_n_threads(), training=training,
-                        step=_random.next_seed() if training else 0)
+    engine = plan.engine if training else plan.inference_engine
+    engine.predict(xs, outs, max(1, n), effective_n_threads(), training=training,
+                   step=_random.next_seed() if training else plan.inference_step())
     return plan.shaped_outputs(outs)[0]

@@ -53,6 +53,11 @@ class Registry:
         try:
             return self._objects[self._key(name)]
         except KeyError:
+            from fastnn.saving.object_registration import lookup_custom
+
+            custom = lookup_custom(name)
+            if custom is not None:        # registered, or in a custom_object_scope
+                return custom
             raise ValueError(
                 f"Could not interpret {self.kind} identifier: {name!r}. "
                 f"Valid names are: {', '.join(self._names)}."
@@ -92,13 +97,19 @@ class Registry:
         for objects with ``get_config``."""
         if obj is None:
             return None
+        from fastnn.saving.object_registration import get_registered_name
+
         if hasattr(obj, "get_config"):
+            registered = get_registered_name(type(obj))
             return {
-                "module": self.module,
+                "module": self.module if registered is None else type(obj).__module__,
                 "class_name": type(obj).__name__,
                 "config": obj.get_config(),
-                "registered_name": None,
+                "registered_name": registered,
             }
+        registered = get_registered_name(obj)
+        if registered is not None:       # your function, written under its registered name
+            return registered
         name = getattr(obj, "__name__", None)
         if name is None or self._key(name) not in self._objects:
             raise ValueError(f"Cannot serialize {obj!r}: it is not a registered {self.kind}.")
@@ -117,7 +128,15 @@ class Registry:
         if not isinstance(name, str):
             raise ValueError(f"Could not deserialize {self.kind} from {config!r}: its "
                              f"'class_name' must be a string.")
-        cls = self.lookup(name)
+        from fastnn.saving.object_registration import lookup_custom
+
+        if name == "function" and isinstance(config.get("config"), str):
+            return self.lookup(config["config"])     # Keras's form of a (registered) function
+        registered = config.get("registered_name")
+        cls = lookup_custom(name, registered) if isinstance(registered, str) and registered \
+            else None
+        if cls is None:
+            cls = self.lookup(name)
         inner = config.get("config") or {}
         if not isinstance(inner, Mapping):
             raise ValueError(f"Could not deserialize {self.kind} '{name}': its 'config' must "

@@ -269,6 +269,19 @@ def deserialize(config: Any) -> Callable[..., np.ndarray]:
     return _REGISTRY.deserialize(config)
 
 
+def python_activation(activation: Any) -> Callable[..., Any] | None:
+    """The callable when ``activation`` is the user's own Python function (it then runs in
+    Python once per batch, differentiated by autograd), or None for a built-in."""
+    if activation is None or isinstance(activation, (str, Mapping, ActivationSpec)):
+        return None
+    fn = get(activation)
+    try:
+        kernel_spec(fn)
+    except ValueError:
+        return fn if callable(fn) else None
+    return None
+
+
 def kernel_spec(activation: Any) -> ActivationSpec:
     """The engine's form of an activation: kernel id and parameters.
 

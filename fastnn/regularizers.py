@@ -129,7 +129,8 @@ class L2(Regularizer):
 
 class L2BatchMean(Regularizer):
     """fastnn's extension for scikit-learn's MLP penalty: ``l2 * sum(w**2) / rows``, where
-    rows is the number of samples in the batch (scikit-learn's ``alpha`` is ``2 * l2``).
+    rows is the number of samples in the batch, or their weight sum when the engine
+    normalizes by weights (scikit-learn's ``alpha`` is ``2 * l2``).
 
     Not a Keras regularizer: Keras's penalties do not depend on the batch.
     """

@@ -13,8 +13,17 @@ from numpy.typing import ArrayLike, DTypeLike
 from fastnn import _random
 from fastnn.backend import clear_session
 from fastnn.config import floatx
+from fastnn.saving.object_registration import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    register_keras_serializable,
+)
 
-__all__ = ["clear_session", "normalize", "plot_history", "set_random_seed", "to_categorical"]
+__all__ = ["CustomObjectScope", "clear_session", "custom_object_scope", "get_custom_objects",
+           "get_registered_name", "normalize", "plot_history", "register_keras_serializable",
+           "set_random_seed", "to_categorical"]
 
 
 def set_random_seed(seed: int) -> None:

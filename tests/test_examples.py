@@ -39,14 +39,32 @@ def _grid_search(out):
     _accuracy_at_least(0.93)(out)
 
 
+def _guide_functional_api(out):
+    _accuracy_at_least(0.93)(out)
+    assert "Reloaded accuracy:" in out
+    assert "Ensemble equals the mean of its members: True" in out
+    assert "│ average (Average)   │ (None, 1)         │          0 │ functional[0][0], │" in out
+
+
+def _guide_training(out):
+    _accuracy_at_least(0.93)(out)
+    assert "['class_output_categorical_accuracy', 'class_output_loss', 'loss', " \
+           "'score_output_loss', 'score_output_mean_absolute_error', " \
+           "'score_output_mean_absolute_percentage_error']" in out
+    _accuracy_at_least(0.85, "Class accuracy")(out)
+
+
 CHECKS = {
     "tutorial_build_models.py": _two_models,
     "tutorial_train_predict.py": _accuracy_at_least(0.88),
     "keras_mlp_digits.py": _accuracy_at_least(0.95),
     "sklearn_grid_search.py": _grid_search,
     "keras_functional_wide_deep.py": _accuracy_at_least(0.7, "Priority accuracy"),
+    "keras_guide_functional_api.py": _guide_functional_api,
+    "keras_guide_training_multi_io.py": _guide_training,
 }
-NEEDS_SKLEARN = {"keras_mlp_digits.py", "sklearn_grid_search.py"}
+NEEDS_SKLEARN = {"keras_mlp_digits.py", "sklearn_grid_search.py", "keras_guide_functional_api.py",
+                 "keras_guide_training_multi_io.py"}
 
 
 def test_every_example_has_a_check():

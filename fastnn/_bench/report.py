@@ -136,6 +136,15 @@ def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[st
     add("tutorial fit vs NumPy MLP >= 10x", versus("tutorial_fit", "numpy"), 10, times)
     add("MNIST-scale epoch vs TensorFlow's Keras >= 3x", versus("mnist_epoch", "tensorflow"), 3,
         times)
+
+    def custom_over_builtin(of):
+        custom = median(results["custom_loss_fit"].get("fastnn"), of)
+        builtin = median(results["tutorial_fit"].get("fastnn"), of)
+        return custom / builtin if custom and builtin else None
+    add("tutorial fit, custom loss: fastnn time <= 3x its built-in loss's", custom_over_builtin,
+        3, times, lower_is_better=True)
+    add("tutorial fit, custom loss vs TensorFlow's Keras (same loss) >= 30x",
+        versus("custom_loss_fit", "tensorflow"), 30, times)
     add("MNIST-scale epoch vs scikit-learn >= 3x", versus("mnist_epoch", "sklearn"), 3, times)
     matmul_step, epoch = results["matmul"].get("numpy"), results["mnist_epoch"].get("fastnn")
 

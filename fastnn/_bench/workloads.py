@@ -32,18 +32,21 @@ class Sizes:
     tutorial_samples: int = 2100
     tutorial_epochs: int = 20
     mnist_samples: int = 60_000
+    wide_deep_samples: int = 32_768
     predict_rows: int = 10_000
     repeats: int = 5
 
 
 FULL = Sizes()
 QUICK = Sizes(tutorial_samples=700, tutorial_epochs=2, mnist_samples=2048, predict_rows=1000,
-              repeats=1)
+              repeats=1, wide_deep_samples=1024)
 
 # name: what it measures (the report's row label).
 WORKLOADS = {
     "tutorial_fit": "tutorial model 1-16-32-2, batch 10, whole fit",
     "mnist_epoch": "784-512-256-10, batch 128, one epoch",
+    "custom_loss_fit": "tutorial fit with a custom loss written with ops (sparse cross-entropy)",
+    "wide_deep_epoch": "wide-and-deep, 2 inputs (64 + 16) and 2 outputs, batch 64, one epoch",
     "predict_one": "predict, 1 sample, tutorial model (the per-call cost)",
     "predict_10k": "predict, 10,000 samples (784-512-256-10)",
     "sklearn_fit": "MLPClassifier 784-512-256-10, batch 128, one epoch",
@@ -55,8 +58,8 @@ WORKLOADS = {
 
 # The order of the full run: the matmul step right after the epoch it bounds, so that the
 # bound and the epoch are measured under the same background load.
-RUN_ORDER = ("tutorial_fit", "mnist_epoch", "matmul", "sklearn_fit", "predict_one",
-             "predict_10k", "activation", "loss", "optimizer")
+RUN_ORDER = ("tutorial_fit", "custom_loss_fit", "mnist_epoch", "matmul", "sklearn_fit", "wide_deep_epoch",
+             "predict_one", "predict_10k", "activation", "loss", "optimizer")
 
 
 def tutorial_data(n_samples: int, seed: int = 2020) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +87,17 @@ def mnist_data(n_samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
             block = x[start:start + 4096]
             labels[start:start + 4096] = np.argmax((block - 0.5) @ teacher, axis=1)
     return x, labels
+
+
+def wide_deep_data(n_samples: int, seed: int = 3):
+    """Inputs (deep: 64 dense features, wide: 16 binary ones) and targets (a click, one of 4
+    departments) that both inputs inform, so that an epoch lowers the loss."""
+    rng = np.random.default_rng(seed)
+    deep = rng.standard_normal((n_samples, 64)).astype(np.float32)
+    wide = (rng.random((n_samples, 16)) < 0.3).astype(np.float32)
+    click = ((deep[:, 0] + wide[:, 0] - wide[:, 1]) > 0.3).astype(np.float32).reshape(-1, 1)
+    department = (np.abs(deep[:, 1]) * 2 + wide[:, 2]).astype(np.int64).clip(0, 3)
+    return [deep, wide], [click, department]
 
 
 def initial_weights(n_in: int, layers, seed: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:

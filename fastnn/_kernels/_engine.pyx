@@ -31,6 +31,11 @@ inference calls run together, makes them wait while a training call runs, and re
 second training call instead of interleaving two (fastnn/models/trainer.py holds the same
 rule for a whole `fit`).
 
+A batch's loss is Σ w·loss over its rows divided by its row count, as Keras reduces it,
+and L2BatchMean penalties are divided by the same count. `set_normalization("weights")`
+divides both by the batch's Σw instead: scikit-learn's MLP objective, under which a sample
+weight of k is the same as k copies of the row whatever the batch composition.
+
 Per-row workspace layout: offsets are per row (op.out, op.g, op.z, op.aux, op.tmp), and a
 batch of `rows` rows puts op k's output at ws + op.out * rows, so one layout serves every
 batch size up to the capacity and each buffer is a C-contiguous (rows, width) matrix. The
@@ -81,6 +86,7 @@ from fastnn._kernels._rng cimport dropout_rows, gaussian_dropout_rows, gaussian_
 cdef enum:
     OP_DENSE, OP_ACTIVATION, OP_DROPOUT, OP_GAUSSIAN_NOISE, OP_GAUSSIAN_DROPOUT,
     OP_BATCH_NORM, OP_LAYER_NORM, OP_PRELU,
+    OP_PYTHON,                  # a Python piece (Lambda, a Layer subclass): Engine._python[k]
     OP_SLICE,                   # columns [col, col + n_out) of the model's input
     OP_ADD, OP_SUBTRACT, OP_MULTIPLY, OP_AVERAGE, OP_MAXIMUM, OP_MINIMUM,   # elementwise
     OP_CONCAT,                  # inputs side by side
@@ -96,6 +102,7 @@ cdef enum:                    # columns of ops_f
 cdef enum:                     # bits of ops_i[:, I_FLAGS]
     FLAG_BATCH_STATS = 1              # BatchNormalization uses batch statistics in training
     FLAG_NORMALIZE = 2                # Dot: L2-normalize both inputs first
+    FLAG_TRAINING = 4                 # called with training=True: training mode in every call
 
 cdef enum:
     OPT_SGD, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD, OPT_ADADELTA, OPT_ADAMAX, OPT_NADAM, OPT_LION
@@ -113,7 +120,7 @@ OPS = {"dense": OP_DENSE, "activation": OP_ACTIVATION, "dropout": OP_DROPOUT,
        "batch_norm": OP_BATCH_NORM, "layer_norm": OP_LAYER_NORM, "prelu": OP_PRELU,
        "slice": OP_SLICE, "add": OP_ADD, "subtract": OP_SUBTRACT, "multiply": OP_MULTIPLY,
        "average": OP_AVERAGE, "maximum": OP_MAXIMUM, "minimum": OP_MINIMUM,
-       "concatenate": OP_CONCAT, "dot": OP_DOT}
+       "concatenate": OP_CONCAT, "dot": OP_DOT, "python": OP_PYTHON}
 MERGE_OPS = ("add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
              "dot")
 OP_INT_COLUMNS = {"kind": I_KIND, "n_in": I_N_IN, "n_out": I_N_OUT, "act": I_ACT, "w": I_W,
@@ -123,7 +130,7 @@ OP_FLOAT_COLUMNS = {"negative_slope": F_SLOPE, "max_value": F_MAX_VALUE,
                     "epsilon": F_EPSILON, "momentum": F_MOMENTUM, "act_l1": F_ACT_L1,
                     "act_l2": F_ACT_L2}
 N_OP_INT, N_OP_FLOAT = N_I, N_F
-FLAGS = {"batch_stats": FLAG_BATCH_STATS, "normalize": FLAG_NORMALIZE}
+FLAGS = {"batch_stats": FLAG_BATCH_STATS, "normalize": FLAG_NORMALIZE, "training": FLAG_TRAINING}
 OPTIMIZERS = {"sgd": OPT_SGD, "adam": OPT_ADAM, "rmsprop": OPT_RMSPROP, "adagrad": OPT_ADAGRAD,
               "adadelta": OPT_ADADELTA, "adamax": OPT_ADAMAX, "nadam": OPT_NADAM,
               "lion": OPT_LION}
@@ -163,6 +170,7 @@ cdef struct Head:
     Py_ssize_t width, y_off      # output width; per-row offset of its targets in ybuf
     fnn_loss_spec loss
     bint has_loss, sparse, fused
+    bint external                # a Python loss (Engine._external[h]) computes it
     double weight                # the loss weight
 
 
@@ -201,6 +209,12 @@ cdef class Workspace:
     cdef int64_t *p_labels
     cdef void *p_w
     cdef Py_ssize_t capacity
+    cdef bint abort                   # a Python piece raised: stop the loop, raise error
+    cdef object error
+    cdef dict pullbacks               # Python ops' backward closures from this forward
+
+    def __cinit__(self):
+        self.pullbacks = {}
 
 
 cdef class _Access:
@@ -298,6 +312,14 @@ cdef class Engine:
     cdef readonly bint has_optimizer
     cdef public double nadam_u_product
     cdef readonly long long steps_taken    # optimizer steps applied since construction
+    cdef list _external               # per output: its Python loss, or None
+    cdef int n_external
+    cdef list _python                 # per op: its Python piece (OP_PYTHON), or None
+    cdef list _python_weights         # per op: [(offset, size), ...] of its piece's weights
+    cdef bint by_weight                    # batches are normalized by Σw, not by rows
+    # Σ over the last train_epoch's (or loss_and_gradients') batches of rows × the batch's
+    # regularization penalty (the part of loss_sum that is not the outputs' losses).
+    cdef readonly double penalty_sum
 
     def __cinit__(self):
         self.ops = NULL
@@ -321,7 +343,7 @@ cdef class Engine:
 
     def __init__(self, ops_i, ops_f, params, grads, state, var_off, var_size, var_l1, var_l2,
                  Py_ssize_t in_dim, Py_ssize_t capacity=32, var_l2_rows=None, op_inputs=None,
-                 outputs=None):
+                 outputs=None, python_ops=None):
         cdef int64_t[:, ::1] oi = np.ascontiguousarray(ops_i, dtype=np.int64).reshape(-1, N_I)
         cdef double[:, ::1] of = np.ascontiguousarray(ops_f, dtype=np.float64).reshape(-1, N_F)
         cdef Py_ssize_t k, i, off = in_dim, vec = 0, n_links = 0, tmp_width
@@ -379,6 +401,13 @@ cdef class Engine:
             if var_off[i] < 0 or var_off[i] + var_size[i] > params.shape[0]:
                 raise ValueError("a variable lies outside the parameter buffer")
         n_links = 0
+        # A Python op's piece has `forward(inputs, training, need_grad) -> (out, pullback)`
+        # and `weights`, the (offset, size) segments of params it reads.
+        self._python = list(python_ops) if python_ops is not None else [None] * self.n_ops
+        if len(self._python) != self.n_ops:
+            raise ValueError("python_ops needs one entry per op")
+        self._python_weights = [list(getattr(piece, "weights", ())) if piece is not None
+                                else [] for piece in self._python]
         for k in range(self.n_ops):
             self.n_consumers[k] = 0
         for k in range(self.n_ops):
@@ -429,7 +458,13 @@ cdef class Engine:
             if op.kind != OP_DENSE:
                 op.tmp = off          # an input gradient that must be added, not written
                 off += tmp_width
-            op.needs_grad = op.kind != OP_SLICE and (op.w >= 0 or op.b >= 0)
+            op.needs_grad = op.kind != OP_SLICE and (op.w >= 0 or op.b >= 0
+                                                     or bool(self._python_weights[k]))
+            if (op.kind == OP_PYTHON) != (self._python[k] is not None):
+                raise ValueError(f"op {k}: a Python op needs its piece, and only it")
+            for off_size in self._python_weights[k]:
+                if off_size[0] < 0 or off_size[0] + off_size[1] > params.shape[0]:
+                    raise ValueError(f"op {k} reads weights outside the parameter buffer")
             for s in range(op.n_inputs):
                 if op.inp[s] >= 0 and self.ops[op.inp[s]].needs_grad:
                     op.needs_grad = True
@@ -440,6 +475,7 @@ cdef class Engine:
             self.heads[i].op = o
             self.heads[i].width = self.ops[o].n_out
             self.heads[i].has_loss = self.heads[i].sparse = self.heads[i].fused = False
+            self.heads[i].external = False
             self.heads[i].weight = 1.0
             self.heads[i].y_off = self.y_per_row
             self.y_per_row += self.ops[o].n_out
@@ -452,6 +488,10 @@ cdef class Engine:
         self.p_slot[0] = self.p_slot[1] = self.p_slot[2] = NULL
         self.nadam_u_product = 1.0
         self.steps_taken = 0
+        self._external = [None] * self.n_heads
+        self.n_external = 0
+        self.by_weight = False
+        self.penalty_sum = 0.0
         self._access = _Access()
         first = Workspace()
         self._reserve(first, max(1, capacity))
@@ -472,6 +512,8 @@ cdef class Engine:
                     or op.n_inputs != 1:
                 raise ValueError(f"op {k} slices outside the model input")
             return 0
+        if op.kind == OP_PYTHON:
+            return 0          # any widths: the piece's arrays are checked at each call
         if op.kind == OP_CONCAT:
             for s in range(op.n_inputs):
                 total += self._width(op.inp[s])
@@ -520,13 +562,163 @@ cdef class Engine:
         h.sparse, h.fused, h.has_loss, h.weight = sparse, fused, True, weight
         self._plan_gradients()
 
+    def set_external_loss(self, int head, double weight, loss):
+        """Output `head`'s loss is Python code: ``loss(pred, rows, with_grad)`` gets the
+        batch's output values (a fresh (n, width) array) and the batch's row numbers in the
+        caller's arrays (int64), and returns ``(value, grad)``: the batch's reduced loss and,
+        with with_grad, its gradient with respect to pred (else None). The engine weighs
+        both by `weight`, as a built-in loss. An exception it raises stops the call before
+        the batch's update and is raised by the entry point."""
+        cdef Head *h
+        if not 0 <= head < self.n_heads:
+            raise ValueError(f"the model has {self.n_heads} outputs; no output {head}")
+        if not callable(loss):
+            raise ValueError("an external loss must be callable")
+        h = &self.heads[head]
+        if not h.external:
+            self.n_external += 1
+        h.has_loss, h.external, h.sparse, h.fused, h.weight = True, True, False, False, weight
+        self._external[head] = loss
+        self._plan_gradients()
+
     def clear_losses(self):
         """Forget every output's loss (before a new compile sets them again)."""
         cdef int i
         for i in range(self.n_heads):
             self.heads[i].has_loss = False
             self.heads[i].fused = False
+            self.heads[i].external = False
+            self._external[i] = None
+        self.n_external = 0
         self._plan_gradients()
+
+    cdef double _call_external(self, Workspace w, void *ws, Py_ssize_t rows,
+                               const int64_t *idx, Py_ssize_t start, Batch *b,
+                               bint with_grad) noexcept:
+        """Run the Python losses of one batch (the GIL held); see set_external_loss."""
+        cdef int h
+        cdef Head *head
+        cdef Op *op
+        cdef double total = 0.0, value
+        cdef Py_ssize_t width
+        try:
+            if idx != NULL:
+                row_ids = np.asarray(<int64_t[:rows]> <int64_t *> idx).copy()
+            else:
+                row_ids = np.arange(start, start + rows, dtype=np.int64)
+            for h in range(self.n_heads):
+                head = &self.heads[h]
+                if not head.external:
+                    continue
+                op = &self.ops[head.op]
+                width = head.width
+                if self.f32:
+                    pred = np.asarray(<float[:rows, :width]> (<float *> ws + op.out * rows))
+                else:
+                    pred = np.asarray(<double[:rows, :width]> (<double *> ws + op.out * rows))
+                value, grad = self._external[h](pred.copy(), row_ids, with_grad)
+                b.sums[h] += value * rows
+                total += head.weight * value
+                if with_grad:
+                    grad = np.ascontiguousarray(grad, dtype=self.dtype) * head.weight
+                    if grad.shape != (rows, width):
+                        raise ValueError(f"an external loss returned a gradient of shape "
+                                         f"{grad.shape} for an output of shape "
+                                         f"{(rows, width)}")
+                    if self.f32:
+                        memcpy(<float *> ws + op.g * rows, <float *> _data(grad),
+                               rows * width * sizeof(float))
+                    else:
+                        memcpy(<double *> ws + op.g * rows, <double *> _data(grad),
+                               rows * width * sizeof(double))
+        except BaseException as exc:
+            w.abort = True       # the call's own workspace: concurrent calls keep theirs
+            w.error = exc
+        return total
+
+    cdef object _view(self, Workspace w, Py_ssize_t at, Py_ssize_t rows, Py_ssize_t width):
+        return w.ws[at * rows:at * rows + rows * width].reshape(rows, width)
+
+    cdef object _input_array(self, Workspace w, Op *op, int s, const void *x, Py_ssize_t rows):
+        cdef int p = op.inp[s]
+        if p >= 0:
+            return self._view(w, self.ops[p].out, rows, self.ops[p].n_out).copy()
+        if self.f32:
+            return np.asarray(<float[:rows, :self.in_dim]> (<float *> x)).copy()
+        return np.asarray(<double[:rows, :self.in_dim]> (<double *> x)).copy()
+
+    cdef void _python_forward(self, Workspace w, int k, const void *x, Py_ssize_t rows,
+                              bint training) noexcept:
+        """Op k's Python piece on this batch (the GIL held); its pullback is kept in the
+        workspace for backward when a loss depends on it."""
+        cdef Op *op = &self.ops[k]
+        cdef int s
+        try:
+            inputs = [self._input_array(w, op, s, x, rows) for s in range(op.n_inputs)]
+            out, pullback = self._python[k].forward(inputs, training, training and op.live)
+            out = np.asarray(out)
+            if out.shape != (rows, op.n_out):
+                raise ValueError(f"it returned shape {out.shape} for a batch of {rows} rows; "
+                                 f"expected {(rows, op.n_out)}")
+            self._view(w, op.out, rows, op.n_out)[...] = out
+            if pullback is not None:
+                w.pullbacks[k] = pullback
+        except BaseException as exc:
+            w.abort = True
+            w.error = exc
+
+    cdef void _python_backward(self, Workspace w, int k, Py_ssize_t rows) noexcept:
+        """Op k's gradients from its pullback: into its inputs' gradient buffers (added when
+        another op wrote there first) and into its weights' segments of grads."""
+        cdef Op *op = &self.ops[k]
+        cdef int s, p
+        try:
+            g = self._view(w, op.g, rows, op.n_out).copy()
+            input_grads, weight_grads = w.pullbacks.pop(k)(g)
+            for s in range(op.n_inputs):
+                p = op.inp[s]
+                if p < 0 or not self.ops[p].needs_grad:
+                    continue
+                dst = self._view(w, self.ops[p].g, rows, self.ops[p].n_out)
+                if op.acc[s]:
+                    dst += input_grads[s]
+                else:
+                    dst[...] = input_grads[s]
+            for (off, size), gw in zip(self._python_weights[k], weight_grads):
+                gw = np.asarray(gw, dtype=self.dtype).reshape(-1)
+                if op.w_acc:
+                    self.grads[off:off + size] += gw
+                else:
+                    self.grads[off:off + size] = gw
+        except BaseException as exc:
+            w.abort = True
+            w.error = exc
+
+    cdef int _raise_external(self, Workspace w) except -1:
+        """After a call: raise what a Python loss raised (and reset the workspace)."""
+        w.pullbacks.clear()
+        if w.abort:
+            w.abort = False
+            error, w.error = w.error, None
+            raise error
+        return 0
+
+    def set_normalization(self, str by):
+        """What a training or evaluation batch's weighted loss Σ w·loss, and its L2BatchMean
+        penalties, are divided by: "rows", the batch's row count (Keras's reduction, the
+        default), or "weights", the sum of the batch's sample weights (scikit-learn's MLP:
+        a weight of k is then exactly k repeated rows; batches without weights still use
+        rows). "weights" needs a model with one output."""
+        if by not in ("rows", "weights"):
+            raise ValueError(f"normalization must be 'rows' or 'weights', got {by!r}")
+        if by == "weights" and self.n_heads != 1:
+            raise ValueError("normalization by weights needs a model with one output; this "
+                             f"one has {self.n_heads}")
+        self.by_weight = by == "weights"
+
+    @property
+    def normalization(self):
+        return "weights" if self.by_weight else "rows"
 
     @property
     def has_loss(self):
@@ -562,6 +754,9 @@ cdef class Engine:
                 if off >= 0:
                     op.w_acc = op.w_acc or off in seen_weights
                     seen_weights.add(off)
+            for off, _ in self._python_weights[k]:
+                op.w_acc = op.w_acc or off in seen_weights
+                seen_weights.add(off)
             for s in range(op.n_inputs):
                 p = op.inp[s]
                 if p >= 0 and self.ops[p].needs_grad:
@@ -635,6 +830,12 @@ cdef class Engine:
 
     # ---- Python entry points (arguments are checked by fastnn/_plan.py's callers) ----------
 
+    def share_access(self, Engine other):
+        """Take `other`'s readers-writer lock: two engines over one parameter buffer (a
+        model whose training and inference graphs differ) then exclude each other as one
+        engine's calls do."""
+        self._access = other._access
+
     def predict(self, x, out, Py_ssize_t batch_rows, int n_threads, bint training=False,
                 long step=0):
         """out[:] = the model's output for x, batch_rows rows at a time; `out` is an array
@@ -668,6 +869,7 @@ cdef class Engine:
                     with nogil:
                         _predict(self, w, <const double *> px, n, pouts, batch_rows,
                                  training, step, n_threads)
+                self._raise_external(w)
             finally:
                 self._release(w)
         finally:
@@ -680,9 +882,10 @@ cdef class Engine:
         `y`, `sample_weight` and `preds` are an array (or None) for a one-output model, or a
         list with one entry per output. Returns (loss_sum, rows_done, batches_done,
         interrupt): loss_sum is Σ over batches of (batch loss incl. regularization) × batch
-        rows; lrs[i] is the learning rate of batch i; first_step is the optimizer's
-        iterations + 1 at batch 0. preds[h], (len(order), width) or None, receives output h's
-        training-mode values in `order`'s order; head_sums (float64, one per output), when
+        rows (`penalty_sum` is then its regularization part); lrs[i] is the learning rate of
+        batch i; first_step is the optimizer's iterations + 1 at batch 0. preds[h],
+        (len(order), width) or None, receives output h's training-mode values in `order`'s
+        order; head_sums (float64, one per output), when
         given, gets each output's Σ w·loss added. When Ctrl-C arrives, the batches done so
         far stay applied, the loop stops and interrupt is the KeyboardInterrupt for the
         caller to raise once it has recorded the steps done (None otherwise).
@@ -714,6 +917,7 @@ cdef class Engine:
         cdef Workspace w
         self._access.write_begin()
         try:
+            self.penalty_sum = 0.0
             w = self._acquire(max(1, min(batch_size, n_rows)))
             try:
                 if self.f32:
@@ -724,6 +928,7 @@ cdef class Engine:
                     result = _train_epoch(self, w, <const double *> _data(x), &targets,
                                           &idx[0], n_rows, batch_size, &lr[0], first_step,
                                           ppreds, n_threads)
+                self._raise_external(w)    # the batches before the failed one stay applied
             finally:
                 self._release(w)
         finally:
@@ -732,9 +937,9 @@ cdef class Engine:
         return result
 
     def evaluate(self, x, y, sample_weight, Py_ssize_t batch_rows, preds, int n_threads,
-                 head_sums=None):
+                 head_sums=None, long step=0):
         """Inference-mode loss: Σ over batches of (batch loss incl. regularization) × rows.
-        Arguments as in `train_epoch`."""
+        Arguments as in `train_epoch`; `step` seeds the layers forced into training mode."""
         cdef Py_ssize_t n = self._check_x(x)
         cdef double total
         cdef Batch targets
@@ -760,11 +965,12 @@ cdef class Engine:
                 if self.f32:
                     with nogil:
                         total = _evaluate(self, w, <const float *> px, &targets, n,
-                                          batch_rows, ppreds, n_threads)
+                                          batch_rows, ppreds, step, n_threads)
                 else:
                     with nogil:
                         total = _evaluate(self, w, <const double *> px, &targets, n,
-                                          batch_rows, ppreds, n_threads)
+                                          batch_rows, ppreds, step, n_threads)
+                self._raise_external(w)
             finally:
                 self._release(w)
         finally:
@@ -790,20 +996,22 @@ cdef class Engine:
         cdef Workspace w
         self._access.write_begin()
         try:
+            self.penalty_sum = 0.0
             w = self._acquire(n)
             try:
                 if self.f32:
                     _gather(self, w, <const float *> _data(x), &targets, &order[0], n,
                             n_threads)
                     with nogil:
-                        loss = _gradient_batch(self, w, <const float *> NULL, &targets, n,
-                                               n_threads)
+                        loss = _gradient_batch(self, w, <const float *> NULL, &targets,
+                                               &order[0], n, n_threads)
                 else:
                     _gather(self, w, <const double *> _data(x), &targets, &order[0], n,
                             n_threads)
                     with nogil:
-                        loss = _gradient_batch(self, w, <const double *> NULL, &targets, n,
-                                               n_threads)
+                        loss = _gradient_batch(self, w, <const double *> NULL, &targets,
+                                               &order[0], n, n_threads)
+                self._raise_external(w)
             finally:
                 self._release(w)
         finally:
@@ -858,7 +1066,7 @@ cdef class Engine:
             head = &self.heads[h]
             t.y[h] = t.w[h] = NULL
             t.sums[h] = 0.0
-            if not head.has_loss:
+            if not head.has_loss or head.external:     # a Python loss has its own targets
                 continue
             a = ys[h]
             if a is None:

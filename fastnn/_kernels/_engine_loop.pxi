@@ -14,8 +14,10 @@ cdef object _train_epoch(Engine e, Workspace w, const floating *x, Batch *t,
         while start < n:
             rows = min(batch_size, n - start)
             _gather(e, w, x, t, order + start, rows, n_threads)
-            loss_sum += rows * _train_batch(e, w, x, t, rows, lrs[batch], first_step + batch,
-                                            n_threads)
+            loss_sum += rows * _train_batch(e, w, x, t, order + start, rows, lrs[batch],
+                                            first_step + batch, n_threads)
+            if w.abort:      # a Python loss raised: this batch was not applied
+                break
             e.steps_taken += 1
             _copy_outputs(e, <floating *> w.p_ws, rows, preds, start)
             start += rows
@@ -80,7 +82,7 @@ cdef inline void _gather_rows(Engine e, Workspace w, const floating *x, Batch *t
         memcpy(xb + i * d, x + r * d, d * sizeof(floating))
         for h in range(e.n_heads):
             head = &e.heads[h]
-            if not head.has_loss:
+            if not head.has_loss or head.external:
                 continue
             if head.sparse:
                 w.p_labels[h * rows + i] = (<const int64_t *> t.y[h])[r]
@@ -119,30 +121,70 @@ cdef inline void _gathered(Engine e, Workspace w, const floating *like, Batch *t
 
 
 cdef double _train_batch(Engine e, Workspace w, const floating *like, Batch *t,
-                         Py_ssize_t rows, double lr, long step, int n_threads) noexcept nogil:
-    """One optimizer step on the gathered batch; returns its loss incl. penalties."""
+                         const int64_t *idx, Py_ssize_t rows, double lr, long step,
+                         int n_threads) noexcept nogil:
+    """One optimizer step on the gathered batch (rows idx of the caller's arrays); returns
+    its loss incl. penalties."""
     cdef floating *params = <floating *> e.p_params
-    cdef double loss = _gradient_batch(e, w, like, t, rows, n_threads, step)
-    _update(e, params, <floating *> e.p_grads, lr, step, n_threads)
+    cdef double loss = _gradient_batch(e, w, like, t, idx, rows, n_threads, step)
+    if not w.abort:
+        _update(e, params, <floating *> e.p_grads, lr, step, n_threads)
     return loss
 
 
+cdef double _external_losses(Engine e, Workspace w, floating *ws, Py_ssize_t rows,
+                             const int64_t *idx, Py_ssize_t start, Batch *b,
+                             bint with_grad) noexcept nogil:
+    """The outputs whose loss is Python code (none in most models: no GIL taken)."""
+    if e.n_external == 0:
+        return 0.0
+    with gil:
+        return e._call_external(w, <void *> ws, rows, idx, start, b, with_grad)
+
+
 cdef double _gradient_batch(Engine e, Workspace w, const floating *like, Batch *t,
-                            Py_ssize_t rows, int n_threads, long step=0) noexcept nogil:
+                            const int64_t *idx, Py_ssize_t rows, int n_threads,
+                            long step=0) noexcept nogil:
     """Loss incl. penalties of the gathered batch, with its gradient left in e.grads."""
     cdef floating *ws = <floating *> w.p_ws
     cdef floating *params = <floating *> e.p_params
     cdef Batch batch
     cdef int h
+    cdef double denom, penalty
     _gathered(e, w, like, t, rows, &batch)
-    cdef double loss = _forward(e, ws, <floating *> w.p_vecs, ws, rows, True, step, n_threads)
-    loss += _losses(e, w, ws, ws, rows, &batch, True, n_threads)
+    denom = _denominator(e, &batch, like, rows)
+    cdef double loss = _forward(e, w, ws, <floating *> w.p_vecs, ws, rows, True, step,
+                                n_threads)
+    if w.abort:          # a Python op raised
+        return loss
+    loss += _losses(e, w, ws, ws, rows, denom, &batch, True, n_threads)
+    loss += _external_losses(e, w, ws, rows, idx, 0, &batch, True)
+    if w.abort:
+        return loss
     for h in range(e.n_heads):
         t.sums[h] += batch.sums[h]
-    _backward(e, ws, <floating *> w.p_vecs, ws, rows, step, n_threads)
-    loss += _penalty(e, params, rows)
-    _regularization_grads(e, params, <floating *> e.p_grads, rows)
-    return loss
+    _backward(e, w, ws, <floating *> w.p_vecs, ws, rows, step, n_threads)
+    if w.abort:
+        return loss
+    penalty = _penalty(e, params, denom)
+    e.penalty_sum += rows * penalty
+    _regularization_grads(e, params, <floating *> e.p_grads, denom)
+    return loss + penalty
+
+
+cdef inline double _denominator(Engine e, Batch *b, const floating *like,
+                                Py_ssize_t rows) noexcept nogil:
+    """What the batch's Σ w·loss and its L2BatchMean penalties are divided by: its row
+    count (Keras), or with weight normalization the sum of its sample weights
+    (scikit-learn's MLP; an engine with one output)."""
+    cdef const floating *sw = <const floating *> b.w[0]
+    cdef double total = 0.0
+    cdef Py_ssize_t i
+    if not e.by_weight or sw == NULL:
+        return <double> rows
+    for i in range(rows):
+        total += sw[i]
+    return total
 
 
 # ---- inference --------------------------------------------------------------------------
@@ -154,17 +196,22 @@ cdef void _predict(Engine e, Workspace w, const floating *x, Py_ssize_t n, void 
     cdef floating *ws = <floating *> w.p_ws
     while start < n:
         rows = min(batch_rows, n - start)
-        _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, training, step,
-                 n_threads)
+        # Each chunk its own noise stream (layers forced into training mode draw in
+        # inference calls too).
+        _forward(e, w, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, training,
+                 step + start // batch_rows, n_threads)
+        if w.abort:
+            return
         _copy_outputs(e, ws, rows, outs, start)
         start += rows
 
 
 cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssize_t n,
-                      Py_ssize_t batch_rows, void **preds, int n_threads) noexcept nogil:
+                      Py_ssize_t batch_rows, void **preds, long step,
+                      int n_threads) noexcept nogil:
     cdef Py_ssize_t start = 0, rows
     cdef floating *ws = <floating *> w.p_ws
-    cdef double total = 0.0, batch_loss, penalty
+    cdef double total = 0.0, batch_loss, penalty, denom
     cdef Batch batch
     cdef int h
     while start < n:
@@ -178,10 +225,17 @@ cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssi
                 batch.y[h] = <const int64_t *> t.y[h] + start
             else:
                 batch.y[h] = <const floating *> t.y[h] + start * e.heads[h].width
-        penalty = _penalty(e, <floating *> e.p_params, rows)
-        batch_loss = _forward(e, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows, False,
-                              0, n_threads)
-        batch_loss += _losses(e, w, ws, x + start * e.in_dim, rows, &batch, False, n_threads)
+        denom = _denominator(e, &batch, x, rows)
+        penalty = _penalty(e, <floating *> e.p_params, denom)
+        batch_loss = _forward(e, w, ws, <floating *> w.p_vecs, x + start * e.in_dim, rows,
+                              False, step + start // batch_rows, n_threads)
+        if w.abort:
+            break
+        batch_loss += _losses(e, w, ws, x + start * e.in_dim, rows, denom, &batch, False,
+                              n_threads)
+        batch_loss += _external_losses(e, w, ws, rows, NULL, start, &batch, False)
+        if w.abort:
+            break
         for h in range(e.n_heads):
             t.sums[h] += batch.sums[h]
         total += rows * (batch_loss + penalty)
@@ -193,8 +247,9 @@ cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssi
 # ---- losses -----------------------------------------------------------------------------
 
 cdef double _losses(Engine e, Workspace w, floating *ws, const floating *x, Py_ssize_t rows,
-                    Batch *b, bint with_grad, int n_threads) noexcept nogil:
-    """Σ over outputs of weight · (Σ w·l / rows). With with_grad, each output's gradient
+                    double denom, Batch *b, bint with_grad, int n_threads) noexcept nogil:
+    """Σ over outputs of weight · (Σ w·l / denom), denom = rows or Σw (_denominator).
+    With with_grad, each output's gradient
     (scaled by its weight) goes to its op's gradient buffer: d/d(output), or d/d(logits)
     for a fused loss. b.sums[h] receives output h's Σ w·l."""
     cdef int h
@@ -209,7 +264,7 @@ cdef double _losses(Engine e, Workspace w, floating *ws, const floating *x, Py_s
     cdef double s, total = 0.0
     for h in range(e.n_heads):
         head = &e.heads[h]
-        if not head.has_loss:
+        if not head.has_loss or head.external:
             continue
         op = &e.ops[head.op]
         pred = ws + op.out * rows
@@ -228,15 +283,15 @@ cdef double _losses(Engine e, Workspace w, floating *ws, const floating *x, Py_s
                                                      rows * head.width)
         if head.sparse:
             sparse_loss_rows(&spec, rows, head.width, <const int64_t *> b.y[h], pred, sw,
-                             head.weight / rows, values, grad, n_threads)
+                             head.weight / denom, values, grad, n_threads)
         else:
             loss_rows(&spec, rows, head.width, <const floating *> b.y[h], pred, sw,
-                      head.weight / rows, values, grad, n_threads)
+                      head.weight / denom, values, grad, n_threads)
         s = 0.0
         for i in range(rows):
             s += values[i] * (sw[i] if sw != NULL else 1.0)
         b.sums[h] += s
-        total += head.weight * s / rows
+        total += head.weight * s / denom
     return total
 
 
@@ -250,14 +305,14 @@ cdef bint _all_zero_one(const floating *y, Py_ssize_t n) noexcept nogil:
 
 # ---- regularization and the optimizer step ----------------------------------------------
 
-cdef double _penalty(Engine e, const floating *params, Py_ssize_t rows) noexcept nogil:
-    """The regularizers' penalty for a batch of `rows` rows."""
+cdef double _penalty(Engine e, const floating *params, double denom) noexcept nogil:
+    """The regularizers' penalty for a batch whose losses are divided by `denom`."""
     cdef Py_ssize_t v, i
     cdef double total = 0.0, s
     for v in range(e.n_vars):
         if e.var_l2_rows[v] != 0:
-            total += e.var_l2_rows[v] / rows * sum_squares_nogil(params + e.var_off[v],
-                                                                 e.var_size[v], 1)
+            total += e.var_l2_rows[v] / denom * sum_squares_nogil(params + e.var_off[v],
+                                                                  e.var_size[v], 1)
         if e.var_l1[v] != 0:
             s = 0.0
             for i in range(e.var_off[v], e.var_off[v] + e.var_size[v]):
@@ -269,12 +324,12 @@ cdef double _penalty(Engine e, const floating *params, Py_ssize_t rows) noexcept
 
 
 cdef void _regularization_grads(Engine e, const floating *params, floating *grads,
-                                Py_ssize_t rows) noexcept nogil:
+                                double denom) noexcept nogil:
     """grads += l1·sign(w) + 2·l2·w (the gradient of the penalty; sign(0) = 0)."""
     cdef Py_ssize_t v, i
     cdef double l1, l2, w
     for v in range(e.n_vars):
-        l1, l2 = e.var_l1[v], e.var_l2[v] + e.var_l2_rows[v] / rows
+        l1, l2 = e.var_l1[v], e.var_l2[v] + e.var_l2_rows[v] / denom
         if l1 == 0 and l2 == 0:
             continue
         for i in range(e.var_off[v], e.var_off[v] + e.var_size[v]):

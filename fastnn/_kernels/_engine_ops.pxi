@@ -70,9 +70,10 @@ cdef inline floating *_weights(Engine e, Op *op, Py_ssize_t off,
 
 # ---- forward ----------------------------------------------------------------------------
 
-cdef double _forward(Engine e, floating *ws, floating *vecs, const floating *x,
+cdef double _forward(Engine e, Workspace w, floating *ws, floating *vecs, const floating *x,
                      Py_ssize_t rows, bint training, long step, int n_threads) noexcept nogil:
-    """Run every op on `rows` rows of x; returns the activity regularizers' penalties."""
+    """Run every op on `rows` rows of x; returns the activity regularizers' penalties. A
+    Python op that raises sets w.abort and the rest of the ops are skipped."""
     cdef int k
     cdef Op *op
     cdef const floating *inp
@@ -80,8 +81,12 @@ cdef double _forward(Engine e, floating *ws, floating *vecs, const floating *x,
     cdef floating *z
     cdef floating *params = <floating *> e.p_params
     cdef double penalty = 0.0
+    cdef bint t
     for k in range(e.n_ops):
         op = &e.ops[k]
+        # A layer called with training=False was planned in inference form; one called with
+        # training=True (Monte Carlo dropout) stays in training mode in inference calls too.
+        t = training or (op.flags & FLAG_TRAINING) != 0
         out = ws + op.out * rows
         inp = _input(e, ws, x, op, 0, rows)
         if op.kind == OP_DENSE:
@@ -93,22 +98,27 @@ cdef double _forward(Engine e, floating *ws, floating *vecs, const floating *x,
                         out, z if op.z >= 0 else NULL, n_threads)
         elif op.kind == OP_ACTIVATION:
             act_forward(op.act, &op.ap, rows, op.n_out, inp, NULL, out, NULL, n_threads)
-        elif op.kind == OP_DROPOUT and training:
+        elif op.kind == OP_DROPOUT and t:
             dropout_rows(inp, out, rows, op.n_out, op.rate, op.seed, step, <uint16_t> k, 0,
                          n_threads)
-        elif op.kind == OP_GAUSSIAN_NOISE and training:
+        elif op.kind == OP_GAUSSIAN_NOISE and t:
             gaussian_noise_rows(inp, out, rows, op.n_out, op.rate, op.seed, step, <uint16_t> k,
                                 0, n_threads)
-        elif op.kind == OP_GAUSSIAN_DROPOUT and training:
+        elif op.kind == OP_GAUSSIAN_DROPOUT and t:
             gaussian_dropout_rows(inp, out, rows, op.n_out, op.rate, op.seed, step,
                                   <uint16_t> k, 0, n_threads)
         elif op.kind == OP_BATCH_NORM:
             _batch_norm_forward(e, op, inp, out, ws + op.aux * rows, vecs + op.vec, rows,
-                                training and (op.flags & FLAG_BATCH_STATS) != 0)
+                                t and (op.flags & FLAG_BATCH_STATS) != 0)
         elif op.kind == OP_LAYER_NORM:
             _layer_norm_forward(e, op, inp, out, ws + op.aux * rows, rows, n_threads)
         elif op.kind == OP_PRELU:
             _prelu_forward(e, op, inp, out, rows)
+        elif op.kind == OP_PYTHON:
+            with gil:
+                e._python_forward(w, k, <const void *> x, rows, training)
+            if w.abort:
+                return penalty
         elif op.kind == OP_SLICE:
             _slice_forward(e, op, x, out, rows)
         elif op.kind >= OP_ADD:
@@ -274,7 +284,7 @@ cdef double _activity_penalty(Op *op, const floating *a, Py_ssize_t rows) noexce
 
 # ---- backward ---------------------------------------------------------------------------
 
-cdef void _backward(Engine e, floating *ws, floating *vecs, const floating *x,
+cdef void _backward(Engine e, Workspace w, floating *ws, floating *vecs, const floating *x,
                     Py_ssize_t rows, long step, int n_threads) noexcept nogil:
     """From the losses' gradients at the outputs to every parameter's gradient in e.grads."""
     cdef int k
@@ -303,6 +313,12 @@ cdef void _backward(Engine e, floating *ws, floating *vecs, const floating *x,
             continue
         if op.kind >= OP_ADD:
             _merge_backward(e, op, ws, x, g, rows)
+            continue
+        if op.kind == OP_PYTHON:
+            with gil:
+                e._python_backward(w, k, rows)
+            if w.abort:
+                return
             continue
         if op.kind == OP_GAUSSIAN_NOISE or (op.kind == OP_ACTIVATION and op.fused):
             # Identity for the gradient (a fused loss wrote d/dlogits into g already).

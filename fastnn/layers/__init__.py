@@ -25,13 +25,14 @@ from fastnn.layers.merging import (  # noqa: F401 (the classes are exported thro
     subtract,
 )
 from fastnn.layers.normalization import BatchNormalization, LayerNormalization
+from fastnn.layers.python_layers import Lambda
 from fastnn.layers.regularization import Dropout, GaussianDropout, GaussianNoise
 
 _LAYERS = {
     cls.__name__: cls
     for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Flatten, GaussianDropout,
-                GaussianNoise, InputLayer, LayerNormalization, LeakyReLU, PReLU, ReLU, Softmax,
-                *MERGE_LAYERS)
+                GaussianNoise, InputLayer, Lambda, LayerNormalization, LeakyReLU, PReLU, ReLU,
+                Softmax, *MERGE_LAYERS)
 }
 _REGISTRY = Registry("layer", _LAYERS, module="keras.layers")
 

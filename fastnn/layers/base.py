@@ -67,7 +67,8 @@ class Variable:
     """
 
     def __init__(self, value, name, path, trainable=True, regularizer=None, constraint=None):
-        self._value = np.ascontiguousarray(value)
+        value = np.asarray(value)     # (ascontiguousarray would make a scalar 1-D)
+        self._value = value if value.flags.c_contiguous else np.array(value, order="C")
         self.name = name
         self.path = path
         self.trainable = trainable
@@ -109,11 +110,51 @@ class Variable:
         self._value = view.reshape(self._value.shape)
         self.owner = owner
 
+    def assign_add(self, value) -> None:
+        """``variable += value`` in place (Keras's ``assign_add``, as metric states use)."""
+        self.assign(self._value + np.asarray(value, dtype=self.dtype))
+
+    def assign_sub(self, value) -> None:
+        self.assign(self._value - np.asarray(value, dtype=self.dtype))
+
     def __array__(self, dtype=None, copy=None):
         return np.asarray(self._value, dtype=dtype)
 
+    # Arithmetic reads the value, as Keras's variables do in ``result()``: ``self.tp / n``.
+    __array_priority__ = 100
+
+    def __float__(self):
+        return float(self._value)
+
+    def __int__(self):
+        return int(self._value)
+
+    def __getitem__(self, key):
+        return self._value[key]
+
+    def __neg__(self):
+        return -self._value
+
+    def __abs__(self):
+        return abs(self._value)
+
     def __repr__(self) -> str:
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"
+
+
+def _binary(name):
+    def op(self, other):
+        other = other._value if isinstance(other, Variable) else other
+        return getattr(self._value, name)(other)
+    op.__name__ = name
+    return op
+
+
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+              "__truediv__", "__rtruediv__", "__floordiv__", "__rfloordiv__", "__pow__",
+              "__rpow__", "__mod__", "__matmul__", "__rmatmul__", "__lt__", "__le__",
+              "__gt__", "__ge__"):
+    setattr(Variable, _name, _binary(_name))
 
 
 _BASE_KWARGS = ("input_shape", "input_dim", "batch_input_shape", "batch_size")
@@ -178,6 +219,10 @@ class Layer:
         self.built = True
 
     def compute_output_shape(self, input_shape) -> tuple:
+        from fastnn.layers.python_layers import infer_output_shape, is_python_layer
+
+        if is_python_layer(self):       # a user's `call`: run it once to learn the shape
+            return infer_output_shape(self, input_shape)
         return tuple(input_shape)
 
     def check_input_shape(self, input_shape) -> None:

@@ -14,6 +14,7 @@ from fastnn import initializers as _initializers
 from fastnn import regularizers as _regularizers
 from fastnn._graph import KerasTensor, Node
 from fastnn.layers.base import Layer
+from fastnn.layers.python_layers import activation_op
 
 
 def _shape_tuple(shape) -> tuple:
@@ -116,7 +117,9 @@ class Dense(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = int(units)
         self.activation = _activations.get(activation)
-        self._activation_spec = _activations.kernel_spec(self.activation)
+        self._python_activation = _activations.python_activation(self.activation)
+        self._activation_spec = _activations.kernel_spec(
+            None if self._python_activation else self.activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer)
         self.bias_initializer = _initializers.get(bias_initializer)
@@ -149,8 +152,11 @@ class Dense(Layer):
                 f"input with shape {tuple(input_shape)}")
 
     def engine_ops(self, width: int) -> list[dict[str, Any]]:
-        return [{"kind": "dense", "n_out": self.units, "activation": self._activation_spec,
-                 "kernel": self.kernel, "bias": self.bias}]
+        ops = [{"kind": "dense", "n_out": self.units, "activation": self._activation_spec,
+                "kernel": self.kernel, "bias": self.bias}]
+        if self._python_activation is not None:    # your function: a Python op after it
+            ops.append(activation_op(self._python_activation, self.units, self.name))
+        return ops
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -173,10 +179,14 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = _activations.get(activation)
-        self._activation_spec = _activations.kernel_spec(self.activation)
+        self._python_activation = _activations.python_activation(self.activation)
+        self._activation_spec = _activations.kernel_spec(
+            None if self._python_activation else self.activation)
         self.built = True
 
     def engine_ops(self, width: int) -> list[dict[str, Any]]:
+        if self._python_activation is not None:
+            return [activation_op(self._python_activation, width, self.name)]
         return [{"kind": "activation", "n_out": width, "activation": self._activation_spec}]
 
     def get_config(self) -> dict[str, Any]:

@@ -81,10 +81,37 @@ class Metric:
     def __init__(self, dtype=None, name=None):
         self.name = name or unique_name(snake_case(type(self).__name__))
         self._dtype = np.dtype(dtype or config.floatx())
+        self._variables: list = []
 
     @property
     def dtype(self) -> str:
         return str(self._dtype)
+
+    # ---- state held in variables, as Keras 3 subclasses write it --------------------------
+
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        """A state variable of ``shape`` (``assign``, ``assign_add``, arithmetic); the
+        default ``reset_state`` sets it back to zeros, as Keras's does."""
+        from fastnn import initializers
+        from fastnn.layers.base import Variable
+
+        shape = tuple(int(d) for d in shape) if isinstance(shape, (list, tuple)) \
+            else (int(shape),)
+        dtype = np.dtype(dtype or self._dtype)
+        init = initializers.get(initializer if initializer is not None else "zeros")
+        value = np.asarray(init(shape, dtype=dtype), dtype=dtype).reshape(shape)
+        name = name or f"variable_{len(self.__dict__.get('_variables', []))}"
+        var = Variable(value, name, f"{self.name}/{name}", trainable=False)
+        self.__dict__.setdefault("_variables", []).append(var)
+        return var
+
+    def add_weight(self, name=None, shape=(), initializer=None, dtype=None,
+                   aggregation="sum"):
+        return self.add_variable(shape, initializer, dtype, aggregation, name)
+
+    @property
+    def variables(self) -> list:
+        return list(self.__dict__.get("_variables", []))
 
     def update_state(self, *args, **kwargs) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement update_state.")
@@ -93,7 +120,11 @@ class Metric:
         raise NotImplementedError(f"{type(self).__name__} must implement result.")
 
     def reset_state(self) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must implement reset_state.")
+        variables = self.variables
+        if not variables:
+            raise NotImplementedError(f"{type(self).__name__} must implement reset_state.")
+        for var in variables:
+            var.assign(np.zeros(var.shape, dtype=var.dtype))
 
     def __call__(self, *args, **kwargs):
         """Update with this data, then return the result so far."""
@@ -113,6 +144,16 @@ class Metric:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def updates_per_batch(metric) -> bool:
+    """Whether ``metric`` must see the batches one by one: a user's Metric subclass or
+    function may keep any state, while fastnn's own metrics are sums over samples (one
+    update with every batch's rows gives the same result, and is faster)."""
+    if not type(metric).__module__.startswith("fastnn."):
+        return True
+    fn = getattr(metric, "_fn", None)
+    return fn is not None and not getattr(fn, "__module__", "").startswith("fastnn.")
 
 
 class Sum(Metric):

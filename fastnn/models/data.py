@@ -120,6 +120,17 @@ def prepare_x(x: Any, input_shape: tuple, dtype: np.dtype, layer_name: str,
     return out
 
 
+def python_loss_targets(y: Any, n: int, output: str) -> np.ndarray:
+    """Targets for a Python loss: any numeric array with one row per sample, as given (the
+    loss converts them to its dtype, as Keras's losses do)."""
+    arr = as_numeric_array(y, "y")
+    if arr.ndim == 0 or arr.shape[0] != n:
+        raise ValueError(f"The targets of output '{output}' have shape {arr.shape}; expected "
+                         f"{n} rows, one per sample of x.")
+    check_finite(arr, "y")
+    return arr
+
+
 def prepare_y(y: Any, n: int, out_dim: int, sparse: bool, dtype: np.dtype) -> np.ndarray:
     """Targets for the loss: (n,) int64 labels in [0, out_dim) when sparse, else (n, out_dim)
     floats (a (n,) y against one output is expanded, as Keras does)."""

@@ -50,6 +50,14 @@ class Functional(Model):
         self._out_kind, self._out_keys = out_kind, out_keys
         self._nodes, self._layers = nodes, layers
         self._traced = self
+        self._traced_call = False      # a subclassed call's graph: its arguments always count
+
+    def _has_training_arguments(self) -> bool:
+        """Whether a node of the graph (or of a nested one) passes ``training=``, which
+        only a ``model(x)`` call without ``training`` honours (Keras 3)."""
+        return any(n.kwargs.get("training") is not None
+                   or getattr(n.layer, "_has_training_arguments", lambda: False)()
+                   for n in self._nodes)
 
     # ---- structure -----------------------------------------------------------------------
 
@@ -99,8 +107,10 @@ class Functional(Model):
         """Walk the graph, inlining nested models; returns the outputs' values."""
         values = {id(t): v for t, v in zip(self._input_tensors, inputs)}
         for node in self._nodes:
+            training = node.kwargs.get("training") \
+                if builder.honour_kwargs or self._traced_call else None
             outs = builder.call(node.layer, [values[id(t)] for t in node.inputs],
-                                node.as_list)
+                                node.as_list, training)
             for t, v in zip(node.outputs, outs):
                 values[id(t)] = v
         return [values[id(t)] for t in self._output_tensors]
@@ -188,11 +198,15 @@ def _match(value, names: list[str], count: int, kind: str, model: str, what: str
     return [value]
 
 
-def trace(model, input_shape) -> Functional:
-    """The graph of a subclassed model's ``call`` on symbolic inputs of ``input_shape``.
+def trace(model, input_shape) -> tuple[Functional, Functional | None]:
+    """The graphs of a subclassed model's ``call`` on symbolic inputs of ``input_shape``:
+    (inference graph, training graph or None when one graph serves both).
 
-    ``call`` runs twice, with ``training=False`` and ``training=True``: Python branching on
-    ``training`` that changes which layers run cannot be one graph, and is refused.
+    ``call`` runs twice, with ``training=False`` and ``training=True``. When both runs call
+    the same layers the same way, ``training`` only reached the layers (``self.dropout(x,
+    training=training)``), which switch by themselves in the engine: one graph. Python
+    branching on ``training`` that changes which layers run gives two graphs, planned as
+    two engines over one set of weights.
     """
     multi = isinstance(input_shape, list) and input_shape \
         and isinstance(input_shape[0], (list, tuple))
@@ -213,14 +227,33 @@ def trace(model, input_shape) -> Functional:
                 "`call` on symbolic inputs, so it must return the result of layer calls.")
         graphs.append(Functional(arg, outputs, name=model.name))
     inference, training_graph = graphs
+    inference._traced_call = training_graph._traced_call = True
     if _signature(inference) != _signature(training_graph):
-        raise ValueError(
-            f"Model '{model.name}'.call runs different layers when training=True and when "
-            "training=False. fastnn traces `call` into one graph; pass `training` on to the "
-            "layers instead (e.g. `self.dropout(x, training=training)`), which switch by "
-            "themselves.")
-    return inference
+        return inference, training_graph
+    for a, b in zip(inference._nodes, training_graph._nodes):
+        if (a.kwargs.get("training"), b.kwargs.get("training")) == (False, True):
+            del a.kwargs["training"]      # the call's own mode, passed on
+            del b.kwargs["training"]
+    if any(_training_kwarg(a) != _training_kwarg(b)
+           for a, b in zip(inference._nodes, training_graph._nodes)):
+        return inference, training_graph
+    return inference, None
+
+
+def _training_kwarg(node):
+    return node.kwargs.get("training")
 
 
 def _signature(model: Functional) -> list:
-    return [(id(n.layer), n.as_list, len(n.inputs)) for n in model._nodes]
+    """What a graph computes, independent of its own Input tensors: each node's layer (or
+    input position), how it is called, and which node outputs it reads."""
+    index = {id(n): k for k, n in enumerate(model._nodes)}
+    inputs = {id(t._node): k for k, t in enumerate(model._input_tensors)}
+
+    def source(t):
+        node = id(t._node)
+        return ("input", inputs[node]) if node in inputs else (index[node], t._index)
+
+    sig = [(("input", inputs[id(n)]) if id(n) in inputs else id(n.layer), n.as_list,
+            tuple(source(t) for t in n.inputs)) for n in model._nodes]
+    return sig + [tuple(source(t) for t in model._output_tensors)]

@@ -161,11 +161,15 @@ class Model(ModelIOMixin, Trainer, Layer):
 
         if _graph.is_symbolic(inputs) or kwargs:
             return Layer.__call__(self, inputs, training=training, **kwargs)
-        if training:
+        if training or (training is None and self._has_training_arguments()):
             from fastnn._plan import run_eagerly
 
-            return run_eagerly(self, inputs, training=True)
+            return run_eagerly(self, inputs, training=training)
         return self.predict(inputs)
+
+    def _has_training_arguments(self) -> bool:
+        graph = self.__dict__.get("_traced")
+        return graph is not None and graph is not self and graph._has_training_arguments()
 
     # ---- the plan ------------------------------------------------------------------------
 
@@ -206,18 +210,26 @@ class Model(ModelIOMixin, Trainer, Layer):
                 return
             raise ValueError(f"Model '{self.name}' cannot be built without an input shape: "
                              "call it on data, or use `model.build(input_shape)`.")
-        self._traced = trace(self, input_shape)
+        self._traced, self._traced_training = trace(self, input_shape)
         self._invalidate_plan()
 
     def _input_shapes(self) -> list[tuple]:
         return self._traced._input_shapes()
 
     def _emit(self, builder, inputs):
-        return self._traced._emit(builder, inputs)
+        training_graph = self.__dict__.get("_traced_training")
+        if training_graph is None:
+            return self._traced._emit(builder, inputs)
+        mode = builder.graph_mode()
+        if mode is None:
+            from fastnn._plan import NeedsModes
+
+            raise NeedsModes(self.name)
+        return (training_graph if mode else self._traced)._emit(builder, inputs)
 
     def _unbuild_from_data(self) -> None:
         if self._built_from_data:
-            self._traced = None
+            self._traced = self._traced_training = None
             self._built_from_data = False
             self._invalidate_plan()
 

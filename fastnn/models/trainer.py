@@ -24,6 +24,8 @@ from fastnn import optimizers as _optimizers
 from fastnn._kernels._engine import HYPER, N_HYPER, OPTIMIZERS
 from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
+from fastnn.losses import python_loss as _python_loss
+from fastnn.metrics import base as _metrics_base
 from fastnn.models import data as _data
 from fastnn.optimizers.base import KERNEL_SLOTS
 
@@ -33,6 +35,13 @@ _REPAINT_SECONDS = 0.1
 _INFERENCE_ROWS = 1024
 # More rows than any array can have (batch offsets stay below 2**63 when multiplied out).
 _MAX_BATCH = 1 << 40
+
+
+def _inference_rows(plan, batch_size: int) -> int:
+    # Inference gives the same numbers for any chunk size, so it runs in large chunks; a
+    # layer forced into training mode (batch statistics, a mask per batch) sees the batches
+    # Keras would.
+    return batch_size if plan.forces_training else max(batch_size, _INFERENCE_ROWS)
 
 
 def _resolve_verbose(verbose) -> int:
@@ -93,7 +102,8 @@ class Trainer:
         new_optimizer = _optimizers.get(optimizer)
         for item in _leaves(loss):
             if item is not None and not (isinstance(item, str)
-                                         and item.lower() in ("crossentropy", "ce")):
+                                         and item.lower() in ("crossentropy", "ce")) \
+                    and _python_loss.custom_loss(item) is None:
                 _losses.engine_spec(item)  # fail now, not at fit, for a loss the engine lacks
         new_metrics = self._metric_list(metrics, "metrics")
         new_weighted = self._metric_list(weighted_metrics, "weighted_metrics")
@@ -132,6 +142,7 @@ class Trainer:
         return metrics if isinstance(metrics, dict) else list(metrics)
 
     def _require_compiled(self, what: str) -> None:
+        self._refuse_overridden_steps(what)
         if not self.compiled:
             raise ValueError("You must call `compile()` before using the model.")
         if self.loss is None:
@@ -139,6 +150,23 @@ class Trainer:
                 f"You must call `compile()` with a loss before using `{what}`. "
                 "Example: model.compile(optimizer='adam', loss='mse')."
             )
+
+    def _refuse_overridden_steps(self, what: str) -> None:
+        """A subclass's train_step/test_step/compute_loss is written for one backend's
+        automatic differentiation (tf.GradientTape, torch autograd, jax.grad); fastnn runs
+        fit's steps in its engine and cannot run it, so it says so instead of ignoring it."""
+        for cls in type(self).__mro__:
+            if cls.__module__.startswith("fastnn."):
+                break
+            steps = [n for n in ("train_step", "test_step", "compute_loss") if n in vars(cls)]
+            if steps:
+                raise ValueError(
+                    f"{cls.__name__} overrides {', '.join(steps)}, which fastnn cannot run: "
+                    f"`{what}` runs its steps in the compiled engine, and Keras's overrides "
+                    "are written for one backend's gradients (tf.GradientTape, torch, jax). "
+                    "Instead pass your loss to compile(loss=fn) (a function or a "
+                    "fastnn.losses.Loss subclass written with fastnn.ops), compute in a "
+                    "custom Layer's call, or act between batches with a Callback.")
 
     @contextlib.contextmanager
     def _unchanged_on_error(self):
@@ -173,28 +201,43 @@ class Trainer:
             weights = _loss_weights(self.loss_weights, n, self._output_names())
             if all(loss is None for loss in losses):
                 raise ValueError("You must call `compile()` with a loss before training.")
-            plan.engine.clear_losses()
+            for engine in plan.engines:
+                engine.clear_losses()
             specs = []
             for h, (loss, weight) in enumerate(zip(losses, weights)):
                 if loss is None:
                     specs.append(None)
                     continue
                 out_shape = (None, plan.out_dims[h])
+                custom = _python_loss.custom_loss(loss)
+                if custom is not None:
+                    # Python code: the engine hands it each batch's outputs (per engine:
+                    # a model whose graphs differ by mode evaluates with the second).
+                    py = _python_loss.PythonLoss(custom, plan.out_shapes[h],
+                                                 self._output_names()[h])
+                    for engine in plan.engines:
+                        engine.set_external_loss(h, float(weight), py)
+                    specs.append(py)
+                    continue
                 if isinstance(loss, str) and loss.lower() in ("crossentropy", "ce"):
                     loss = _losses.resolve_compile_loss(loss, y_shapes[h], out_shape)
                 spec = _losses.engine_spec(loss)
-                fused = None
-                if plan.heads[h]["fusable"]:
-                    fused = _losses.fused_logits_spec(spec, plan.heads[h]["activation"])
                 if spec.reduction not in ("sum_over_batch_size", "mean"):
                     raise ValueError("fastnn trains with the 'sum_over_batch_size' reduction; "
                                      f"received reduction={spec.reduction!r}.")
-                use = fused or spec
-                plan.engine.set_loss(use.kernel, use.sparse, fused is not None,
-                                     use.label_smoothing, use.delta, use.gamma, use.alpha,
-                                     use.apply_class_balancing, use.from_logits, False,
-                                     head=h, weight=float(weight))
-                specs.append(use)
+                # The training engine first; a model whose inference graph differs has a
+                # second engine (predict, evaluate) with outputs of its own to fuse.
+                for engine, heads in zip(plan.engines, (plan.heads, plan.inference_heads)):
+                    fused = None
+                    if heads[h]["fusable"]:
+                        fused = _losses.fused_logits_spec(spec, heads[h]["activation"])
+                    use = fused or spec
+                    engine.set_loss(use.kernel, use.sparse, fused is not None,
+                                    use.label_smoothing, use.delta, use.gamma, use.alpha,
+                                    use.apply_class_balancing, use.from_logits, False,
+                                    head=h, weight=float(weight))
+                    if engine is plan.engine:
+                        specs.append(use)
             self._loss_specs = specs
             self._loss_spec = specs[0]
             self._set_optimizer()
@@ -303,20 +346,21 @@ class Trainer:
         stream = _EpochStream(n, batch_size, shuffle, steps_per_epoch)
         cb.call("on_train_begin", None)
         logs: dict[str, float] = {}
-        for epoch in range(initial_epoch, epochs):
-            for metric, _, _ in self._metric_objects:
-                metric.reset_state()
-            cb.call("on_epoch_begin", epoch, None)
-            order = stream.next_epoch()
-            logs = self._train_one_epoch(xs, ys, ws, order, batch_size, per_batch, verbose,
-                                         cb, n_threads)
-            if val is not None and _validate_now(epoch, validation_freq):
-                val_logs = self._evaluate_arrays(*val, val_batch, n_threads)
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            logs = dict(sorted(logs.items()))
-            cb.call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
+        with self._restored_on_python_error():
+            for epoch in range(initial_epoch, epochs):
+                for metric, _, _ in self._metric_objects:
+                    metric.reset_state()
+                cb.call("on_epoch_begin", epoch, None)
+                order = stream.next_epoch()
+                logs = self._train_one_epoch(xs, ys, ws, order, batch_size, per_batch,
+                                             verbose, cb, n_threads)
+                if val is not None and _validate_now(epoch, validation_freq):
+                    val_logs = self._evaluate_arrays(*val, val_batch, n_threads)
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                logs = dict(sorted(logs.items()))
+                cb.call("on_epoch_end", epoch, logs)
+                if self.stop_training:
+                    break
         cb.call("on_train_end", logs)
         self.history = history
         return history
@@ -358,7 +402,10 @@ class Trainer:
             if raw is None:
                 raise ValueError(f"Output '{names[h]}' has a loss, so `y` needs targets for "
                                  "it.")
-            ys.append(_data.prepare_y(raw, n, plan.out_dims[h], spec.sparse, plan.dtype))
+            if isinstance(spec, _python_loss.PythonLoss):
+                ys.append(_data.python_loss_targets(raw, n, names[h]))
+            else:
+                ys.append(_data.prepare_y(raw, n, plan.out_dims[h], spec.sparse, plan.dtype))
             ws.append(_data.prepare_sample_weight(sw_list[h], class_weight, raw, n,
                                                   plan.dtype))
         return ys, ws, y_shapes
@@ -367,6 +414,7 @@ class Trainer:
                          n_threads) -> dict[str, float]:
         """All batches of one epoch through the engine; returns the epoch's logs."""
         engine, opt = self._plan.engine, self.optimizer
+        self._bind_python_losses(ys, ws)
         n_rows = order.shape[0]
         n_batches = -(-n_rows // batch_size)
         preds = self._prediction_buffers(n_rows)
@@ -414,8 +462,42 @@ class Trainer:
             logs.update(self._metric_results(
                 [None if y is None else y[seen] for y in ys],
                 [None if p is None else p[:rows_done] for p in preds],
-                [None if w is None else w[seen] for w in ws]))
+                [None if w is None else w[seen] for w in ws], batch_size))
         return logs
+
+    def _bind_python_losses(self, ys, ws) -> None:
+        """The targets and weights the outputs' Python losses read for this engine call."""
+        for spec, y, w in zip(self._loss_specs, ys, ws):
+            if isinstance(spec, _python_loss.PythonLoss):
+                spec.bind(y, w)
+
+    @contextlib.contextmanager
+    def _restored_on_python_error(self):
+        """A Python piece (a loss, a layer) that raises mid-fit leaves the model as it was
+        before the call: weights, moving statistics, optimizer slots and step count (built-in
+        pieces cannot fail mid-way, so their fits skip the copy)."""
+        if not (self._plan.has_python
+                or any(isinstance(s, _python_loss.PythonLoss) for s in self._loss_specs)):
+            yield
+            return
+        plan, opt = self._plan, self.optimizer
+        slots = opt.slots_for(plan.params.size, plan.dtype)
+        saved = (plan.params.copy(), plan.state.copy(), [s.copy() for s in slots],
+                 opt.iterations, getattr(opt, "u_product", None))
+        try:
+            yield
+        except Exception as exc:
+            if not getattr(exc, "fastnn_python_piece", False):
+                raise
+            params, state, slot_values, iterations, u_product = saved
+            plan.params[...] = params
+            plan.state[...] = state
+            for slot, value in zip(slots, slot_values):
+                slot[...] = value
+            opt.iterations = iterations
+            if u_product is not None:
+                opt.u_product = u_product
+            raise
 
     def _prediction_buffers(self, n_rows: int) -> list:
         """Per output, a buffer for its values when a metric needs them, else None."""
@@ -443,14 +525,22 @@ class Trainer:
         for var in self._plan.constrained:
             var.assign(var.constraint(var.value))
 
-    def _metric_results(self, ys, preds, sample_weights) -> dict[str, float]:
+    def _metric_results(self, ys, preds, sample_weights, batch_size) -> dict[str, float]:
+        """The metrics over rows in batch order: users' metrics batch by batch as Keras
+        updates them, fastnn's in one update (the same sums)."""
         results: dict[str, float] = {}
         seen: dict[str, int] = {}
         names = self._output_names()
         prefix = len(preds) > 1
         for metric, weighted, h in self._metric_objects:
-            metric.update_state(ys[h], preds[h],
-                                sample_weight=sample_weights[h] if weighted else None)
+            w = sample_weights[h] if weighted else None
+            if _metrics_base.updates_per_batch(metric):
+                for lo in range(0, preds[h].shape[0], batch_size):
+                    hi = lo + batch_size
+                    metric.update_state(ys[h][lo:hi], preds[h][lo:hi],
+                                        sample_weight=None if w is None else w[lo:hi])
+            else:
+                metric.update_state(ys[h], preds[h], sample_weight=w)
             key = _log_key(metric.name, weighted, seen, names[h] if prefix else None)
             results[key] = float(metric.result())
         return results
@@ -479,20 +569,22 @@ class Trainer:
         return self._format_results(logs, return_dict)
 
     def _evaluate_arrays(self, xs, ys, ws, batch_size, n_threads) -> dict[str, float]:
-        engine = self._plan.engine
+        plan = self._plan
         if xs.shape[0] == 0:
             return self._empty_logs()
+        self._bind_python_losses(ys, ws)
         preds = self._prediction_buffers(xs.shape[0])
-        head_sums = np.zeros(len(self._plan.out_dims))
+        head_sums = np.zeros(len(plan.out_dims))
         # Keras weights each batch's mean loss by its size, which is the plain mean over rows
         # whatever the batch size; one engine call of many rows computes the same.
-        total = engine.evaluate(xs, ys, ws, max(batch_size, _INFERENCE_ROWS), preds, n_threads,
-                                head_sums=head_sums)
+        total = plan.inference_engine.evaluate(
+            xs, ys, ws, _inference_rows(plan, batch_size), preds, n_threads,
+            head_sums=head_sums, step=plan.inference_step())
         logs = {"loss": total / xs.shape[0], **self._output_losses(head_sums, xs.shape[0])}
         if self._metric_objects:
             for metric, _, _ in self._metric_objects:
                 metric.reset_state()
-            logs.update(self._metric_results(ys, preds, ws))
+            logs.update(self._metric_results(ys, preds, ws, batch_size))
         return logs
 
     def _empty_logs(self) -> dict[str, float]:
@@ -533,8 +625,9 @@ class Trainer:
         plan = self._plan
         outs = [np.empty((xs.shape[0], d), dtype=plan.dtype) for d in plan.out_dims]
         if xs.shape[0]:
-            plan.engine.predict(xs, outs if len(outs) > 1 else outs[0],
-                                max(batch_size, _INFERENCE_ROWS), effective_n_threads())
+            plan.inference_engine.predict(xs, outs if len(outs) > 1 else outs[0],
+                                          _inference_rows(plan, batch_size),
+                                          effective_n_threads(), step=plan.inference_step())
         outs = plan.shaped_outputs(outs)
         return self._structure_outputs(outs)
 

@@ -63,7 +63,7 @@ def functional_config(model) -> dict[str, Any]:
         item["inbound_nodes"] = [
             {"args": [[_tensor_config(t, node_index) for t in n.inputs]] if n.as_list
              else [_tensor_config(n.inputs[0], node_index)],
-             "kwargs": {}}
+             "kwargs": _node_kwargs_config(n)}
             for n in nodes]
         items.append(item)
     return {"name": model.name, "trainable": model.trainable, "layers": items,
@@ -112,7 +112,7 @@ def functional_from_config(config: Mapping[str, Any], custom_objects=None):
                 remaining.append((name, k, node))
                 continue
             structure = _resolve(args, outputs)
-            result = made[name](structure)
+            result = made[name](structure, **_node_kwargs(node, name))
             outputs[(name, k)] = result if isinstance(result, list) else [result]
         if len(remaining) == len(pending):
             name = remaining[0][0]
@@ -133,6 +133,31 @@ def _node_args(node, name: str):
     if isinstance(arg, list):
         return [_history_of(a, name) for a in arg]
     return _history_of(arg, name)
+
+
+def _node_kwargs_config(node) -> dict:
+    training = node.kwargs.get("training")
+    return {} if training is None else {"training": bool(training)}
+
+
+def _node_kwargs(node, name: str) -> dict:
+    """A node's call arguments: ``training`` (Keras writes it when the graph passed one);
+    a ``mask`` of None is Keras's default. Anything else is not a dense-network call."""
+    kwargs = node.get("kwargs") or {}
+    if not isinstance(kwargs, Mapping):
+        raise ValueError(f"Layer '{name}': an inbound node's 'kwargs' must be a dict; "
+                         f"received {kwargs!r}.")
+    out = {}
+    for key, value in kwargs.items():
+        if key == "training" and value in (None, True, False):
+            if value is not None:
+                out["training"] = bool(value)
+        elif key == "mask" and value is None:
+            continue
+        else:
+            raise ValueError(f"Layer '{name}': fastnn cannot call a layer with {key}={value!r}"
+                             " (from the file's inbound node); it takes `training` only.")
+    return out
 
 
 def _history_of(tensor, name: str) -> tuple:

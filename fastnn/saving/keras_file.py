@@ -20,7 +20,7 @@ import h5py
 
 from fastnn import _random
 from fastnn.layers.base import value_budget
-from fastnn.saving import archive, model_config, weights_h5
+from fastnn.saving import archive, model_config, object_registration, weights_h5
 from fastnn.saving.atomic import atomic_path
 
 # The Keras release whose file format fastnn writes.
@@ -164,8 +164,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     filepath = os.fspath(filepath)
     config, weights_size = _read_archive(filepath)
     # Every weight value takes at least a byte of the weights entry.
-    with _random_state_kept(), model_config.config_context(
-            f"Cannot load '{filepath}': config.json"), \
+    with _random_state_kept(), object_registration.objects_for_loading(custom_objects), \
+            model_config.config_context(f"Cannot load '{filepath}': config.json"), \
             value_budget(weights_size, f"its {_WEIGHTS} ({weights_size:,} bytes)"):
         model = model_config.model_from_config(config, custom_objects)
         if compile:

@@ -133,8 +133,16 @@ def layer_from_config(item, custom_objects) -> _layers.Layer:
                                  "fastnn does not support.")
     custom = (custom_objects or {}).get(cls_name) or (custom_objects or {}).get(
         item.get("registered_name") or "")
+    if custom is None and item.get("registered_name"):
+        from fastnn.saving.object_registration import lookup_custom
+
+        custom = lookup_custom(cls_name, item.get("registered_name"))
+    if custom is None and cls_name not in _layers._LAYERS:
+        from fastnn.saving.object_registration import lookup_custom
+
+        custom = lookup_custom(cls_name)
     if custom is not None:
-        return custom.from_config(config)
+        return custom.from_config(_plain(config))
     if cls_name not in _layers._LAYERS:
         raise ValueError(
             f"Layer '{name}' is a {cls_name}, which fastnn does not support. Supported "

@@ -259,12 +259,20 @@ def _check_finite(value: np.ndarray, where: str) -> None:
 
 def _read_optimizer(items: list[h5py.Dataset], model, skip_mismatch: bool):
     """(live state, file values) of the optimizer, checked; None when there is nothing to
-    load."""
+    load. The live state is None for an optimizer Keras saved before its first step."""
     model._ensure_plan()
     opt = model.optimizer
     target = optimizer_state(model)
     if target is None:
         return None
+    head = 2 if _has_float_lr(opt) else 1
+    if len(items) == head and len(target) > head:
+        # Keras saves an optimizer that never stepped with its step count and rate only
+        # (its slots are made at the first step): fresh slots here too.
+        values = _values(items)
+        for i, v in enumerate(values):
+            _check_finite(v, f"optimizer/vars/{i}")
+        return None, values
     problem = None
     values = items
     if len(values) != len(target):
@@ -286,14 +294,16 @@ def _read_optimizer(items: list[h5py.Dataset], model, skip_mismatch: bool):
     return target, values
 
 
-def _set_optimizer(opt, target: list[np.ndarray], values: list[np.ndarray]) -> None:
+def _set_optimizer(opt, target: list[np.ndarray] | None, values: list[np.ndarray]) -> None:
     head = 2 if _has_float_lr(opt) else 1
-    tail = 1 if hasattr(opt, "u_product") else 0
     opt.iterations = int(values[0])
     if head == 2 and np.float32(opt.learning_rate) != values[1]:
         # The file keeps the rate in float32: keep the config's exact value when it rounds
         # to the stored one, so that training resumes bit for bit.
         opt.learning_rate = float(values[1])
+    if target is None:    # never stepped: the step count and rate only
+        return
+    tail = 1 if hasattr(opt, "u_product") else 0
     if tail:
         opt.u_product = float(values[-1])
     for t, v in zip(target[head:len(target) - tail], values[head:len(values) - tail]):

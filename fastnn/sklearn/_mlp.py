@@ -47,6 +47,8 @@ class _BaseMLP(BaseEstimator):
         hidden = _params.hidden_sizes(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
+        if not first_pass and not hasattr(self, "_layer_units"):
+            self._adopt_public_weights()
         dtype = X.dtype if first_pass else self._params.dtype
         X = np.ascontiguousarray(X, dtype=dtype)
         if sample_weight is not None:
@@ -93,6 +95,15 @@ class _BaseMLP(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
+    def _adopt_public_weights(self) -> None:
+        """The internal state from coefs_ and intercepts_ alone: scikit-learn lets them be
+        set by hand (with n_layers_, out_activation_, t_, ...) before partial_fit."""
+        self._layer_units = [self.coefs_[0].shape[0], *(c.shape[1] for c in self.coefs_)]
+        self._set_params(_network.packed(self.coefs_, self.intercepts_, self._layer_units,
+                                         None))
+        self._optimizer = None
+        self._best_params = self._params.copy()
+
     def _set_params(self, flat: np.ndarray) -> None:
         """Make ``flat`` the weights' buffer, with coefs_ and intercepts_ as its views."""
         self._params = flat
@@ -112,9 +123,10 @@ class _BaseMLP(BaseEstimator):
 
     def _new_optimizer(self):
         c = _network.gradient_scale(self.out_activation_, self.n_outputs_)
-        self._learning_rate = float(self.learning_rate_init)
         if self.solver == "sgd":
             # Learning rates are passed per batch; momentum and Nesterov as scikit-learn's.
+            # learning_rate holds scikit-learn's current rate (invscaling and adaptive change
+            # it), where scikit-learn's _optimizer.learning_rate has it.
             return _optimizers.SGD(learning_rate=self.learning_rate_init,
                                    momentum=self.momentum,
                                    nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
@@ -154,7 +166,7 @@ class _BaseMLP(BaseEstimator):
                     # Each epoch permutes the previous epoch's order, as scikit-learn does,
                     # so that a seed gives scikit-learn's batches.
                     order = order[self._random_state.permutation(n)]
-                lr = self._learning_rate if sgd else self.learning_rate_init
+                lr = self._optimizer.learning_rate if sgd else self.learning_rate_init
                 loss, interrupt = net.train_epoch(xs, ys, ws, order, batch_size, lr,
                                                   n_threads)
                 if interrupt is not None:
@@ -167,7 +179,8 @@ class _BaseMLP(BaseEstimator):
                     print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
                 self._update_no_improvement_count(net, X_val, y_val, sw_val, n_threads)
                 if sgd and self.learning_rate == "invscaling":
-                    self._learning_rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+                    self._optimizer.learning_rate = (float(self.learning_rate_init)
+                                                     / (self.t_ + 1) ** self.power_t)
                 if self._no_improvement_count > self.n_iter_no_change and self._stop():
                     break
                 if incremental:
@@ -194,12 +207,13 @@ class _BaseMLP(BaseEstimator):
         what = "Validation score" if self.early_stopping else "Training loss"
         msg = (f"{what} did not improve more than tol={self.tol:f} for "
                f"{self.n_iter_no_change} consecutive epochs.")
+        opt = self._optimizer
         if self.solver == "sgd" and self.learning_rate == "adaptive" \
-                and self._learning_rate > 1e-6:
-            self._learning_rate /= 5.0
+                and opt.learning_rate > 1e-6:
+            opt.learning_rate /= 5.0
             self._no_improvement_count = 0
             if self.verbose:
-                print(f"{msg} Setting learning rate to {self._learning_rate:f}")
+                print(f"{msg} Setting learning rate to {opt.learning_rate:f}")
             return False
         if self.verbose:
             print(f"{msg} Stopping.")
@@ -229,12 +243,12 @@ class _BaseMLP(BaseEstimator):
     def _fit_lbfgs(self, X, Y, sample_weight) -> None:
         net = self._network("sgd")
         xs, ys, ws = net.prepare(X, Y, sample_weight)
-        s = 1.0 if ws is None else float(ws.sum(dtype=np.float64)) / xs.shape[0]
+        _network.batch_weights(ws, np.arange(xs.shape[0]), xs.shape[0])   # Σw = 0 raises
         params, n_threads = net.params, effective_n_threads()
 
         def objective(p):
             params[:] = p
-            return net.loss_and_gradient(xs, ys, ws, s, n_threads)
+            return net.loss_and_gradient(xs, ys, ws, n_threads)
 
         result = scipy.optimize.minimize(
             objective, params.astype(np.float64), method="L-BFGS-B", jac=True,
@@ -395,8 +409,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
                                  f"{self.classes_}. 'y' has {classes}.")
-        Y = self._label_binarizer.transform(y)
-        return X, np.asarray(Y)
+        # Boolean, as scikit-learn's: stratified splits name the classes of this array.
+        return X, np.asarray(self._label_binarizer.transform(y)).astype(bool)
 
     def _output_activation(self) -> str:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"

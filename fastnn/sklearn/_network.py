@@ -1,12 +1,14 @@
 """The fastnn network behind MLPClassifier and MLPRegressor, and how its numbers map onto
 scikit-learn's.
 
-scikit-learn's MLP descends the gradient of S = data + alpha/2 * sum(W**2) / sum(w), where
-"data" is the weighted mean over samples of the output loss *summed* over outputs (its output
-delta is always ``p - y``). fastnn's engine trains on Keras losses, which are means over
-outputs, with ``L2BatchMean(l2)`` adding ``l2 * sum(W**2) / rows`` on kernels. With the loss
-below and ``l2 = c * alpha / 2`` the engine's objective on a batch is E = c * s * S, where c is a
-constant per loss (table below) and s = sum(w) / rows (1 without sample weights):
+scikit-learn's MLP descends, batch by batch, the gradient of S = data + alpha/2 * sum(W**2) /
+sum(w), where "data" is the weighted mean (Σ w·l / Σ w) over the batch's samples of the output
+loss *summed* over outputs (its output delta is always ``p - y``). fastnn's engine trains on
+Keras losses, which are means over outputs, with ``L2BatchMean(l2)`` adding ``l2 * sum(W**2)``
+on kernels over the same denominator as the loss; the sklearn face sets the engine's
+normalization to "weights", so that denominator is the batch's Σ w as in scikit-learn (rows
+without weights). With the loss below and ``l2 = c * alpha / 2`` the engine's objective on
+every batch is E = c * S, where c is a constant per loss (table below):
 
 =====================  ===============================  =======
 scikit-learn           engine loss and output           c
@@ -17,16 +19,15 @@ identity + squared     mean squared error, linear       2 / n_outputs
 exp + poisson          poisson, exponential             1 / n_outputs
 =====================  ===============================  =======
 
-The optimizers then see gradients scaled by c * s. SGD compensates exactly by dividing each
-batch's learning rate by c * s. Adam's step m / (sqrt(v) + eps) is invariant to a constant
-gradient scale once eps is scaled too, so the engine's Adam gets ``epsilon * c``; with sample
-weights s varies from batch to batch and Adam is then close to, not equal to, scikit-learn's.
-L-BFGS divides the objective and its gradient by c * s (one batch, so s is a constant).
+The optimizers then see gradients scaled by c, with or without sample weights. SGD divides
+its learning rate by c; Adam's step m / (sqrt(v) + eps) is invariant to a constant gradient
+scale once eps is scaled too, so the engine's Adam gets ``epsilon * c``; L-BFGS divides the
+objective and its gradient by c. All three then take scikit-learn's steps, to rounding.
 
 The loss scikit-learn *reports* is S, except for squared error whose data term it reports as a
 mean over outputs (half of the engine's), and Poisson, whose deviance has the extra constant
-``y log y - y`` (added as its weighted mean over the training set); ``_reported``
-converts.
+``y log y - y`` (added as each batch's weighted mean); ``_reported`` converts, taking the
+penalty part from the engine's ``penalty_sum``.
 """
 
 from __future__ import annotations
@@ -144,8 +145,9 @@ class Network:
         self.model = Sequential(layers)
         self.model.compile(optimizer=optimizer, loss=loss)
         self.plan = self.model._ensure_plan()
+        self.plan.engine.set_normalization("weights")
         self.sparse = out_activation == "softmax"
-        self.offset = 0.0
+        self.constant = None    # Poisson: each sample's y log y - y, summed over outputs
 
     @property
     def params(self) -> np.ndarray:
@@ -165,71 +167,83 @@ class Network:
         """x, targets and weights as the engine takes them, with loss and optimizer set."""
         if self.out_activation == "exp":
             # Poisson deviance's constant, which Keras's poisson loss leaves out.
-            self.offset = float(np.average((xlogy(y, y) - y).sum(axis=1),
-                                           weights=sample_weight))
+            self.constant = (xlogy(y, y) - y).sum(axis=1)
         xs, ys, ws, _ = self.model._training_arrays(x, self.targets(y), sample_weight, None)
         return xs, ys[0], ws[0]     # one output
-
-    def penalty(self) -> float:
-        """scikit-learn's alpha/2 * sum(W**2) (before its division by sum(w))."""
-        return 0.5 * self.alpha * sum(float(np.dot(c.ravel(), c.ravel()))
-                                      for c in views(self.params, self.layer_units)[0])
 
     def train_epoch(self, xs, ys, ws, order, batch_size, lr, n_threads):
         """One pass over ``order``; returns (scikit-learn's epoch loss, interrupt or None).
 
-        ``lr`` is scikit-learn's learning rate (SGD's is divided per batch by c * s; Adam's
-        eps is already scaled, so its lr is used as is).
+        ``lr`` is scikit-learn's learning rate (SGD's is divided by c; Adam's eps is already
+        scaled, so its lr is used as is). The epoch loss is the mean over batches of each
+        batch's S, weighted by the batch's rows, as scikit-learn reports it.
         """
         engine, opt = self.plan.engine, self.model.optimizer
-        is_sgd = isinstance(opt, _optimizers.SGD)
-        n = order.shape[0]
+        n_batches = -(-order.shape[0] // batch_size)
+        batch_weights(ws, order, batch_size)
+        step_lr = lr / self.c if isinstance(opt, _optimizers.SGD) else lr
+        total, rows, done, interrupt = engine.train_epoch(
+            xs, ys, ws, order, batch_size, np.full(n_batches, step_lr), opt.iterations + 1,
+            None, n_threads)
+        opt.iterations = opt.iterations + done
+        loss = self._reported(total, rows, engine.penalty_sum)
+        return loss + self._offset(order[:rows], ws, batch_size), interrupt
+
+    def _reported(self, total: float, rows: int, penalty_total: float) -> float:
+        """scikit-learn's loss from the engine's Σ_batches rows * E and the penalty part of
+        it (see the module's note); Poisson's constant not included."""
+        mean, penalty = total / rows, penalty_total / rows
+        if self.out_activation == "identity":
+            return (mean - penalty) / 2.0 + penalty / self.c
+        return mean / self.c
+
+    def _offset(self, order, ws, batch_size) -> float:
+        """Poisson: the rows-weighted mean over batches of each batch's weighted mean of
+        the deviance's constant (0 for the other losses)."""
+        if self.constant is None:
+            return 0.0
+        const = self.constant[order]
         if ws is None:
-            n_batches = -(-n // batch_size)
-            lrs = np.full(n_batches, lr / self.c if is_sgd else lr)
-            total, rows, done, interrupt = engine.train_epoch(
-                xs, ys, None, order, batch_size, lrs, opt.iterations + 1, None, n_threads)
-            opt.iterations = opt.iterations + done
-            return self._reported(total, rows, n_batches, 1.0), interrupt
-        # Weighted: one call per batch, so that each batch's loss and SGD step can be
-        # rescaled by its own s = sum(w) / rows.
-        loss, done_rows = 0.0, 0
-        for lo in range(0, n, batch_size):
-            idx = order[lo:lo + batch_size]
-            s = float(ws[idx].sum()) / idx.shape[0]
-            step_lr = (lr / (self.c * s) if s > 0 else 0.0) if is_sgd else lr
-            total, rows, done, interrupt = engine.train_epoch(
-                xs, ys, ws, idx, batch_size, np.array([step_lr]), opt.iterations + 1, None,
-                n_threads)
-            opt.iterations = opt.iterations + done
-            if rows:
-                loss += rows * self._reported(total, rows, 1, s)
-                done_rows += rows
-            if interrupt is not None:
-                return loss / max(done_rows, 1), interrupt
-        return loss / n, None
+            return float(const.mean())
+        w = ws[order].astype(np.float64)
+        starts = np.arange(0, order.shape[0], batch_size)
+        rows = np.diff(np.append(starts, order.shape[0]))
+        per_batch = np.add.reduceat(w * const, starts) / batch_weights(ws, order, batch_size)
+        return float(np.dot(rows, per_batch) / order.shape[0])
 
-    def _reported(self, total: float, rows: int, n_batches: int, s: float) -> float:
-        """scikit-learn's loss from the engine's Σ_batches rows * E (see the module's note).
-
-        For squared error with several outputs the penalty is taken at the current weights
-        (scikit-learn adds each batch's own; the difference is O(alpha * step size)).
-        """
-        mean = total / rows
-        if self.out_activation != "identity" or self.layer_units[-1] == 1:
-            return mean / (self.c * s) + self.offset
-        pen_e = self.c * self.penalty() * n_batches / rows
-        return (mean - pen_e) / (2.0 * s) + pen_e / (self.c * s)
-
-    def loss_and_gradient(self, xs, ys, ws, s, n_threads):
+    def loss_and_gradient(self, xs, ys, ws, n_threads):
         """scikit-learn's lbfgs objective at the current params and its gradient (float64)."""
         engine = self.plan.engine
+        n = xs.shape[0]
         total = engine.loss_and_gradients(xs, ys, ws, n_threads)
-        grad = self.plan.grads.astype(np.float64) / (self.c * s)
-        return self._reported(total * xs.shape[0], xs.shape[0], 1, s), grad
+        grad = self.plan.grads.astype(np.float64) / self.c
+        loss = self._reported(total * n, n, engine.penalty_sum)
+        return loss + self._offset(np.arange(n), ws, n), grad
 
     def predict(self, x: np.ndarray, n_threads: int) -> np.ndarray:
         return predict(self.plan._ops_i, self.plan._ops_f, self.params, x, n_threads)
+
+
+def batch_weights(ws, order, batch_size: int):
+    """Σw of each batch of ``order`` (None without weights). ZeroDivisionError, as
+    scikit-learn's np.average raises, when one is zero: every batch is divided by it."""
+    if ws is None:
+        return None
+    starts = np.arange(0, order.shape[0], batch_size)
+    sums = np.add.reduceat(ws[order].astype(np.float64), starts)
+    zero = np.flatnonzero(sums == 0)
+    if zero.size and sums.shape[0] == 1:
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized: the loss is "
+                                "divided by the sum of the sample weights.")
+    if zero.size:
+        first = int(starts[zero[0]])
+        last = min(first + batch_size, order.shape[0]) - 1
+        raise ZeroDivisionError(
+            f"Weights sum to zero, can't be normalized: the sample weights of batch "
+            f"{zero[0]} (rows {first} to {last} of this epoch's order) sum to zero, and "
+            "each batch's loss is divided by its weight sum. Use a larger batch_size, or "
+            "leave out the rows whose weight is zero (the same model).")
+    return sums
 
 
 def inference_ops(net: Network) -> tuple[np.ndarray, np.ndarray]:

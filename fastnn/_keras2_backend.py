@@ -1,0 +1,333 @@
+"""The Keras 2 backend functions (``K.mean``, ``K.clip``, ...) that old custom losses call.
+
+Keras 2's signatures and defaults, on `fastnn.ops`, so they are differentiable in training:
+``K.argmax``, ``K.concatenate`` and ``K.expand_dims`` work on the last axis by default,
+``K.clip`` accepts None bounds and a max below the min, ``K.sqrt`` clips negative input to 0,
+and ``K.binary_crossentropy`` adds epsilon inside its logs, as TensorFlow 2's ``tf.keras``
+did. One difference: the mean of an integer array is a float (TensorFlow's is truncated).
+`fastnn.backend` loads this module on first use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnn import config, ops
+from fastnn.ops._dtypes import as_float, dtype_of, to_array
+
+
+def _bool_to_float(x):
+    x = to_array(x)
+    return ops.cast(x, config.floatx()) if dtype_of(x) == np.bool_ else x
+
+
+def mean(x, axis=None, keepdims=False):
+    return ops.mean(_bool_to_float(x), axis=axis, keepdims=keepdims)
+
+
+def sum(x, axis=None, keepdims=False):
+    return ops.sum(x, axis=axis, keepdims=keepdims)
+
+
+def prod(x, axis=None, keepdims=False):
+    return ops.prod(x, axis=axis, keepdims=keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    return ops.max(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    return ops.min(x, axis=axis, keepdims=keepdims)
+
+
+def var(x, axis=None, keepdims=False):
+    return ops.var(_bool_to_float(x), axis=axis, keepdims=keepdims)
+
+
+def std(x, axis=None, keepdims=False):
+    return ops.std(_bool_to_float(x), axis=axis, keepdims=keepdims)
+
+
+def any(x, axis=None, keepdims=False):
+    return ops.any(x, axis=axis, keepdims=keepdims)
+
+
+def all(x, axis=None, keepdims=False):
+    return ops.all(x, axis=axis, keepdims=keepdims)
+
+
+def argmax(x, axis=-1):
+    """int64, as TensorFlow's default."""
+    return ops.argmax(x, axis=axis).astype(np.int64)
+
+
+def argmin(x, axis=-1):
+    return ops.argmin(x, axis=axis).astype(np.int64)
+
+
+def cumsum(x, axis=0):
+    return ops.cumsum(x, axis=axis)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    return ops.logsumexp(x, axis=axis, keepdims=keepdims)
+
+
+def square(x):
+    return ops.square(x)
+
+
+def abs(x):
+    return ops.abs(x)
+
+
+def sqrt(x):
+    """sqrt(max(x, 0)): negative input gives 0, not nan, as tf.keras."""
+    x = as_float(x)
+    return ops.sqrt(ops.maximum(x, 0.0))
+
+
+def exp(x):
+    return ops.exp(x)
+
+
+def log(x):
+    return ops.log(x)
+
+
+def round(x):
+    return ops.round(x)
+
+
+def sign(x):
+    return ops.sign(x)
+
+
+def pow(x, a):
+    return ops.power(x, a)
+
+
+def clip(x, min_value, max_value):
+    """Values limited to [min_value, max_value]; None is unbounded, a max below the min is
+    raised to the min."""
+    if max_value is not None and min_value is not None and max_value < min_value:
+        max_value = min_value
+    return ops.clip(
+        x, -np.inf if min_value is None else min_value, np.inf if max_value is None else max_value
+    )
+
+
+def maximum(x, y):
+    return ops.maximum(x, y)
+
+
+def minimum(x, y):
+    return ops.minimum(x, y)
+
+
+def equal(x, y):
+    return ops.equal(x, y)
+
+
+def not_equal(x, y):
+    return ops.not_equal(x, y)
+
+
+def greater(x, y):
+    return ops.greater(x, y)
+
+
+def greater_equal(x, y):
+    return ops.greater_equal(x, y)
+
+
+def less(x, y):
+    return ops.less(x, y)
+
+
+def less_equal(x, y):
+    return ops.less_equal(x, y)
+
+
+def switch(condition, then_expression, else_expression):
+    return ops.where(condition, then_expression, else_expression)
+
+
+def cast(x, dtype):
+    return ops.cast(x, dtype)
+
+
+def dot(x, y):
+    return ops.dot(x, y)
+
+
+def transpose(x):
+    return ops.transpose(x)
+
+
+def permute_dimensions(x, pattern):
+    return ops.transpose(x, tuple(pattern))
+
+
+def reshape(x, shape):
+    return ops.reshape(x, shape)
+
+
+def flatten(x):
+    return ops.reshape(x, (-1,))
+
+
+def batch_flatten(x):
+    return ops.reshape(x, (ops.shape(x)[0], -1))
+
+
+def expand_dims(x, axis=-1):
+    return ops.expand_dims(x, axis)
+
+
+def squeeze(x, axis):
+    return ops.squeeze(x, axis)
+
+
+def concatenate(tensors, axis=-1):
+    return ops.concatenate(tensors, axis=axis)
+
+
+def stack(x, axis=0):
+    return ops.stack(x, axis=axis)
+
+
+def tile(x, n):
+    return ops.tile(x, n)
+
+
+def repeat_elements(x, rep, axis):
+    return ops.repeat(x, rep, axis=axis)
+
+
+def gather(reference, indices):
+    return ops.take(reference, indices, axis=0)
+
+
+def one_hot(indices, num_classes):
+    return ops.one_hot(indices, num_classes)
+
+
+def l2_normalize(x, axis=None):
+    """x / sqrt(max(sum(x**2), 1e-12)), as tf.math.l2_normalize."""
+    x = as_float(x)
+    return x / ops.sqrt(ops.maximum(ops.sum(x * x, axis=axis, keepdims=True), 1e-12))
+
+
+def sigmoid(x):
+    return ops.sigmoid(x)
+
+
+def hard_sigmoid(x):
+    return ops.hard_sigmoid(x)
+
+
+def tanh(x):
+    return ops.tanh(x)
+
+
+def softplus(x):
+    return ops.softplus(x)
+
+
+def softsign(x):
+    return ops.softsign(x)
+
+
+def softmax(x, axis=-1):
+    return ops.softmax(x, axis=axis)
+
+
+def elu(x, alpha=1.0):
+    return ops.elu(x, alpha)
+
+
+def relu(x, alpha=0.0, max_value=None, threshold=0.0):
+    """max(x, 0), with Keras 2's leak `alpha` below `threshold` and optional `max_value`."""
+    x = as_float(x)
+    if alpha == 0.0 and max_value is None and threshold == 0.0:
+        return ops.relu(x)
+    out = ops.where(x > threshold, x, alpha * (x - threshold))
+    return out if max_value is None else ops.minimum(out, max_value)
+
+
+def binary_crossentropy(target, output, from_logits=False):
+    """Element-wise; on probabilities: -(t log(p + eps) + (1 - t) log(1 - p + eps)) with p
+    clipped to [eps, 1 - eps] (tf.keras 2's formula)."""
+    if from_logits:
+        return ops.binary_crossentropy(target, output, from_logits=True)
+    output = as_float(output)
+    target = ops.cast(target, dtype_of(output))
+    eps = config.epsilon()
+    output = ops.clip(output, eps, 1 - eps)
+    return -(target * ops.log(output + eps) + (1 - target) * ops.log(1 - output + eps))
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    return ops.categorical_crossentropy(target, output, from_logits=from_logits, axis=axis)
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    return ops.sparse_categorical_crossentropy(
+        target, output, from_logits=from_logits, axis=axis
+    )
+
+
+def stop_gradient(variables):
+    if isinstance(variables, (list, tuple)):
+        return [ops.stop_gradient(v) for v in variables]
+    return ops.stop_gradient(variables)
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    value = np.asarray(value, dtype=dtype or config.floatx())
+    return value if shape is None else np.broadcast_to(value, shape).copy()
+
+
+def zeros(shape, dtype=None, name=None):
+    return ops.zeros(shape, dtype)
+
+
+def ones(shape, dtype=None, name=None):
+    return ops.ones(shape, dtype)
+
+
+def eye(size, dtype=None, name=None):
+    return ops.eye(size, dtype=dtype)
+
+
+def zeros_like(x, dtype=None, name=None):
+    return ops.zeros_like(x, dtype)
+
+
+def ones_like(x, dtype=None, name=None):
+    return ops.ones_like(x, dtype)
+
+
+def shape(x):
+    """The shape as an int32 array (Keras 2 returns a tensor); `int_shape` gives a tuple."""
+    return np.asarray(ops.shape(x), dtype=np.int32)
+
+
+def int_shape(x):
+    return ops.shape(x)
+
+
+def ndim(x):
+    return ops.ndim(x)
+
+
+def dtype(x):
+    return ops.dtype(x)
+
+
+NAMES = tuple(
+    name for name, value in list(globals().items())
+    if callable(value) and not name.startswith("_") and getattr(value, "__module__", "") == __name__
+)
