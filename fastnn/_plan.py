@@ -416,6 +416,9 @@ def run_eagerly(layer, inputs, training: bool | None = False):
 
     as_list = isinstance(inputs, (list, tuple))
     arrays = [_data.as_numeric_array(a, "inputs") for a in (inputs if as_list else [inputs])]
+    if not arrays:
+        raise ValueError(f"Layer '{layer.name}' was called on an empty list: pass its input "
+                         "(or a list of inputs).")
     for arr in arrays:
         if arr.ndim < 2:
             raise ValueError(f"Layers take batches of shape (n, ...); received shape "

@@ -124,16 +124,28 @@ class Registry:
                 f"Could not deserialize {self.kind} from {config!r}: expected a name or a "
                 "dict with 'class_name' and 'config'."
             )
+        name = config["class_name"]
+        if not isinstance(name, str):
+            raise ValueError(f"Could not deserialize {self.kind} from {config!r}: its "
+                             f"'class_name' must be a string.")
         from fastnn.saving.object_registration import lookup_custom
 
-        if config["class_name"] == "function" and isinstance(config.get("config"), str):
+        if name == "function" and isinstance(config.get("config"), str):
             return self.lookup(config["config"])     # Keras's form of a (registered) function
-        cls = lookup_custom(config.get("class_name"), config.get("registered_name")) \
-            if config.get("registered_name") else None
+        registered = config.get("registered_name")
+        cls = lookup_custom(name, registered) if isinstance(registered, str) and registered \
+            else None
         if cls is None:
-            cls = self.lookup(config["class_name"])
+            cls = self.lookup(name)
         inner = config.get("config") or {}
-        if isinstance(cls, type):
-            from_config = getattr(cls, "from_config", None)
+        if not isinstance(inner, Mapping):
+            raise ValueError(f"Could not deserialize {self.kind} '{name}': its 'config' must "
+                             f"be a dict; received {inner!r}.")
+        if not isinstance(cls, type):
+            return cls
+        from_config = getattr(cls, "from_config", None)
+        try:
             return from_config(inner) if from_config else cls(**inner)
-        return cls
+        except TypeError as e:  # an argument the class does not take, or of the wrong type
+            raise ValueError(f"Could not deserialize {self.kind} '{name}' from its config "
+                             f"{dict(inner)!r}: {e}.") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import importlib
-import os
 import sys
 
 import numpy as np
@@ -20,9 +19,7 @@ def predict(args) -> int:
     table = read_csv(args.data)
     x = _dataset.model_features(table, meta, model.input_shape[-1])
     if args.out:
-        folder = os.path.dirname(args.out) or "."
-        if not os.path.isdir(folder):
-            raise CLIError(f"cannot write {args.out}: the folder {folder!r} does not exist")
+        _model_file.check_file_path(args.out)
     header, rows = prediction_table(model.predict(x, batch_size=args.batch_size, verbose=0),
                                     meta)
     if args.out:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastnn.cli._errors import CLIError
-from fastnn.cli._table import Table, first_non_number, read_csv, to_numbers
+from fastnn.cli._table import Table, first_non_number, read_csv, shorten, to_numbers
 
 MAX_AUTO_CLASSES = 20
 TASKS = ("auto", "classification", "regression")
@@ -109,7 +109,7 @@ def class_indices(cells: np.ndarray, classes: list[str], numeric_labels: bool,
     unknown = [i for i, c in enumerate(cells) if c not in index]
     if unknown:
         row = unknown[0]
-        raise CLIError(f"column {column!r} of {table.path} holds {str(cells[row])!r} on line "
+        raise CLIError(f"column {column!r} of {table.path} holds {shorten(cells[row])} on line "
                        f"{table.lines[row]}, a class the model was not trained on (it knows "
                        f"{', '.join(classes[:10])}{', ...' if len(classes) > 10 else ''})")
     return np.array([index[c] for c in cells], dtype=np.int64)
@@ -145,11 +145,11 @@ def _regression_values(data: Dataset, numbers: np.ndarray | None) -> np.ndarray:
     if numbers is None:
         row = first_non_number(data.target)
         raise CLIError(f"the target {data.target_name!r} of {data.where} is not numeric "
-                       f"({str(data.target[row])!r} on {data.line_of(row)}): regression needs "
+                       f"({shorten(data.target[row])} on {data.line_of(row)}): regression needs "
                        "numbers; use --task classification for labels")
     bad = np.flatnonzero(~np.isfinite(numbers))
     if bad.size:
         raise CLIError(f"the target {data.target_name!r} of {data.where} holds "
-                       f"{str(data.target[bad[0]])!r} on {data.line_of(bad[0])}: values must be "
+                       f"{shorten(data.target[bad[0]])} on {data.line_of(bad[0])}: values must be "
                        "finite numbers")
     return numbers

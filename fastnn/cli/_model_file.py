@@ -20,8 +20,17 @@ _META_KEYS = {"task", "target", "features", "classes", "numeric_labels"}
 
 def check_output_path(path: str) -> None:
     """Fail before training, not after, when the model could not be written to ``path``."""
+    check_file_path(path)
     if not path.endswith(".keras"):
         raise CLIError(f"the output path must end in .keras (got {path!r})")
+
+
+def check_file_path(path: str) -> None:
+    """Fail unless ``path`` can name a file to write: not a directory, in a folder that
+    exists."""
+    if os.path.isdir(path):
+        raise CLIError(f"cannot write {path}: it is a directory; name a file in it, e.g. "
+                       f"{os.path.join(path, 'model.keras')}")
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         raise CLIError(f"cannot write {path}: the folder {folder!r} does not exist")
@@ -29,24 +38,15 @@ def check_output_path(path: str) -> None:
 
 def save(model, path: str, meta: dict) -> None:
     """Write ``model`` and ``meta`` to ``path``, replacing it atomically."""
-    from fastnn.saving import save_model
+    from fastnn.saving.keras_file import save_with_entries
 
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp.keras")
-    try:
-        save_model(model, tmp)
-        with zipfile.ZipFile(tmp, "a") as z:
-            z.writestr(DATA_ENTRY, json.dumps(meta))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    save_with_entries(model, path, {DATA_ENTRY: json.dumps(meta)})
 
 
 def load(path: str):
     """(model, meta) from a ``.keras`` file; meta is None for a model saved elsewhere."""
     from fastnn.models import load_model
+    from fastnn.saving import archive
 
     if not os.path.exists(path):
         raise CLIError(f"{path}: no such file")
@@ -55,8 +55,8 @@ def load(path: str):
         if DATA_ENTRY not in z.namelist():
             return model, None
         try:
-            meta = json.loads(z.read(DATA_ENTRY).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            meta = archive.read_json(z, DATA_ENTRY, path)
+        except ValueError:
             meta = None
     if not isinstance(meta, dict) or not _META_KEYS <= set(meta):
         raise CLIError(f"{path}: its {DATA_ENTRY} entry is damaged")

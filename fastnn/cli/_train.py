@@ -10,7 +10,6 @@ units, in Keras as in fastnn.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 
@@ -25,6 +24,8 @@ def run(args) -> int:
         raise CLIError("--target is required with a CSV file: name the column to predict")
     if args.plot:
         _check_plot_path(args.plot)
+    if args.output:   # before reading the data, which can take a while
+        _model_file.check_output_path(args.output)
     data = _dataset.digits() if args.data is None else _dataset.from_csv(args.data, args.target)
     output = args.output or f"{data.name}.keras"
     _model_file.check_output_path(output)
@@ -191,6 +192,4 @@ def _check_plot_path(path: str) -> None:
     except ImportError:
         raise CLIError("--plot needs matplotlib, which is not installed: "
                        "pip install 'fastnn[plot]'") from None
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        raise CLIError(f"cannot write {path}: the folder {folder!r} does not exist")
+    _model_file.check_file_path(path)

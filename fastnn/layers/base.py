@@ -8,9 +8,13 @@ _engine.pyx) runs forward and backward for every layer, so no layer computes in 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import math
 import re
 import warnings
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -21,6 +25,21 @@ from fastnn import initializers as _initializers
 from fastnn import regularizers as _regularizers
 
 _name_counts: defaultdict[str, int] = defaultdict(int)
+
+# While a file is loaded: [values its weights can still hold, what holds them]. A small file
+# whose config asks for billions of weight values is refused before they are allocated.
+_value_budget: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "fastnn_value_budget", default=None)
+
+
+@contextlib.contextmanager
+def value_budget(n_values: int, holder: str) -> Iterator[None]:
+    """Within this block, layers may create at most ``n_values`` weight values in all."""
+    token = _value_budget.set([n_values, holder])
+    try:
+        yield
+    finally:
+        _value_budget.reset(token)
 
 
 def unique_name(base: str) -> str:
@@ -218,6 +237,14 @@ class Layer:
     def add_weight(self, shape, initializer="glorot_uniform", name=None, regularizer=None,
                    constraint=None, trainable=True, dtype=None) -> Variable:
         """Create a weight, drawing its value from ``initializer``."""
+        budget = _value_budget.get()
+        if budget is not None:
+            size = math.prod(int(d) for d in shape)
+            if size > budget[0]:
+                raise ValueError(f"Layer '{self.name}' asks for a weight of shape {tuple(shape)} "
+                                 f"({size:,} values), more than {budget[1]} can hold: the "
+                                 "file is corrupt, truncated or hostile.")
+            budget[0] -= size
         init = _initializers.get(initializer)
         value = np.asarray(init(tuple(shape), dtype=dtype or self.dtype), dtype=dtype or self.dtype)
         var = Variable(value, name or f"variable_{len(self._weights)}", f"{self.name}/{name}",

@@ -51,6 +51,9 @@ class InputLayer(Layer):
             raise ValueError("You must pass a `shape` argument.")
         if batch_shape is not None:
             batch_shape = _shape_tuple(batch_shape)
+            if not batch_shape:
+                raise ValueError("`batch_shape` must start with the batch axis (None); "
+                                 "received ().")
             shape, batch_size = batch_shape[1:], batch_shape[0]
         shape = _shape_tuple(shape)
         if any(s is not None and s < 1 for s in shape):

@@ -12,12 +12,19 @@ from fastnn.saving import load_model
 
 def model_from_json(json_string: str, custom_objects=None):
     """A model (new weights, uncompiled) from :meth:`Sequential.to_json`'s output or Keras's."""
+    from fastnn.saving.archive import MAX_JSON_DEPTH, too_deep
     from fastnn.saving.model_config import model_from_config
 
+    deep = ValueError(f"model_from_json: the JSON nests lists and objects more than "
+                      f"{MAX_JSON_DEPTH} levels deep, far beyond any model's config.")
     try:
         config = json.loads(json_string)
+    except RecursionError:
+        raise deep from None
     except (TypeError, json.JSONDecodeError) as e:
         raise ValueError(f"model_from_json needs a JSON string; {e}") from None
+    if too_deep(config):
+        raise deep
     return model_from_config(config, custom_objects)
 
 

@@ -45,6 +45,7 @@ class Sequential(Model):
 
     def add(self, layer, rebuild=True) -> None:
         """Append a layer (or an ``Input``); builds the model once its input shape is known."""
+        self._require_not_training("add a layer to", "add")
         if isinstance(layer, KerasTensor):
             layer = layer._input_layer
         if not isinstance(layer, Layer):
@@ -78,6 +79,7 @@ class Sequential(Model):
 
     def pop(self, rebuild=True) -> Layer:
         """Remove and return the last layer."""
+        self._require_not_training("remove a layer from", "pop")
         if not self._layers:
             raise TypeError("There are no layers in the model.")
         layer = self._layers.pop()

@@ -33,6 +33,8 @@ from fastnn.optimizers.base import KERNEL_SLOTS
 _REPAINT_SECONDS = 0.1
 # Rows per engine call in predict/evaluate: results do not depend on it; larger is faster.
 _INFERENCE_ROWS = 1024
+# More rows than any array can have (batch offsets stay below 2**63 when multiplied out).
+_MAX_BATCH = 1 << 40
 
 
 def _inference_rows(plan, batch_size: int) -> int:
@@ -56,7 +58,9 @@ def _check_batch_size(batch_size, default: int = 32) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}.")
-    return int(batch_size)
+    # A batch larger than the data is all of it; capping keeps a size like 2**63 (which Keras
+    # fails on) within the engine's 64-bit sizes without changing what it means.
+    return int(min(batch_size, _MAX_BATCH))
 
 
 class Trainer:
@@ -83,6 +87,7 @@ class Trainer:
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True):
         """Choose the optimizer, loss and metrics (Keras 3's signature and defaults)."""
+        self._require_not_training("compile", "compile")
         if isinstance(loss_weights, (list, tuple)) and metrics is None and loss_weights \
                 and all(isinstance(m, str) for m in loss_weights):
             # Keras 2's positional order was (optimizer, loss, metrics): old scripts that call
@@ -111,6 +116,16 @@ class Trainer:
         self._training_ready = False
         self.compiled = True
         self._invalidate_plan()
+
+    def _require_not_training(self, what: str, method: str) -> None:
+        """Refuse a change of the loss, optimizer or layers while ``fit`` runs (from one of its
+        callbacks, or another thread): the epoch in progress was planned for the old ones.
+        (Keras 3 fails too when a callback recompiles, with a TypeError deep in ``fit``.)"""
+        lock = getattr(self, "_fit_lock", None)
+        if lock is not None and lock.locked():
+            raise ValueError(f"Cannot {what} model '{self.name}' while it is being trained: "
+                             f"`{method}` was called during `fit` (from a callback, or another "
+                             f"thread). Call it before `fit` or after `fit` returns.")
 
     @staticmethod
     def _metric_list(metrics, name: str):
@@ -308,6 +323,9 @@ class Trainer:
                 val = (held[0], held[1:1 + k], held[1 + k:])
             if xs.shape[0] == 0:
                 raise ValueError("Expected input data to be non-empty.")
+            if val is not None and val[0].shape[0] == 0:
+                raise ValueError("The validation data has no rows: pass `validation_data` "
+                                 "with at least one sample, or none.")
             val_batch = _check_batch_size(validation_batch_size, batch_size)
         n = xs.shape[0]
         steps = -(-n // batch_size)
@@ -336,8 +354,6 @@ class Trainer:
                 order = stream.next_epoch()
                 logs = self._train_one_epoch(xs, ys, ws, order, batch_size, per_batch,
                                              verbose, cb, n_threads)
-                if self.stop_training and not logs:
-                    break
                 if val is not None and _validate_now(epoch, validation_freq):
                     val_logs = self._evaluate_arrays(*val, val_batch, n_threads)
                     logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -405,10 +421,14 @@ class Trainer:
         head_sums = np.zeros(len(self._plan.out_dims))
         lrs = opt.learning_rates(opt.iterations, n_batches)
         loss_sum, rows_done, batch = 0.0, 0, 0
-        chunk = 1 if (per_batch or verbose == 1) else n_batches
+        # Keras checks `stop_training` after each batch, so an epoch runs at least one batch
+        # even when a callback set it before the epoch began.
+        stopping = self.stop_training
+        chunk = 1 if (per_batch or verbose == 1 or stopping) else n_batches
         base, taken = opt.iterations, engine.steps_taken
         try:
-            while batch < n_batches and not (self.stop_training and per_batch):
+            while batch < n_batches and not (batch and self.stop_training
+                                             and (per_batch or stopping)):
                 lo = batch * batch_size
                 hi = min(n_rows, (batch + chunk) * batch_size)
                 if per_batch:
@@ -550,6 +570,8 @@ class Trainer:
 
     def _evaluate_arrays(self, xs, ys, ws, batch_size, n_threads) -> dict[str, float]:
         plan = self._plan
+        if xs.shape[0] == 0:
+            return self._empty_logs()
         self._bind_python_losses(ys, ws)
         preds = self._prediction_buffers(xs.shape[0])
         head_sums = np.zeros(len(plan.out_dims))
@@ -563,6 +585,19 @@ class Trainer:
             for metric, _, _ in self._metric_objects:
                 metric.reset_state()
             logs.update(self._metric_results(ys, preds, ws, batch_size))
+        return logs
+
+    def _empty_logs(self) -> dict[str, float]:
+        """The logs of no rows, as Keras's ``test_on_batch`` gives them: every mean over no
+        samples is 0 (Keras divides with divide_no_nan)."""
+        logs = {"loss": 0.0, **self._output_losses(np.zeros(len(self._plan.out_dims)), 1)}
+        seen: dict[str, int] = {}
+        names = self._output_names()
+        prefix = len(self._plan.out_dims) > 1
+        for metric, weighted, h in self._metric_objects or []:
+            metric.reset_state()
+            key = _log_key(metric.name, weighted, seen, names[h] if prefix else None)
+            logs[key] = float(metric.result())
         return logs
 
     def _format_results(self, logs, return_dict):

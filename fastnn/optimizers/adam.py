@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastnn._kernels import _optimizers
-from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind
+from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind, check_finite
 
 
 class Adam(Optimizer):
@@ -47,6 +47,7 @@ class Adam(Optimizer):
         name: str | None = None,
         **kwargs: Any,
     ):
+        check_finite(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
@@ -141,6 +142,8 @@ class AdamW(Adam):
         name: str | None = None,
         **kwargs: Any,
     ):
+        if weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
         super().__init__(
             learning_rate=learning_rate,
             beta_1=beta_1,
@@ -159,5 +162,3 @@ class AdamW(Adam):
             name=name,
             **kwargs,
         )
-        if self.weight_decay is None:
-            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")

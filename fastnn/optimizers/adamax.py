@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastnn._kernels import _optimizers
-from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind
+from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind, check_finite
 
 
 class Adamax(Optimizer):
@@ -43,6 +43,7 @@ class Adamax(Optimizer):
         name: str | None = None,
         **kwargs: Any,
     ):
+        check_finite(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,

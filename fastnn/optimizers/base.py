@@ -38,6 +38,7 @@ optimizer divides the gradients by it, which cancels; only ``apply`` divides.
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 import re
 import warnings
@@ -132,6 +133,16 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def check_finite(**values: Any) -> None:
+    """Refuse a hyperparameter that is not a finite number (None means unset): in Keras's
+    update rules a NaN or an infinity makes every weight NaN after one step (or freezes it),
+    so such a value is a mistake, not a setting. Called before anything is created."""
+    for name, value in values.items():
+        if value is not None and not (_is_real(value) and math.isfinite(value)):
+            raise ValueError(f"Argument `{name}` must be a finite number. Received: "
+                             f"{name}={value!r}")
+
+
 def _warn_lr_alias(stacklevel: int) -> None:
     warnings.warn(
         "`lr` is the Keras 2 name of `learning_rate`; Keras 3 rejects it.",
@@ -194,8 +205,12 @@ class Optimizer:
         decay = kwargs.pop("decay", None)
         if kwargs:
             raise ValueError(f"Argument(s) not recognized: {kwargs}")
+        check_finite(weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
+                     global_clipnorm=global_clipnorm, ema_momentum=ema_momentum,
+                     loss_scale_factor=loss_scale_factor)
+        checked_learning_rate = self._checked_learning_rate(learning_rate)
         if decay is not None:
-            if not _is_real(decay) or decay < 0:
+            if not _is_real(decay) or not decay >= 0 or not math.isfinite(decay):
                 raise ValueError(f"Argument `decay` must be a float >= 0. Received: {decay!r}")
             warnings.warn(
                 "Argument `decay` is a Keras 2 argument: fastnn applies Keras 2's time-based "
@@ -241,7 +256,7 @@ class Optimizer:
         self.loss_scale_factor = loss_scale_factor
         self.gradient_accumulation_steps = gradient_accumulation_steps
         self.decay = decay
-        self._learning_rate = self._checked_learning_rate(learning_rate)
+        self._learning_rate = checked_learning_rate
         self._iterations = 0
         self._variables: list[np.ndarray] = []
         self._index: dict[int, int] = {}
@@ -274,6 +289,7 @@ class Optimizer:
         if isinstance(value, LearningRateSchedule) or callable(value):
             return value
         if _is_real(value):
+            check_finite(learning_rate=value)
             return float(value)
         raise ValueError(
             "Argument `learning_rate` should be float, or an instance of "
@@ -351,6 +367,11 @@ class Optimizer:
             rates = np.full(n_steps, lr, dtype=np.float64)
         if self.decay:
             rates = rates / (1.0 + self.decay * steps)
+        bad = np.flatnonzero(~np.isfinite(rates))
+        if bad.size:
+            raise ValueError(f"The learning rate of step {int(steps[bad[0]])} is "
+                             f"{rates[bad[0]]}: the learning rate (schedule) of optimizer "
+                             f"'{self.name}' must give finite numbers.")
         return np.array(rates, dtype=np.float64)
 
     # ---- engine interface --------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastnn._kernels import _optimizers
-from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind
+from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind, check_finite
 
 
 class Lion(Optimizer):
@@ -42,6 +42,12 @@ class Lion(Optimizer):
         name: str | None = None,
         **kwargs: Any,
     ):
+        if beta_1 <= 0 or beta_1 > 1:
+            raise ValueError(
+                "Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer "
+                f"degenerates to SignSGD. Received: beta_1={beta_1}."
+            )
+        check_finite(beta_1=beta_1, beta_2=beta_2)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
@@ -56,11 +62,6 @@ class Lion(Optimizer):
             name=name,
             **kwargs,
         )
-        if beta_1 <= 0 or beta_1 > 1:
-            raise ValueError(
-                "Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer "
-                f"degenerates to SignSGD. Received: beta_1={beta_1}."
-            )
         self.beta_1 = beta_1
         self.beta_2 = beta_2
 

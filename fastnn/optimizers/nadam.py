@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fastnn._kernels import _optimizers
-from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind
+from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind, check_finite
 
 
 class Nadam(Optimizer):
@@ -51,6 +51,7 @@ class Nadam(Optimizer):
         name: str | None = None,
         **kwargs: Any,
     ):
+        check_finite(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,

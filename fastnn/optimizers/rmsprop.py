@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastnn._kernels import _optimizers
-from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind
+from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind, check_finite
 
 
 class RMSprop(Optimizer):
@@ -48,6 +48,7 @@ class RMSprop(Optimizer):
         name: str | None = None,
         **kwargs: Any,
     ):
+        check_finite(rho=rho, momentum=momentum, epsilon=epsilon)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastnn._kernels import _optimizers
-from fastnn.optimizers.base import LearningRate, Optimizer, OptimizerKind, _is_real
+from fastnn.optimizers.base import (
+    LearningRate,
+    Optimizer,
+    OptimizerKind,
+    _is_real,
+    check_finite,
+)
 
 
 class SGD(Optimizer):
@@ -51,6 +57,9 @@ class SGD(Optimizer):
         name: str | None = None,
         **kwargs: Any,
     ):
+        if not _is_real(momentum) or not 0 <= momentum <= 1:
+            raise ValueError("`momentum` must be a float between [0, 1].")
+        check_finite(momentum=momentum)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
@@ -65,8 +74,6 @@ class SGD(Optimizer):
             name=name,
             **kwargs,
         )
-        if not _is_real(momentum) or not 0 <= momentum <= 1:
-            raise ValueError("`momentum` must be a float between [0, 1].")
         self.momentum = momentum
         self.nesterov = nesterov
 

@@ -19,7 +19,8 @@ from collections.abc import Iterator
 import h5py
 
 from fastnn import _random
-from fastnn.saving import model_config, object_registration, weights_h5
+from fastnn.layers.base import value_budget
+from fastnn.saving import archive, model_config, object_registration, weights_h5
 from fastnn.saving.atomic import atomic_path
 
 # The Keras release whose file format fastnn writes.
@@ -42,6 +43,13 @@ def _weights_bytes(model, include_optimizer: bool) -> bytes:
 
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     """Write ``model`` to a ``.keras`` file (replaced atomically)."""
+    save_with_entries(model, filepath, {}, overwrite, include_optimizer)
+
+
+def save_with_entries(model, filepath, entries: dict[str, str], overwrite: bool = True,
+                      include_optimizer: bool = True) -> None:
+    """:func:`save_model`, with more zip entries (name -> text) in the same atomic write;
+    Keras ignores entries it does not know."""
     filepath = os.fspath(filepath)
     if not filepath.endswith(".keras"):
         raise ValueError(
@@ -60,6 +68,8 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
         z.writestr(_METADATA, metadata)
         z.writestr(_CONFIG, config)
         z.writestr(_WEIGHTS, weights)
+        for name, text in entries.items():
+            z.writestr(name, text)
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
@@ -85,15 +95,19 @@ def _reading(filepath: str, what: str) -> Iterator[None]:
                          f"not in the Keras 3 format ({type(e).__name__}: {e}).") from e
 
 
-def _check_exists(filepath: str) -> None:
+def _check_file(filepath: str) -> None:
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"File not found: filepath={filepath}. Please ensure the file "
                                 "is an accessible `.keras` zip file.")
+    if not os.path.isfile(filepath):  # opening a FIFO would block; a directory cannot be read
+        raise ValueError(f"'{filepath}' is not a regular file; fastnn loads models and weights "
+                         "from files.")
 
 
-def _read_archive(filepath: str) -> tuple[dict, bytes]:
-    """``config.json`` (parsed) and ``model.weights.h5`` (bytes) of a ``.keras`` file."""
-    _check_exists(filepath)
+def _read_archive(filepath: str) -> tuple[dict, int]:
+    """``config.json`` of a ``.keras`` file, parsed (its size and depth bounded), and the
+    size its weights entry declares (:func:`_read_weights_entry` reads that entry)."""
+    _check_file(filepath)
     with _reading(filepath, "the model file"):
         if not zipfile.is_zipfile(filepath):
             hint = (" It is an HDF5 file: fastnn does not read Keras 2's legacy `.h5` model "
@@ -105,13 +119,21 @@ def _read_archive(filepath: str) -> tuple[dict, bytes]:
             if missing:
                 raise ValueError(f"'{filepath}' is not a Keras 3 model file: it lacks "
                                  f"{', '.join(missing)} (it holds {sorted(names)}).")
-            config = json.loads(z.read(_CONFIG).decode("utf-8"))
+            config = archive.read_json(z, _CONFIG, filepath)
             if _METADATA in names:
-                json.loads(z.read(_METADATA).decode("utf-8"))
-            weights = z.read(_WEIGHTS)
+                archive.read_json(z, _METADATA, filepath, archive.METADATA_LIMIT)
+            weights_size = z.getinfo(_WEIGHTS).file_size
     if not isinstance(config, dict):
-        raise ValueError(f"'{filepath}': config.json does not hold a model config.")
-    return config, weights
+        raise ValueError(f"'{filepath}': config.json does not hold a model config (it holds "
+                         f"a JSON {type(config).__name__}).")
+    return config, weights_size
+
+
+def _read_weights_entry(filepath: str, model) -> bytes:
+    """``model.weights.h5`` of a ``.keras`` file, refused when it is larger than any weights
+    file of ``model`` can be."""
+    with _reading(filepath, "the model file"), zipfile.ZipFile(filepath) as z:
+        return archive.read_entry(z, _WEIGHTS, archive.weights_limit(model), filepath)
 
 
 @contextlib.contextmanager
@@ -140,14 +162,18 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     never runs code from a file, whatever its value.
     """
     filepath = os.fspath(filepath)
-    config, weights = _read_archive(filepath)
-    with _random_state_kept(), object_registration.objects_for_loading(custom_objects):
+    config, weights_size = _read_archive(filepath)
+    # Every weight value takes at least a byte of the weights entry.
+    with _random_state_kept(), object_registration.objects_for_loading(custom_objects), \
+            model_config.config_context(f"Cannot load '{filepath}': config.json"), \
+            value_budget(weights_size, f"its {_WEIGHTS} ({weights_size:,} bytes)"):
         model = model_config.model_from_config(config, custom_objects)
         if compile:
             model_config.compile_from_config(model, config.get("compile_config"))
     if not model.built:
         raise ValueError(f"'{filepath}' holds a model without an input shape; fastnn cannot "
                          "build it to load its weights.")
+    weights = _read_weights_entry(filepath, model)
     _read_weights_bytes(weights, filepath, model, include_optimizer=compile and model.compiled)
     return model
 
@@ -158,9 +184,10 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     filepath = os.fspath(filepath)
     _require_built(model, "load weights into")
     if filepath.endswith(".keras"):
-        data = _read_archive(filepath)[1]
+        _read_archive(filepath)
+        data = _read_weights_entry(filepath, model)
     elif filepath.endswith(".weights.h5"):
-        _check_exists(filepath)
+        _check_file(filepath)
         with open(filepath, "rb") as f:
             data = f.read()
     else:

@@ -9,13 +9,34 @@ clear error). Only registered classes are built (no code from the file runs).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from fastnn import activations as _activations
+from fastnn import constraints as _constraints
+from fastnn import initializers as _initializers
 from fastnn import layers as _layers
 from fastnn import losses as _losses
 from fastnn import metrics as _metrics
 from fastnn import optimizers as _optimizers
+from fastnn import regularizers as _regularizers
+
+# A layer's fields that hold a serialized object, by the end of their name.
+_FIELD_KINDS = {"_initializer": _initializers.get, "_regularizer": _regularizers.get,
+                "_constraint": _constraints.get, "activation": _activations.get}
+
+
+@contextlib.contextmanager
+def config_context(where: str) -> Iterator[None]:
+    """Whatever goes wrong while building objects from a config becomes one ValueError that
+    says where (a layer, a field), before the message of what went wrong."""
+    try:
+        yield
+    except (TypeError, ValueError, KeyError) as e:
+        detail = f"it lacks the field {e}" if isinstance(e, KeyError) else str(e)
+        raise ValueError(f"{where}: {detail}") from e
+
 
 # Keras-only layer arguments fastnn accepts only at these (default) values.
 _KERAS_ONLY_DEFAULTS = {
@@ -93,6 +114,9 @@ def layer_from_config(item, custom_objects) -> _layers.Layer:
     if not isinstance(item, Mapping) or "class_name" not in item:
         raise ValueError(f"Invalid layer entry in the model config: {item!r}.")
     cls_name = item["class_name"]
+    if not isinstance(cls_name, str):
+        raise ValueError(f"Invalid layer entry in the model config: its 'class_name' must be "
+                         f"a string; received {cls_name!r}.")
     if cls_name in ("Sequential", "Functional", "Model"):
         return model_from_config(item, custom_objects)
     config = item.get("config") or {}
@@ -124,7 +148,19 @@ def layer_from_config(item, custom_objects) -> _layers.Layer:
             f"Layer '{name}' is a {cls_name}, which fastnn does not support. Supported "
             f"layers: {', '.join(sorted(_layers._LAYERS))} (or pass it in `custom_objects`)."
         )
-    return _layers.deserialize({**item, "config": config})
+    with config_context(f"layer '{name}' ({cls_name})"):
+        _check_fields(config)
+        return _layers.deserialize({**item, "config": config})
+
+
+def _check_fields(config: dict) -> None:
+    """Resolve each serialized object of a layer's config once, so that a bad one is named by
+    its field (the layer resolves it again itself)."""
+    for key, value in config.items():
+        get = next((g for end, g in _FIELD_KINDS.items() if key.endswith(end)), None)
+        if get is not None and value is not None:
+            with config_context(f"field '{key}'"):
+                get(value)
 
 
 def model_from_config(serialized: Mapping[str, Any], custom_objects=None):
@@ -165,6 +201,8 @@ def compile_from_config(model, config: Mapping[str, Any] | None) -> None:
     """``model.compile`` with the arguments recorded by :func:`compile_config`."""
     if not config:
         return
+    if not isinstance(config, Mapping):
+        raise ValueError(f"compile_config must be a dict; received {type(config).__name__}.")
     config = _plain(config)
 
     def entries(items, deserialize):
@@ -180,10 +218,15 @@ def compile_from_config(model, config: Mapping[str, Any] | None) -> None:
             return deserialize(items)
         raise ValueError(f"Unsupported entry in the compile config: {items!r}.")
 
-    model.compile(
-        optimizer=_optimizers.deserialize(config["optimizer"]),
-        loss=entries(config.get("loss"), _losses.deserialize),
-        loss_weights=config.get("loss_weights"),
-        metrics=entries(config.get("metrics"), _metrics.deserialize),
-        weighted_metrics=entries(config.get("weighted_metrics"), _metrics.deserialize),
-    )
+    arguments = {}
+    for field, read in (("optimizer", _optimizers.deserialize), ("loss", _losses.deserialize),
+                        ("loss_weights", None), ("metrics", _metrics.deserialize),
+                        ("weighted_metrics", _metrics.deserialize)):
+        with config_context(f"compile_config: field '{field}'"):
+            if field == "optimizer":
+                arguments[field] = read(config[field])
+            else:
+                value = config.get(field)
+                arguments[field] = value if read is None else entries(value, read)
+    with config_context("compile_config"):
+        model.compile(**arguments)
