@@ -262,3 +262,31 @@ def test_failed_save_keeps_the_old_file(saved, monkeypatch):
     with pytest.raises(FileExistsError):
         monkeypatch.undo()
         m.save(path, overwrite=False)
+
+
+def test_models_save_to_and_load_from_file_objects_both_ways_with_keras(tf_keras, tmp_path):
+    import io
+
+    import fastnn
+
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    model = fastnn.Sequential([fastnn.Input((3,)), fastnn.layers.Dense(2, activation="tanh")])
+    model.compile("adam", "mse")
+    model.fit(x, x[:, :2], epochs=2, verbose=0)
+    buffer = io.BytesIO()
+    model.save(buffer)
+    buffer.seek(0)
+    again = fastnn.models.load_model(buffer)
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+    assert again.optimizer.iterations == model.optimizer.iterations
+    (tmp_path / "f.keras").write_bytes(buffer.getvalue())     # Keras's load_model takes paths
+    from_fastnn = tf_keras.models.load_model(tmp_path / "f.keras")
+    np.testing.assert_allclose(from_fastnn.predict(x, verbose=0), model.predict(x), rtol=1e-6)
+    keras_buffer = io.BytesIO()
+    from_fastnn.save(tmp_path / "k.keras")
+    keras_buffer.write((tmp_path / "k.keras").read_bytes())
+    keras_buffer.seek(0)
+    np.testing.assert_allclose(fastnn.models.load_model(keras_buffer).predict(x),
+                               model.predict(x), rtol=1e-6)
+    with pytest.raises(ValueError, match="not a `.keras` zip file"):
+        fastnn.models.load_model(io.BytesIO(b"not a zip"))

@@ -13,6 +13,8 @@ import datetime
 import io
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
 
@@ -42,7 +44,15 @@ def _weights_bytes(model, include_optimizer: bool) -> bytes:
 
 
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
-    """Write ``model`` to a ``.keras`` file (replaced atomically)."""
+    """Write ``model`` to a ``.keras`` file (replaced atomically), or into a binary file
+    object such as ``io.BytesIO`` (Keras 3 takes both)."""
+    if hasattr(filepath, "write"):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.keras")
+            save_with_entries(model, path, {}, True, include_optimizer)
+            with open(path, "rb") as f:
+                shutil.copyfileobj(f, filepath)
+        return
     save_with_entries(model, filepath, {}, overwrite, include_optimizer)
 
 
@@ -161,6 +171,14 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     training resumes where it stopped. ``safe_mode`` is accepted for Keras's signature: fastnn
     never runs code from a file, whatever its value.
     """
+    if hasattr(filepath, "read"):
+        # A binary file object (io.BytesIO, an open file): its bytes go through the same
+        # checks as a file's, from a private copy.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.keras")
+            with open(path, "wb") as f:
+                shutil.copyfileobj(filepath, f)
+            return load_model(path, custom_objects, compile, safe_mode)
     filepath = os.fspath(filepath)
     config, weights_size = _read_archive(filepath)
     # Every weight value takes at least a byte of the weights entry.
