@@ -552,3 +552,28 @@ def test_custom_regularizer_trains_as_the_builtin_and_as_keras(tf_keras):
         np.testing.assert_allclose(b, k, **FIT_TOL)
     np.testing.assert_allclose(custom.evaluate(X, Y, verbose=0),
                                keras_model.evaluate(X, Y, verbose=0), rtol=1e-4)
+
+
+def test_monte_carlo_dropout_subclass_drops_in_predict_as_keras(tf_keras):
+    def mc_dropout(lib):
+        class MCDropout(lib.layers.Dropout):
+            def call(self, inputs, training=False):
+                return super().call(inputs, training=True)
+
+        return lib.Sequential([lib.Input((6,)), lib.layers.Dense(
+            6, use_bias=False, kernel_initializer="identity"), MCDropout(0.5)])
+
+    x = np.abs(_rng.normal(size=(400, 6))).astype(np.float32) + 0.1
+    for lib in (tf_keras, fastnn):
+        model = mc_dropout(lib)
+        first = np.asarray(model.predict(x, verbose=0))
+        zero = first == 0
+        np.testing.assert_allclose(first[~zero], 2 * x[~zero], rtol=1e-6)
+        assert 0.4 < zero.mean() < 0.6
+        assert not np.array_equal(first, np.asarray(model.predict(x, verbose=0)))
+
+    class Plain(fastnn.layers.Dropout):        # keeps Dropout's call: the engine runs it
+        pass
+
+    from fastnn.layers.python_layers import is_python_layer
+    assert not is_python_layer(Plain(0.5)) and not is_python_layer(fastnn.layers.Dropout(0.5))

@@ -23,8 +23,12 @@ def is_python_layer(layer) -> bool:
     if isinstance(layer, Lambda):
         return True
     call = getattr(type(layer), "call", None)
-    return call is not None and not type(layer).__module__.startswith("fastnn.") \
-        and not hasattr(layer, "_emit")
+    if call is None or hasattr(layer, "_emit"):
+        return False
+    # A subclass of a built-in layer that keeps its `call` is still the built-in (the engine
+    # runs it); one that overrides `call` runs that code.
+    builtin = next(c for c in type(layer).__mro__ if c.__module__.startswith("fastnn."))
+    return getattr(builtin, "call", None) is not call
 
 
 def _accepts_training(layer) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fastnn import _random
 from fastnn.layers.base import Layer, check_rate
 
@@ -50,6 +52,15 @@ class Dropout(_NoiseLayer):
 
     def _amount(self) -> float:
         return self.rate
+
+    def call(self, inputs, training=None):
+        """Dropout as Python code, for subclasses whose ``call`` calls it (the engine runs
+        the layer itself otherwise): ``MCDropout.call`` returning
+        ``super().call(inputs, training=True)`` drops in predict too, as in Keras."""
+        if not training or self.rate == 0:
+            return inputs
+        keep = _random.generator().random(np.shape(inputs)) >= self.rate
+        return inputs * (keep / (1.0 - self.rate)).astype(getattr(inputs, "dtype", np.float32))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,
