@@ -80,6 +80,9 @@ class Trainer:
         self._loss_specs: list = []
         self.loss_weights = None
         self._fit_lock = threading.Lock()
+        # The metric objects are the model's: one call's reset, update and result run
+        # together, so that evaluates in several threads do not mix their counts.
+        self._metric_lock = threading.Lock()
 
     # ---- compile ---------------------------------------------------------------------------
 
@@ -532,17 +535,20 @@ class Trainer:
         seen: dict[str, int] = {}
         names = self._output_names()
         prefix = len(preds) > 1
-        for metric, weighted, h in self._metric_objects:
-            w = sample_weights[h] if weighted else None
-            if _metrics_base.updates_per_batch(metric):
-                for lo in range(0, preds[h].shape[0], batch_size):
-                    hi = lo + batch_size
-                    metric.update_state(ys[h][lo:hi], preds[h][lo:hi],
-                                        sample_weight=None if w is None else w[lo:hi])
-            else:
-                metric.update_state(ys[h], preds[h], sample_weight=w)
-            key = _log_key(metric.name, weighted, seen, names[h] if prefix else None)
-            results[key] = float(metric.result())
+        with self._metric_lock:
+            for metric, _, _ in self._metric_objects:
+                metric.reset_state()
+            for metric, weighted, h in self._metric_objects:
+                w = sample_weights[h] if weighted else None
+                if _metrics_base.updates_per_batch(metric):
+                    for lo in range(0, preds[h].shape[0], batch_size):
+                        hi = lo + batch_size
+                        metric.update_state(ys[h][lo:hi], preds[h][lo:hi],
+                                            sample_weight=None if w is None else w[lo:hi])
+                else:
+                    metric.update_state(ys[h], preds[h], sample_weight=w)
+                key = _log_key(metric.name, weighted, seen, names[h] if prefix else None)
+                results[key] = float(metric.result())
         return results
 
     # ---- evaluate / predict ------------------------------------------------------------
@@ -582,8 +588,6 @@ class Trainer:
             head_sums=head_sums, step=plan.inference_step())
         logs = {"loss": total / xs.shape[0], **self._output_losses(head_sums, xs.shape[0])}
         if self._metric_objects:
-            for metric, _, _ in self._metric_objects:
-                metric.reset_state()
             logs.update(self._metric_results(ys, preds, ws, batch_size))
         return logs
 
