@@ -833,12 +833,20 @@ cdef class Engine:
         a MemoryError leaves the workspace as it was."""
         if rows <= w.capacity:
             return 0
-        ws = np.zeros(rows * self.ws_per_row, dtype=self.dtype)
-        values = np.zeros(rows, dtype=self.dtype)
-        vecs = np.zeros(max(1, self.vec_len), dtype=self.dtype)
-        ybuf = np.zeros(max(1, rows * self.y_per_row), dtype=self.dtype)
-        lbuf = np.zeros(max(1, rows * self.n_heads), dtype=np.int64)
-        wbuf = np.zeros(max(1, rows * self.n_heads), dtype=self.dtype)
+        n = int(rows)                     # sizes in Python ints: no C overflow
+        try:
+            ws = np.zeros(n * self.ws_per_row, dtype=self.dtype)
+            values = np.zeros(n, dtype=self.dtype)
+            vecs = np.zeros(max(1, self.vec_len), dtype=self.dtype)
+            ybuf = np.zeros(max(1, n * self.y_per_row), dtype=self.dtype)
+            lbuf = np.zeros(max(1, n * self.n_heads), dtype=np.int64)
+            wbuf = np.zeros(max(1, n * self.n_heads), dtype=self.dtype)
+        except (MemoryError, ValueError) as e:      # ValueError: more than the address space
+            size = n * (self.ws_per_row + 1 + self.y_per_row + 2 * self.n_heads) \
+                * self.dtype.itemsize
+            raise MemoryError(
+                f"the working memory for batches of {n} rows ({size / 2**30:.3g} GiB) could not "
+                f"be allocated; use a smaller batch_size") from e
         w.ws, w.values, w.vecs = ws, values, vecs
         w.ybuf, w.lbuf, w.wbuf = ybuf, lbuf, wbuf
         w.p_ws, w.p_values, w.p_vecs = _data(ws), _data(values), _data(vecs)
@@ -929,7 +937,7 @@ cdef class Engine:
             ppreds[h] = _data(pred_list[h])
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        n_batches = (n_rows + batch_size - 1) // batch_size
+        n_batches = n_rows // batch_size + (n_rows % batch_size != 0)   # no overflow
         if lr.shape[0] < n_batches:
             raise ValueError(f"lrs has {lr.shape[0]} entries for {n_batches} batches")
         if n_rows and (np.min(order) < 0 or np.max(order) >= n):
