@@ -34,6 +34,7 @@ def config_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "openmp": _openmp_helpers.openmp_enabled(),
         "threads": _openmp_helpers.effective_n_threads(),
+        "serial_after_fork": _openmp_helpers.serial_after_fork(),
         "cpus_available": _openmp_helpers.cpu_count(),
         "parallel_min_work": _openmp_helpers.parallel_min_work(),
         "simd": _cpu.simd_path(),
@@ -50,6 +51,8 @@ def show_config(file=None) -> None:
         f"  OpenMP:  {'on' if info['openmp'] else 'off (serial build)'}",
         (f"  threads: {info['threads']} (of {info['cpus_available']} CPUs available; "
          f"work below {info['parallel_min_work']} element-ops runs serially)"),
+        *(["           serial: forked after the parent's OpenMP threads had started"]
+          if info["serial_after_fork"] else []),
         f"  SIMD:    {info['simd']}",
         (f"  BLAS:    {blas['name']} {blas['version'] or ''}, kernel {blas['kernel']}, "
          f"{blas['threads']} threads"),

@@ -5,6 +5,13 @@ fastnn.config.set_num_threads(), else OpenMP's own maximum (which already reflec
 OMP_NUM_THREADS and any threadpoolctl limit on our OpenMP runtime), capped by the CPUs this
 process may run on. It never calls omp_set_num_threads: kernels pass num_threads to each
 parallel region instead, so nothing global changes under other libraries' feet.
+
+Fork: libgomp keeps its worker threads in a pool that a forked child inherits as bookkeeping
+only (fork copies just the calling thread), so the child's first parallel region waits
+forever for threads that do not exist. Once this process has resolved more than one thread,
+a child forked from it (os.fork, multiprocessing's "fork" start method) runs every kernel
+serially; a process forked before any threads started, and fresh interpreters (spawn,
+forkserver, joblib's loky), keep their threads.
 """
 import os
 
@@ -26,6 +33,24 @@ def parallel_min_work():
 
 
 cdef int _cpu_count = 0
+# True once this process has resolved more than one thread (its OpenMP pool may exist).
+cdef bint _threads_started = False
+# True in a child forked after that: its inherited pool has no threads behind it.
+cdef bint _forked_after_threads = False
+
+
+def _after_fork_in_child():
+    global _forked_after_threads
+    _forked_after_threads = _threads_started
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def serial_after_fork():
+    """True when this process is a fork of one whose OpenMP threads had started: every
+    kernel then runs on one thread (see the module's note)."""
+    return bool(_forked_after_threads)
 
 
 def cpu_count():
@@ -53,7 +78,8 @@ def effective_n_threads(n_threads=None):
     Returns
     -------
     int
-        At least 1; always 1 when fastnn was built without OpenMP.
+        At least 1; always 1 when fastnn was built without OpenMP, and in a child forked
+        after this process's threads started (see serial_after_fork).
     """
     if n_threads is None:
         n_threads = config.get_num_threads()
@@ -61,13 +87,15 @@ def effective_n_threads(n_threads=None):
         raise ValueError(
             f"n_threads must be a non-zero integer or None, got {n_threads!r}"
         )
-    if not FNN_OPENMP_ENABLED:
+    global _threads_started
+    if not FNN_OPENMP_ENABLED or _forked_after_threads:
         return 1
-    available = min(omp_get_max_threads(), cpu_count())
     if n_threads is None:
-        return max(1, available)
-    if n_threads < 0:
-        return max(1, cpu_count() + n_threads + 1)
+        n_threads = max(1, min(omp_get_max_threads(), cpu_count()))
+    elif n_threads < 0:
+        n_threads = max(1, cpu_count() + n_threads + 1)
+    if n_threads > 1:
+        _threads_started = True
     return n_threads
 
 
@@ -76,8 +104,12 @@ def parallel_region_cost(int n_threads, int repeats):
     cut-off; benchmarks/test_bench_threads.py derives FNN_PARALLEL_MIN_WORK from it)."""
     import time
 
+    global _threads_started
     cdef int _repeat, i
     cdef double sink = 0
+    if _forked_after_threads:
+        n_threads = 1
+    _threads_started = _threads_started or n_threads > 1
     start = time.perf_counter()
     for _repeat in range(repeats):
         for i in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):

@@ -1,0 +1,115 @@
+"""Forking after OpenMP's threads have started: the child runs serially instead of hanging.
+
+libgomp's thread pool does not survive fork (the child has only the forking thread), so a
+child's first parallel region used to wait forever (issue #14). The resolver
+(fastnn/_kernels/_openmp_helpers.pyx) notices the fork and answers one thread; fresh
+interpreters (spawn, forkserver) and children forked before any thread started keep theirs.
+Each case runs in its own interpreter with a timeout: the failure being fixed is a hang.
+"""
+
+import json
+
+import pytest
+from _isolated import run_python
+
+from fastnn._kernels import _openmp_helpers as omp
+
+pytestmark = pytest.mark.skipif(
+    not omp.openmp_enabled() or omp.cpu_count() < 2,
+    reason="needs OpenMP and 2 CPUs (a parent with one thread has no pool to lose)")
+
+COMMON = """
+import json, multiprocessing, os
+import numpy as np
+import fastnn
+from fastnn._kernels._openmp_helpers import effective_n_threads, serial_after_fork
+
+fastnn.utils.set_random_seed(0)
+model = fastnn.Sequential([fastnn.Input((64,)), fastnn.layers.Dense(256, activation="relu"),
+                           fastnn.layers.Dense(10, activation="softmax")])
+model.compile("adam", "sparse_categorical_crossentropy")
+x = np.random.default_rng(0).normal(size=(4000, 64)).astype(np.float32)
+y = np.arange(4000) % 10
+
+def in_child():
+    # What a child reports: its thread count, whether it is serial, and its predictions
+    # (the same bits as the parent's: results do not depend on the thread count).
+    return effective_n_threads(), serial_after_fork(), model.predict(x).tobytes()
+"""
+
+TRAINED = COMMON + """
+model.fit(x, y, epochs=1, batch_size=256, verbose=0)     # the parent's OpenMP threads run
+expected = model.predict(x).tobytes()
+"""
+
+
+def _report(out: str) -> dict:
+    report = json.loads(out.splitlines()[-1])
+    assert report["parent_threads"] == omp.effective_n_threads() > 1
+    return report
+
+
+def test_os_fork_after_training_predicts_serially_in_the_child():
+    out = run_python(TRAINED + """
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    threads, serial, out = in_child()
+    os.write(write, json.dumps([threads, serial, out == expected]).encode())
+    os._exit(0)
+os.close(write)
+child = json.loads(os.read(read, 1000))
+os.waitpid(pid, 0)
+print(json.dumps({"parent_threads": effective_n_threads(), "child": child,
+                  "parent_serial": serial_after_fork()}))
+""", timeout=120)
+    report = _report(out)
+    assert report["child"] == [1, True, True]
+    assert report["parent_serial"] is False       # the parent keeps its threads
+
+
+def test_multiprocessing_fork_pool_after_training():
+    out = run_python(TRAINED + """
+def work(_):
+    threads, serial, out = in_child()
+    return threads, serial, out == expected
+
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    results = pool.map_async(work, range(4)).get(timeout=90)
+print(json.dumps({"parent_threads": effective_n_threads(), "children": results}))
+""", timeout=150)
+    assert _report(out)["children"] == [[1, True, True]] * 4
+
+
+def test_a_fork_before_any_thread_started_keeps_its_threads():
+    # Nothing ran in parallel in the parent, so there is no pool to lose; the child may use
+    # OpenMP, and its predictions are still the bits of serial ones.
+    out = run_python(COMMON + """
+fastnn.config.set_num_threads(1)
+expected = model.predict(x).tobytes()          # one thread: no pool in the parent
+fastnn.config.set_num_threads(None)
+
+def work(_):
+    threads, serial, out = in_child()
+    return threads, serial, out == expected
+
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    results = pool.map_async(work, range(2)).get(timeout=90)
+print(json.dumps({"parent_threads": effective_n_threads(), "children": results}))
+""", timeout=150)
+    report = _report(out)
+    assert report["children"] == [[report["parent_threads"], False, True]] * 2
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_spawn_and_forkserver_children_keep_every_thread(method):
+    out = run_python(TRAINED + f"""
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context({method!r})
+    with ctx.Pool(1) as pool:
+        threads = pool.apply_async(effective_n_threads).get(timeout=90)
+        serial = pool.apply_async(serial_after_fork).get(timeout=90)
+    print(json.dumps({{"parent_threads": effective_n_threads(), "child": [threads, serial]}}))
+""", timeout=150)
+    report = _report(out)
+    assert report["child"] == [report["parent_threads"], False]
