@@ -1,4 +1,5 @@
-"""Where a second thread starts to pay for the elementwise kernels (FNN_PARALLEL_MIN_WORK).
+"""Threads: where a second thread starts to pay for the elementwise kernels
+(FNN_PARALLEL_MIN_WORK), and what two threads predicting at once on one model gain.
 
 A parallel region costs a fixed time O (fork, barrier, join); an elementwise kernel costs c per
 element on one thread. Two threads win once c·n/2 + O < c·n, i.e. n > 2·O/c. This measures O
@@ -8,10 +9,13 @@ kernel, on one thread) and prints the break-even n beside the compiled-in cut-of
 on an otherwise idle machine: spinning OpenMP threads measure nothing useful on busy cores.
 """
 
+import statistics
 import time
 
 import numpy as np
 
+import fastnn
+from fastnn._bench import run_one, workloads
 from fastnn._kernels import _activations, _openmp_helpers
 
 
@@ -41,3 +45,26 @@ def test_parallel_threshold(benchmark):
           f"{_openmp_helpers.parallel_min_work()}")
     assert region > 0 and per_element > 0
     benchmark(_openmp_helpers.parallel_region_cost, 2, 100)
+
+
+def test_predict_in_two_threads_at_once(benchmark):
+    """Two threads predicting 10,000 rows each on one model, against one thread making both
+    calls, side by side (rounds taking turns; kernels on one thread each, so the speedup is
+    the callers' own). The report's target is 1.6x on 2 cores. Run with
+        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m pytest \\
+            benchmarks/test_bench_threads.py -k two_threads -s
+    """
+    if _openmp_helpers.cpu_count() < 2:
+        return
+    results = run_one.measure_concurrent_predict(benchmark.disabled, 2)
+    in_turn, at_once = (statistics.median(r["times"]) for r in results)
+    print(f"\npredict_10k x 2: one thread in turn {in_turn * 1e3:.1f} ms, two threads at once "
+          f"{at_once * 1e3:.1f} ms: {in_turn / at_once:.2f}x")
+    fastnn.config.set_num_threads(1)
+    try:
+        sizes = workloads.QUICK if benchmark.disabled else workloads.FULL
+        _, run = run_one.concurrent_predict_runs(sizes, 2)
+        benchmark.group = "predict_10k, 2 callers"
+        benchmark.pedantic(run, rounds=sizes.repeats, iterations=1)
+    finally:
+        fastnn.config.set_num_threads(None)

@@ -57,6 +57,25 @@ def thread_counts(quick: bool, counts=(1, 2)) -> dict:
     return {f"threads_{n}": results.get(f"threads_{n}", crash) for n in counts}
 
 
+def concurrent_predict(quick: bool, callers: int = 2) -> dict:
+    """{"predict_callers_N": result} of fastnn's predict_10k called by `callers` threads at
+    once and by one thread in turn, taking turns in one process (run_one
+    --concurrent-callers)."""
+    command = [sys.executable, "-m", "fastnn._bench.run_one", "fastnn", "predict_10k",
+               "--concurrent-callers", str(callers)]
+    command += ["--quick"] if quick else []
+    env = {k: v for k, v in os.environ.items() if k not in TIMING_ENV_DROPPED}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    results = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            result = json.loads(line)
+            results[f"predict_callers_{result['callers']}"] = result
+    crash = {"status": f"failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"}
+    return {f"predict_callers_{n}": results.get(f"predict_callers_{n}", crash)
+            for n in (1, callers)}
+
+
 def import_seconds(rounds: int = 5) -> float:
     """Fastest of `rounds` fresh interpreters timing `import fastnn`."""
     code = "import time; t = time.perf_counter(); import fastnn; print(time.perf_counter() - t)"
@@ -166,6 +185,13 @@ def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[st
         if not epoch or epoch.get("status") != "ok":
             return None
         return (epoch["rss_peak_bytes"] - epoch["rss_before_bytes"] - epoch["data_bytes"]) / 2**20
+    def callers_speedup(of):
+        one, two = median(extra.get("predict_callers_1"), of), \
+            median(extra.get("predict_callers_2"), of)
+        return one / two if one and two else None
+    add("predict 10,000 rows in each of 2 threads at once vs in turn in 1, one model >= 1.6x",
+        callers_speedup, 1.6, "{:.2f}x".format)
+
     add("MNIST-scale fit peak memory < data + 100 MB", memory_over_data, 100,
         "data + {:.0f} MB".format, lower_is_better=True)
     add("import fastnn < 0.3 s", lambda of: extra.get("import_seconds"), 0.3, "{:.3f} s".format,
@@ -217,6 +243,7 @@ def run_all(quick: bool, log=print) -> tuple[dict, dict]:
             log(f"  {peer:11} {name:13} {result['status'][:70]}")
         log(f"  {peer:11} ({time.perf_counter() - started:.0f} s)")
     extra = thread_counts(quick)
+    extra.update(concurrent_predict(quick))
     extra["import_seconds"] = import_seconds()
     return results, extra
 

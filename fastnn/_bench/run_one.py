@@ -2,6 +2,7 @@
 
     python -m fastnn._bench.run_one PEER WORKLOAD [WORKLOAD ...] [--quick] [--threads N]
     python -m fastnn._bench.run_one fastnn mnist_epoch --alternate-threads 1,2 [--quick]
+    python -m fastnn._bench.run_one fastnn predict_10k --concurrent-callers 2 [--quick]
 
 Each workload is checked before it is timed; a failed check prints status "failed" and exits 1.
 The report runs every peer this way, in fresh processes, so that no two frameworks share a
@@ -80,6 +81,64 @@ def measure_thread_counts(quick: bool, counts: list[int]) -> list[dict]:
              "status": "ok", "times": times[n]} for n in counts]
 
 
+def concurrent_predict_runs(sizes, callers: int):
+    """(in_turn, at_once): the predict_10k workload (predict_rows rows of the 784-512-256-10
+    model) called `callers` times by one thread, and once by each of `callers` threads at
+    the same moment, on one model; checked (against NumPy, and the threads' outputs against
+    the serial one) before it is returned."""
+    import threading
+
+    from fastnn._bench import peers
+
+    case = peers.load("fastnn").CASES["predict_10k"](sizes)
+    expected = case.run()
+    outputs: list = []
+
+    def at_once():
+        threads = [threading.Thread(target=lambda: outputs.append(case.run()))
+                   for _ in range(callers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def in_turn():
+        for _ in range(callers):
+            case.run()
+
+    at_once()
+    if len(outputs) != callers or not all((o == expected).all() for o in outputs):
+        raise AssertionError("fastnn predicts in threads at once differ from a serial one")
+    outputs.clear()
+    return in_turn, at_once
+
+
+def measure_concurrent_predict(quick: bool, callers: int) -> list[dict]:
+    """concurrent_predict_runs' two ways taking turns round by round in this process, so that
+    a drift in the background load falls on both alike. The kernels run on one thread each,
+    so that the parallelism measured is the callers': inference calls on one model share no
+    workspace and no lock, and release the GIL."""
+    import time
+
+    import fastnn
+    from fastnn._bench import workloads
+
+    sizes = workloads.QUICK if quick else workloads.FULL
+    fastnn.config.set_num_threads(1)
+    try:
+        in_turn, at_once = concurrent_predict_runs(sizes, callers)
+        times: dict[int, list[float]] = {1: [], callers: []}
+        for _ in range(max(2, sizes.repeats)):
+            for n, run in ((1, in_turn), (callers, at_once)):
+                start = time.perf_counter()
+                run()
+                times[n].append(time.perf_counter() - start)
+    finally:
+        fastnn.config.set_num_threads(None)
+    return [{"peer": "fastnn", "workload": "predict_10k", "quick": quick, "callers": n,
+             "calls": callers, "status": "ok", "times": times[n]} for n in (1, callers)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fastnn._bench.run_one")
     parser.add_argument("peer")
@@ -88,7 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--alternate-threads", default=None, metavar="N,M,...",
                         help="time fastnn's mnist_epoch at these thread counts, taking turns")
+    parser.add_argument("--concurrent-callers", type=int, default=None, metavar="N",
+                        help="time fastnn's predict_10k called by N threads at once against "
+                             "one thread making the N calls in turn")
     args = parser.parse_args(argv)
+    if args.concurrent_callers:
+        for result in measure_concurrent_predict(args.quick, args.concurrent_callers):
+            print(json.dumps(result), flush=True)
+        return 0
     if args.alternate_threads:
         counts = [int(n) for n in args.alternate_threads.split(",")]
         for result in measure_thread_counts(args.quick, counts):
