@@ -113,3 +113,98 @@ if __name__ == "__main__":
 """, timeout=150)
     report = _report(out)
     assert report["child"] == [report["parent_threads"], False]
+
+
+def test_a_fork_while_another_thread_predicts_leaves_the_child_free_to_train():
+    # The parent's predicting thread does not exist in the child; a reader count inherited
+    # from it would make the child's first fit wait forever.
+    out = run_python(COMMON + """
+import threading
+long_x = np.repeat(x, 10, axis=0)            # a predict of 40,000 rows: mostly in the engine
+done, predicted = threading.Event(), threading.Event()
+
+def keep_predicting():
+    while not done.is_set():
+        model.predict(long_x)
+        predicted.set()
+
+t = threading.Thread(target=keep_predicting)
+t.start()
+predicted.wait()
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    model.fit(x, y, epochs=1, batch_size=256, verbose=0)
+    os.write(write, json.dumps([model.optimizer.iterations, serial_after_fork()]).encode())
+    os._exit(0)
+os.close(write)
+child = json.loads(os.read(read, 1000))
+os.waitpid(pid, 0)
+done.set()
+t.join()
+print(json.dumps({"parent_threads": effective_n_threads(), "child": child}))
+""", timeout=120)
+    assert _report(out)["child"] == [16, True]
+
+
+def test_a_fork_while_another_thread_trains_refuses_the_childs_torn_copy():
+    # The child's copy of the weights is taken part-way through an epoch (one engine call
+    # that holds the weights): it may be mid-step, so the child's calls are refused. The
+    # parent then stops its fit with Ctrl-C (the engine looks every few milliseconds).
+    out = run_python(COMMON + """
+import signal, threading, time
+big_x = np.repeat(x, 50, axis=0)             # 200,000 rows: one epoch is one long call
+big_y = np.repeat(y, 50)
+started, state = threading.Event(), {"training": False}
+
+class Signal(fastnn.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        state["training"] = True
+        started.set()
+
+def interrupt(signum, frame):
+    if state["training"]:
+        raise KeyboardInterrupt
+
+signal.signal(signal.SIGINT, interrupt)
+read, write = os.pipe()
+
+def fork_during_the_epoch():
+    started.wait()
+    time.sleep(0.1)                          # the epoch's engine call is under way
+    pid = os.fork()
+    if pid == 0:
+        outcomes = []
+        for call in (lambda: model.predict(x), lambda: model.evaluate(x, y, verbose=0)):
+            try:
+                call()
+                outcomes.append("ran")
+            except RuntimeError as e:
+                outcomes.append(str(e))
+        os.write(write, json.dumps(outcomes).encode())
+        os._exit(0)
+    state["pid"] = pid
+    os.kill(os.getpid(), signal.SIGINT)
+
+forker = threading.Thread(target=fork_during_the_epoch)
+forker.start()
+try:
+    model.fit(big_x, big_y, epochs=1, batch_size=32, verbose=0, callbacks=[Signal()])
+    interrupted = False
+except KeyboardInterrupt:
+    interrupted = True
+state["training"] = False
+forker.join()
+os.close(write)
+child = json.loads(os.read(read, 10000))
+os.waitpid(state["pid"], 0)
+after = model.predict(x)                     # the parent is unaffected
+print(json.dumps({"parent_threads": effective_n_threads(), "child": child,
+                  "interrupted": interrupted, "parent_ok": bool(np.isfinite(after).all())}))
+""", timeout=150)
+    report = _report(out)
+    assert report["interrupted"] and report["parent_ok"], report   # the fork was mid-epoch
+    message = ("This process was forked while another thread was training this model, so its "
+               "copy of the weights may be part-way through an optimizer step; fork before or "
+               "after training, or load the model from a file in the child.")
+    assert report["child"] == [message, message], report

@@ -50,6 +50,7 @@ each op kind forward and backward; _engine_loop.pxi holds the batch loop (gather
 penalties, the optimizer step).
 """
 
+import os
 import threading
 
 from cython cimport floating
@@ -217,19 +218,54 @@ cdef class Workspace:
         self.pullbacks = {}
 
 
+# Children forked so far, counted in each child: the state of an _Access from before a fork
+# belongs to threads the child does not have.
+cdef int _forks = 0
+
+
+def _count_fork():
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
+
+
 cdef class _Access:
     """Inference calls run together; a training call (which writes the weights) runs alone:
     it waits for running inference to finish, inference waits for it, and a second training
-    call at the same time is refused rather than interleaved."""
+    call at the same time is refused rather than interleaved.
+
+    After a fork the calls that held it are gone with their threads: the child starts with
+    no reader, and if a training call was running, its copy of the weights may be part-way
+    through a step, so every later call on this engine in the child is refused."""
 
     cdef object cond
     cdef int readers
     cdef bint writer
+    cdef int forks
+    cdef bint torn
 
     def __cinit__(self):
         self.cond = threading.Condition(threading.Lock())
+        self.forks = _forks
+
+    cdef int _check_fork(self) except -1:
+        if self.forks != _forks:
+            self.forks = _forks
+            self.cond = threading.Condition(threading.Lock())   # its lock may be held
+            self.readers = 0
+            self.torn = self.torn or self.writer
+            self.writer = False
+        if self.torn:
+            raise RuntimeError(
+                "This process was forked while another thread was training this model, so "
+                "its copy of the weights may be part-way through an optimizer step; fork "
+                "before or after training, or load the model from a file in the child.")
+        return 0
 
     cdef int read_begin(self) except -1:
+        self._check_fork()
         with self.cond:
             while self.writer:
                 self.cond.wait()
@@ -243,6 +279,7 @@ cdef class _Access:
                 self.cond.notify_all()
 
     cdef int write_begin(self) except -1:
+        self._check_fork()
         with self.cond:
             if self.writer:
                 raise RuntimeError(
