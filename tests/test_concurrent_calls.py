@@ -99,28 +99,23 @@ PREDICT_DURING_FIT = COMMON + """
 x, y = make_data(2000)
 probe = make_data(500, seed=9)[0]
 
-def predict_during_fit(callback_cls, **fit_args):
-    # Predict in a loop while fit runs; returns the outputs seen and the weights fit had
-    # at each point the lock lets inference in.
+def predict_during_fit(hook, **fit_args):
+    # Predict in a loop while fit runs. Returns how many outputs match the weights of no
+    # snapshot (taken by the callback method `hook`), how many were seen, how many distinct.
     model = make_model()
     snapshots = [model.get_weights()]
     seen, done = [], threading.Event()
-
-    class Record(callback_cls):
-        pass
+    record = type("Record", (fastnn.callbacks.Callback,),
+                  {hook: lambda self, *args, **kw: snapshots.append(model.get_weights())})
 
     def work(k):
         if k == 0:
-            model.fit(x, y, verbose=0, callbacks=[Record()], **fit_args)
+            model.fit(x, y, verbose=0, callbacks=[record()], **fit_args)
             done.set()
         else:
             while not done.is_set():
                 seen.append(model.predict(probe))
 
-    def snapshot(self, *args, **kwargs):
-        snapshots.append(model.get_weights())
-
-    setattr(Record, callback_cls.hook, snapshot)
     in_threads(2, work)
     reference = make_model()
     allowed = set()
@@ -128,14 +123,7 @@ def predict_during_fit(callback_cls, **fit_args):
         reference.set_weights(weights)
         allowed.add(reference.predict(probe).tobytes())
     torn = sum(s.tobytes() not in allowed for s in seen)
-    distinct = len({s.tobytes() for s in seen})
-    return torn, len(seen), distinct
-
-class PerStep(fastnn.callbacks.Callback):
-    hook = "on_train_batch_end"          # a batch hook: the engine runs one step per call
-
-class PerEpoch(fastnn.callbacks.Callback):
-    hook = "on_epoch_end"                # no batch hook: the engine runs a whole epoch per call
+    return torn, len(seen), len({s.tobytes() for s in seen})
 """
 
 
@@ -143,7 +131,8 @@ def test_predict_while_fitting_sees_the_weights_of_whole_steps():
     # Batch by batch, each engine call is one optimizer step: a predict waits for the step in
     # progress, so it sees the weights after some whole step, never a mix.
     out = run_python(PREDICT_DURING_FIT + """
-torn, n, distinct = predict_during_fit(PerStep, epochs=4, batch_size=16)
+# A batch hook: the engine runs one step per call.
+torn, n, distinct = predict_during_fit("on_train_batch_end", epochs=4, batch_size=16)
 print(torn, n, distinct)
 """)
     torn, _, distinct = map(int, out.split())
@@ -154,7 +143,8 @@ print(torn, n, distinct)
 def test_predict_while_fitting_whole_epochs_sees_the_weights_between_epochs():
     # Without batch hooks an epoch is one engine call, which holds the weights throughout.
     out = run_python(PREDICT_DURING_FIT + """
-torn, n, distinct = predict_during_fit(PerEpoch, epochs=30, batch_size=8)
+# No batch hook: the engine runs a whole epoch per call.
+torn, n, distinct = predict_during_fit("on_epoch_end", epochs=30, batch_size=8)
 print(torn, n, distinct)
 """)
     torn, _, distinct = map(int, out.split())
