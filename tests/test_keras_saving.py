@@ -290,3 +290,32 @@ def test_models_save_to_and_load_from_file_objects_both_ways_with_keras(tf_keras
                                model.predict(x), rtol=1e-6)
     with pytest.raises(ValueError, match="not a `.keras` zip file"):
         fastnn.models.load_model(io.BytesIO(b"not a zip"))
+
+
+def test_models_pickle_and_deepcopy_at_every_stage_and_resume_exactly():
+    import copy
+    import pickle
+
+    import fastnn
+
+    x = np.linspace(-1, 1, 24, dtype=np.float32).reshape(8, 3)
+    y = x[:, :2] ** 2
+    unbuilt = fastnn.Sequential([fastnn.layers.Dense(4, activation="relu"),
+                                 fastnn.layers.Dense(2)])
+    unbuilt.compile("adam", "mse")
+    again = pickle.loads(pickle.dumps(unbuilt))
+    assert not again.built and again.compiled and [lay.units for lay in again.layers] == [4, 2]
+
+    fastnn.utils.set_random_seed(1)
+    model = fastnn.Sequential([fastnn.Input((3,)), fastnn.layers.Dense(4, activation="relu"),
+                               fastnn.layers.Dense(2)])
+    model.compile("adam", "mse")
+    compiled = copy.deepcopy(model)
+    np.testing.assert_array_equal(compiled.predict(x), model.predict(x))
+    model.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+    trained = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(trained.predict(x), model.predict(x))
+    for m in (model, trained):      # resumes where it stopped: optimizer state travels too
+        m.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(a, b)

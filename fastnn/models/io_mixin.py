@@ -55,6 +55,13 @@ class ModelIOMixin:
 
     def __reduce__(self):
         """pickle and copy.deepcopy go through the ``.keras`` format, as in Keras 3."""
-        from fastnn.saving.pickling import model_from_bytes, model_to_bytes
+        from fastnn.saving.pickling import (
+            model_from_bytes,
+            model_from_config_text,
+            model_to_bytes,
+            model_to_config_text,
+        )
 
+        if not self.built:    # no weights yet: its config (and compile arguments) is all
+            return (model_from_config_text, (model_to_config_text(self),))
         return (model_from_bytes, (model_to_bytes(self),))

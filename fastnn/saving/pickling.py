@@ -26,3 +26,23 @@ def model_from_bytes(blob: bytes):
         with open(path, "wb") as f:
             f.write(blob)
         return load_model(path)
+
+
+def model_to_config_text(model) -> str:
+    """An unbuilt model (no weights yet) as the JSON of its config and compile arguments."""
+    import json
+
+    from fastnn.saving.model_config import serialize_model
+
+    return json.dumps(serialize_model(model, include_compile=True))
+
+
+def model_from_config_text(text: str):
+    import json
+
+    from fastnn.saving.model_config import compile_from_config, model_from_config
+
+    config = json.loads(text)
+    model = model_from_config(config)
+    compile_from_config(model, config.get("compile_config"))
+    return model
