@@ -264,8 +264,15 @@ cdef class _Access:
                 "before or after training, or load the model from a file in the child.")
         return 0
 
+    # These methods run holding the GIL, and a check-and-count on the C fields below does not
+    # release it: so inference takes the Condition only when a training call is running or
+    # waiting. Taking it on every call cost predict of one row 5.2 µs instead of 4.2 µs.
+
     cdef int read_begin(self) except -1:
         self._check_fork()
+        if not self.writer:
+            self.readers += 1
+            return 0
         with self.cond:
             while self.writer:
                 self.cond.wait()
@@ -273,9 +280,9 @@ cdef class _Access:
         return 0
 
     cdef void read_end(self):
-        with self.cond:
-            self.readers -= 1
-            if self.readers == 0:
+        self.readers -= 1
+        if self.readers == 0 and self.writer:     # a training call waits for the readers
+            with self.cond:
                 self.cond.notify_all()
 
     cdef int write_begin(self) except -1:
