@@ -8,6 +8,7 @@ Every model is also a layer, so models nest; the engine inlines a nested model's
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,8 @@ from fastnn.layers.base import Layer, unique_name
 from fastnn.models import data as _data
 from fastnn.models.io_mixin import ModelIOMixin
 from fastnn.models.trainer import Trainer
+
+_PLAN_LOCK = threading.RLock()     # plans are built rarely: one lock for every model
 
 
 class Model(ModelIOMixin, Trainer, Layer):
@@ -178,12 +181,18 @@ class Model(ModelIOMixin, Trainer, Layer):
         self._training_ready = False
 
     def _ensure_plan(self) -> Plan:
-        if self._plan is None:
-            if not self.built:
-                self.build()
-            self._plan = Plan(self, self.dtype)
-            self._training_ready = False
-        return self._plan
+        plan = self._plan
+        if plan is not None:
+            return plan
+        # One plan per model even when threads ask at once (a predict racing the start of a
+        # fit would otherwise replace the plan fit has just given its losses).
+        with _PLAN_LOCK:
+            if self._plan is None:
+                if not self.built:
+                    self.build()
+                self._plan = Plan(self, self.dtype)
+                self._training_ready = False
+            return self._plan
 
     # ---- subclassed models: traced once the input shape is known ---------------------------
 
