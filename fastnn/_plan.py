@@ -210,6 +210,9 @@ class Plan:
             self.inference_engine.share_access(self.engine)
         self.forces_training = any(op.get("training") for g in graphs
                                    for _, op, _, _ in g["ops"])
+        # One output of rows (no reshape), no layer forced into training mode.
+        self.plain_output = (len(self.out_dims) == 1 and len(self.out_shapes[0]) <= 2
+                             and not self.forces_training)
         self.has_python = bool(self._python_penalties) or any(
             op["kind"] == "python" for g in graphs for _, op, _, _ in g["ops"])
 

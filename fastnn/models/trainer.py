@@ -627,6 +627,12 @@ class Trainer:
         batch_size = _check_batch_size(batch_size)
         xs = self._inputs(x)
         plan = self._plan
+        if plan.plain_output:     # one 2-D output: the per-call path of small predicts
+            out = np.empty((xs.shape[0], plan.out_dim), dtype=plan.dtype)
+            if xs.shape[0]:
+                plan.inference_engine.predict(xs, out, max(batch_size, _INFERENCE_ROWS),
+                                              effective_n_threads())
+            return self._structure_outputs([out])
         outs = [np.empty((xs.shape[0], d), dtype=plan.dtype) for d in plan.out_dims]
         if xs.shape[0]:
             plan.inference_engine.predict(xs, outs if len(outs) > 1 else outs[0],
