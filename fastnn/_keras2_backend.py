@@ -25,36 +25,12 @@ def mean(x, axis=None, keepdims=False):
     return ops.mean(_bool_to_float(x), axis=axis, keepdims=keepdims)
 
 
-def sum(x, axis=None, keepdims=False):
-    return ops.sum(x, axis=axis, keepdims=keepdims)
-
-
-def prod(x, axis=None, keepdims=False):
-    return ops.prod(x, axis=axis, keepdims=keepdims)
-
-
-def max(x, axis=None, keepdims=False):
-    return ops.max(x, axis=axis, keepdims=keepdims)
-
-
-def min(x, axis=None, keepdims=False):
-    return ops.min(x, axis=axis, keepdims=keepdims)
-
-
 def var(x, axis=None, keepdims=False):
     return ops.var(_bool_to_float(x), axis=axis, keepdims=keepdims)
 
 
 def std(x, axis=None, keepdims=False):
     return ops.std(_bool_to_float(x), axis=axis, keepdims=keepdims)
-
-
-def any(x, axis=None, keepdims=False):
-    return ops.any(x, axis=axis, keepdims=keepdims)
-
-
-def all(x, axis=None, keepdims=False):
-    return ops.all(x, axis=axis, keepdims=keepdims)
 
 
 def argmax(x, axis=-1):
@@ -74,34 +50,10 @@ def logsumexp(x, axis=None, keepdims=False):
     return ops.logsumexp(x, axis=axis, keepdims=keepdims)
 
 
-def square(x):
-    return ops.square(x)
-
-
-def abs(x):
-    return ops.abs(x)
-
-
 def sqrt(x):
     """sqrt(max(x, 0)): negative input gives 0, not nan, as tf.keras."""
     x = as_float(x)
     return ops.sqrt(ops.maximum(x, 0.0))
-
-
-def exp(x):
-    return ops.exp(x)
-
-
-def log(x):
-    return ops.log(x)
-
-
-def round(x):
-    return ops.round(x)
-
-
-def sign(x):
-    return ops.sign(x)
 
 
 def pow(x, a):
@@ -118,52 +70,8 @@ def clip(x, min_value, max_value):
     )
 
 
-def maximum(x, y):
-    return ops.maximum(x, y)
-
-
-def minimum(x, y):
-    return ops.minimum(x, y)
-
-
-def equal(x, y):
-    return ops.equal(x, y)
-
-
-def not_equal(x, y):
-    return ops.not_equal(x, y)
-
-
-def greater(x, y):
-    return ops.greater(x, y)
-
-
-def greater_equal(x, y):
-    return ops.greater_equal(x, y)
-
-
-def less(x, y):
-    return ops.less(x, y)
-
-
-def less_equal(x, y):
-    return ops.less_equal(x, y)
-
-
 def switch(condition, then_expression, else_expression):
     return ops.where(condition, then_expression, else_expression)
-
-
-def cast(x, dtype):
-    return ops.cast(x, dtype)
-
-
-def dot(x, y):
-    return ops.dot(x, y)
-
-
-def transpose(x):
-    return ops.transpose(x)
 
 
 def permute_dimensions(x, pattern):
@@ -184,10 +92,6 @@ def batch_flatten(x):
 
 def expand_dims(x, axis=-1):
     return ops.expand_dims(x, axis)
-
-
-def squeeze(x, axis):
-    return ops.squeeze(x, axis)
 
 
 def concatenate(tensors, axis=-1):
@@ -218,26 +122,6 @@ def l2_normalize(x, axis=None):
     """x / sqrt(max(sum(x**2), 1e-12)), as tf.math.l2_normalize."""
     x = as_float(x)
     return x / ops.sqrt(ops.maximum(ops.sum(x * x, axis=axis, keepdims=True), 1e-12))
-
-
-def sigmoid(x):
-    return ops.sigmoid(x)
-
-
-def hard_sigmoid(x):
-    return ops.hard_sigmoid(x)
-
-
-def tanh(x):
-    return ops.tanh(x)
-
-
-def softplus(x):
-    return ops.softplus(x)
-
-
-def softsign(x):
-    return ops.softsign(x)
 
 
 def softmax(x, axis=-1):
@@ -319,15 +203,31 @@ def int_shape(x):
     return ops.shape(x)
 
 
-def ndim(x):
-    return ops.ndim(x)
+def _of_x_and_y(name: str):
+    """Keras 2's ``K.<name>(x, y)``: keras.ops's function of the same name (whose arguments
+    are named x1, x2)."""
+    op = getattr(ops, name)
+
+    def function(x, y):
+        return op(x, y)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"``K.{name}(x, y)``, as ``keras.ops.{name}``."
+    return function
 
 
-def dtype(x):
-    return ops.dtype(x)
+_OF_X_AND_Y = ("maximum", "minimum", "equal", "not_equal", "greater", "greater_equal", "less",
+               "less_equal", "dot")
+globals().update({name: _of_x_and_y(name) for name in _OF_X_AND_Y})
 
+# Keras 2 functions that are keras.ops functions as they are (same names and arguments).
+_AS_IN_OPS = ("sum", "prod", "max", "min", "any", "all", "square", "abs", "exp", "log", "round",
+              "sign", "cast", "transpose", "squeeze", "sigmoid", "hard_sigmoid", "tanh",
+              "softplus", "softsign", "ndim", "dtype")
+globals().update({name: getattr(ops, name) for name in _AS_IN_OPS})
 
 NAMES = tuple(
     name for name, value in list(globals().items())
-    if callable(value) and not name.startswith("_") and getattr(value, "__module__", "") == __name__
+    if callable(value) and not name.startswith("_")
+    and (getattr(value, "__module__", "") == __name__ or name in _AS_IN_OPS)
 )

@@ -10,6 +10,7 @@ for many rounds behind a barrier, so that one that shows once in eight rounds sh
 
 import re
 
+import pytest
 from _isolated import run_python
 
 COMMON = """
@@ -127,29 +128,22 @@ def predict_during_fit(hook, **fit_args):
 """
 
 
-def test_predict_while_fitting_sees_the_weights_of_whole_steps():
-    # Batch by batch, each engine call is one optimizer step: a predict waits for the step in
-    # progress, so it sees the weights after some whole step, never a mix.
-    out = run_python(PREDICT_DURING_FIT + """
-# A batch hook: the engine runs one step per call.
-torn, n, distinct = predict_during_fit("on_train_batch_end", epochs=4, batch_size=16)
+@pytest.mark.parametrize("hook, epochs, batch_size", [
+    # A batch hook: the engine runs one step per call, so a predict waits for the step in
+    # progress and sees the weights after some whole step, never a mix.
+    ("on_train_batch_end", 4, 16),
+    # No batch hook: a whole epoch is one engine call, which holds the weights throughout, so
+    # a predict sees the weights between epochs.
+    ("on_epoch_end", 30, 8),
+], ids=["whole_steps", "whole_epochs"])
+def test_predict_while_fitting_sees_only_whole_updates(hook, epochs, batch_size):
+    out = run_python(PREDICT_DURING_FIT + f"""
+torn, n, distinct = predict_during_fit({hook!r}, epochs={epochs}, batch_size={batch_size})
 print(torn, n, distinct)
 """)
     torn, _, distinct = map(int, out.split())
     assert torn == 0, out
     assert distinct >= 2, out    # the predicts really ran while the weights changed
-
-
-def test_predict_while_fitting_whole_epochs_sees_the_weights_between_epochs():
-    # Without batch hooks an epoch is one engine call, which holds the weights throughout.
-    out = run_python(PREDICT_DURING_FIT + """
-# No batch hook: the engine runs a whole epoch per call.
-torn, n, distinct = predict_during_fit("on_epoch_end", epochs=30, batch_size=8)
-print(torn, n, distinct)
-""")
-    torn, _, distinct = map(int, out.split())
-    assert torn == 0, out
-    assert distinct >= 2, out
 
 
 def test_two_threads_fitting_one_model_one_is_refused_and_no_step_is_lost():

@@ -43,6 +43,20 @@ expected = model.predict(x).tobytes()
 """
 
 
+def fork_pool_children(n: int) -> str:
+    """Script lines: `n` tasks in a fork-started Pool, each predicting in its child; prints
+    the parent's thread count and each child's (threads, serial, same bits as `expected`)."""
+    return f"""
+def work(_):
+    threads, serial, out = in_child()
+    return threads, serial, out == expected
+
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    results = pool.map_async(work, range({n})).get(timeout=90)
+print(json.dumps({{"parent_threads": effective_n_threads(), "children": results}}))
+"""
+
+
 def _report(out: str) -> dict:
     report = json.loads(out.splitlines()[-1])
     assert report["parent_threads"] == omp.effective_n_threads() > 1
@@ -69,15 +83,7 @@ print(json.dumps({"parent_threads": effective_n_threads(), "child": child,
 
 
 def test_multiprocessing_fork_pool_after_training():
-    out = run_python(TRAINED + """
-def work(_):
-    threads, serial, out = in_child()
-    return threads, serial, out == expected
-
-with multiprocessing.get_context("fork").Pool(2) as pool:
-    results = pool.map_async(work, range(4)).get(timeout=90)
-print(json.dumps({"parent_threads": effective_n_threads(), "children": results}))
-""", timeout=150)
+    out = run_python(TRAINED + fork_pool_children(4), timeout=150)
     assert _report(out)["children"] == [[1, True, True]] * 4
 
 
@@ -88,15 +94,7 @@ def test_a_fork_before_any_thread_started_keeps_its_threads():
 fastnn.config.set_num_threads(1)
 expected = model.predict(x).tobytes()          # one thread: no pool in the parent
 fastnn.config.set_num_threads(None)
-
-def work(_):
-    threads, serial, out = in_child()
-    return threads, serial, out == expected
-
-with multiprocessing.get_context("fork").Pool(2) as pool:
-    results = pool.map_async(work, range(2)).get(timeout=90)
-print(json.dumps({"parent_threads": effective_n_threads(), "children": results}))
-""", timeout=150)
+""" + fork_pool_children(2), timeout=150)
     report = _report(out)
     assert report["children"] == [[report["parent_threads"], False, True]] * 2
 

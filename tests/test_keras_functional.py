@@ -4,7 +4,7 @@ and predictions, training trajectories and History keys must agree."""
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
+from _threads import assert_same_bits_on_one_and_two_threads
 
 import fastnn
 
@@ -141,20 +141,15 @@ def test_predict_and_training_match_keras(tf_keras, case):
                                   "nested_in_functional"])
 def test_same_bits_on_one_and_two_threads(case):
     build, x, y, loss, loss_weights = CASES[case]
-    results = []
-    for threads in (1, 2):
+
+    def train():
         fastnn.utils.set_random_seed(5)
         model = build(fastnn)
         model.compile(optimizer="adam", loss=loss, loss_weights=loss_weights)
-        with threadpool_limits(threads, user_api="openmp"):
-            fastnn.config.set_num_threads(threads)
-            try:
-                model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0)
-            finally:
-                fastnn.config.set_num_threads(None)
-        results.append(model.get_weights())
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+        model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0)
+        return model
+
+    assert_same_bits_on_one_and_two_threads(train)
 
 
 def test_multi_output_logs_metrics_and_evaluate_order_match_keras(tf_keras):

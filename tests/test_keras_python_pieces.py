@@ -76,6 +76,29 @@ def build(lib, loss, metrics=(), outputs=2, activation=None):
     return model
 
 
+def assert_trains_as_keras(km, fm, **fit_kw):
+    """Three epochs of TF Keras's model and fastnn's from the same weights: the same losses
+    (rtol 1e-4) and weights (FIT_TOL)."""
+    hk = km.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
+                **fit_kw).history
+    hf = fm.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
+                **fit_kw).history
+    np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
+    for k, f in zip(km.get_weights(), fm.get_weights()):
+        np.testing.assert_allclose(f, k, **FIT_TOL)
+
+
+def assert_trains_the_same(builtin, custom, y, atol):
+    """Three epochs of each from the same weights: the same losses and weights (rtol 1e-5)."""
+    h_builtin = builtin.fit(X, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False,
+                            verbose=0).history
+    h_custom = custom.fit(X, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False,
+                          verbose=0).history
+    np.testing.assert_allclose(h_custom["loss"], h_builtin["loss"], rtol=1e-5)
+    for wa, wb in zip(builtin.get_weights(), custom.get_weights()):
+        np.testing.assert_allclose(wb, wa, rtol=1e-5, atol=atol)
+
+
 def twins(tf_keras, make_loss, make_metrics=lambda lib, ops: [], **kw):
     km = build(tf_keras, make_loss(tf_keras, tf_keras.ops), make_metrics(tf_keras, tf_keras.ops),
                **kw)
@@ -94,13 +117,7 @@ LOSSES = {
 @pytest.mark.parametrize("case", sorted(LOSSES))
 def test_custom_losses_train_as_in_keras(tf_keras, case):
     km, fm = twins(tf_keras, LOSSES[case])
-    hk = km.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
-                sample_weight=W).history
-    hf = fm.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
-                sample_weight=W).history
-    np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
-    for k, f in zip(km.get_weights(), fm.get_weights()):
-        np.testing.assert_allclose(f, k, **FIT_TOL)
+    assert_trains_as_keras(km, fm, sample_weight=W)
     np.testing.assert_allclose(fm.evaluate(X, Y, verbose=0),
                                km.evaluate(X, Y, verbose=0), rtol=1e-4)
 
@@ -161,11 +178,7 @@ def test_custom_copy_of_a_builtin_loss_trains_the_same_weights():
         y = onehot if builtin != "mse" else Y[:, :1].repeat(3, axis=1)
         a, b = (build(fastnn, loss, outputs=3, activation=activation)
                 for loss in (builtin, custom))
-        ha = a.fit(X, y, batch_size=BATCH, epochs=EPOCHS, verbose=0, shuffle=False).history
-        hb = b.fit(X, y, batch_size=BATCH, epochs=EPOCHS, verbose=0, shuffle=False).history
-        np.testing.assert_allclose(hb["loss"], ha["loss"], rtol=1e-5)
-        for wa, wb in zip(a.get_weights(), b.get_weights()):
-            np.testing.assert_allclose(wb, wa, rtol=1e-5, atol=1e-6)
+        assert_trains_the_same(a, b, y, atol=1e-6)
 
 
 def _fails_and_changes_nothing(model, fit, error, match):
@@ -250,11 +263,7 @@ def test_python_layers_train_as_in_keras(tf_keras):
     km.set_weights(weights)
     fm.set_weights(weights)
     np.testing.assert_allclose(fm.predict(X), km.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
-    hk = km.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
-    hf = fm.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
-    np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
-    for k, f in zip(km.get_weights(), fm.get_weights()):
-        np.testing.assert_allclose(f, k, **FIT_TOL)
+    assert_trains_as_keras(km, fm)
     assert fm.get_weights()[2] == np.float32(1.5)      # non-trainable: unchanged
     np.testing.assert_allclose(fm.predict(X), km.predict(X, verbose=0), **FIT_TOL)
 
@@ -283,11 +292,7 @@ def test_custom_dense_layer_trains_as_the_builtin():
     a = build(fastnn.layers.Dense(7, activation="relu"))
     b = build(MyDense(7))
     b.set_weights(a.get_weights())
-    ha = a.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
-    hb = b.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
-    np.testing.assert_allclose(hb["loss"], ha["loss"], rtol=1e-5)
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_allclose(wb, wa, rtol=1e-5, atol=1e-7)
+    assert_trains_the_same(a, b, Y, atol=1e-7)
 
 
 def test_python_layer_gradients_match_central_differences():
@@ -373,11 +378,7 @@ def test_custom_activations_train_as_in_keras(tf_keras):
     km, fm = model(tf_keras, tf_keras.ops), model(fastnn, fastnn.ops)
     fm.set_weights(km.get_weights())
     np.testing.assert_allclose(fm.predict(X), km.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
-    hk = km.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
-    hf = fm.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
-    np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
-    for k, f in zip(km.get_weights(), fm.get_weights()):
-        np.testing.assert_allclose(f, k, **FIT_TOL)
+    assert_trains_as_keras(km, fm)
 
 
 def test_custom_copy_of_a_builtin_activation_trains_the_same_weights():
@@ -390,11 +391,7 @@ def test_custom_copy_of_a_builtin_activation_trains_the_same_weights():
 
     a, b = build("tanh"), build(lambda z: fastnn.ops.tanh(z))
     b.set_weights(a.get_weights())
-    ha = a.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
-    hb = b.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
-    np.testing.assert_allclose(hb["loss"], ha["loss"], rtol=1e-5)
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_allclose(wb, wa, rtol=1e-5, atol=1e-7)
+    assert_trains_the_same(a, b, Y, atol=1e-7)
 
 
 def test_activation_autograd_cannot_trace_is_named():

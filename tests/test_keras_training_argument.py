@@ -9,7 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
+from _threads import assert_same_bits_on_one_and_two_threads
 
 import fastnn
 
@@ -99,20 +99,14 @@ def test_graph_training_arguments_count_only_in_a_call_without_training(tf_keras
 
 
 def test_branching_model_trains_the_same_bits_on_one_and_two_threads():
-    results = []
-    for threads in (1, 2):
+    def train():
         fastnn.utils.set_random_seed(5)
         model = branching(fastnn)
         model.compile("adam", "sparse_categorical_crossentropy")
-        with threadpool_limits(threads, user_api="openmp"):
-            fastnn.config.set_num_threads(threads)
-            try:
-                model.fit(X, LABELS, batch_size=BATCH, epochs=2, verbose=0)
-            finally:
-                fastnn.config.set_num_threads(None)
-        results.append(model.get_weights())
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+        model.fit(X, LABELS, batch_size=BATCH, epochs=2, verbose=0)
+        return model
+
+    assert_same_bits_on_one_and_two_threads(train)
 
 
 def test_passing_training_on_keeps_one_engine():

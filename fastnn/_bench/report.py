@@ -40,40 +40,38 @@ def run_one(peer: str, names: list[str], quick: bool) -> dict:
     return {name: results.get(name, {"status": crash}) for name in names}
 
 
-def thread_counts(quick: bool, counts=(1, 2)) -> dict:
-    """{"threads_N": result} of fastnn's MNIST-scale epoch, the counts taking turns round by
-    round in one process (run_one --alternate-threads)."""
-    command = [sys.executable, "-m", "fastnn._bench.run_one", "fastnn", "mnist_epoch",
-               "--alternate-threads", ",".join(map(str, counts))]
+def _run_one_variants(quick: bool, workload: str, flag: str, value: str, key: str,
+                      wanted) -> dict:
+    """fastnn's `workload` run by run_one with `flag value`, one JSON line per variant:
+    {"<key>_<n>": result} for each n in `wanted` (a failed run's status where one is
+    missing)."""
+    command = [sys.executable, "-m", "fastnn._bench.run_one", "fastnn", workload, flag, value]
     command += ["--quick"] if quick else []
     env = {k: v for k, v in os.environ.items() if k not in TIMING_ENV_DROPPED}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    field = key.rsplit("_", 1)[-1]          # "threads" or "callers": the line's own count
     results = {}
     for line in done.stdout.splitlines():
         if line.startswith("{"):
             result = json.loads(line)
-            results[f"threads_{result['threads']}"] = result
+            results[f"{key}_{result[field]}"] = result
     crash = {"status": f"failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"}
-    return {f"threads_{n}": results.get(f"threads_{n}", crash) for n in counts}
+    return {f"{key}_{n}": results.get(f"{key}_{n}", crash) for n in wanted}
+
+
+def thread_counts(quick: bool, counts=(1, 2)) -> dict:
+    """{"threads_N": result} of fastnn's MNIST-scale epoch, the counts taking turns round by
+    round in one process (run_one --alternate-threads)."""
+    return _run_one_variants(quick, "mnist_epoch", "--alternate-threads",
+                             ",".join(map(str, counts)), "threads", counts)
 
 
 def concurrent_predict(quick: bool, callers: int = 2) -> dict:
     """{"predict_callers_N": result} of fastnn's predict_10k called by `callers` threads at
     once and by one thread in turn, taking turns in one process (run_one
     --concurrent-callers)."""
-    command = [sys.executable, "-m", "fastnn._bench.run_one", "fastnn", "predict_10k",
-               "--concurrent-callers", str(callers)]
-    command += ["--quick"] if quick else []
-    env = {k: v for k, v in os.environ.items() if k not in TIMING_ENV_DROPPED}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    results = {}
-    for line in done.stdout.splitlines():
-        if line.startswith("{"):
-            result = json.loads(line)
-            results[f"predict_callers_{result['callers']}"] = result
-    crash = {"status": f"failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"}
-    return {f"predict_callers_{n}": results.get(f"predict_callers_{n}", crash)
-            for n in (1, callers)}
+    return _run_one_variants(quick, "predict_10k", "--concurrent-callers", str(callers),
+                             "predict_callers", (1, callers))
 
 
 def import_seconds(rounds: int = 5) -> float:
