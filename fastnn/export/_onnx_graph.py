@@ -41,7 +41,7 @@ def model_to_onnx(model, opset_version=None, input_signature=None):
     _check_signature(input_signature, shapes, in_names, dtype)
     ops, outputs = _inference_ops(model, shapes)
     g = ListEmitter(dtype)
-    out_names = _output_names(model, len(outputs))
+    out_names = _output_names(model, len(outputs), in_names)
     for name in (*in_names, *out_names):
         g.reserve(name)
     g.opset = opset
@@ -94,11 +94,21 @@ def _input_names(model, n: int) -> list[str]:
     return list(names)
 
 
-def _output_names(model, n: int) -> list[str]:
+def _output_names(model, n: int, taken: list[str]) -> list[str]:
+    """The model's output names; one that repeats an input's or an earlier output's name (an
+    input returned as an output) gets a suffix, since ONNX names each tensor once."""
     names = list(model.output_names or [])
-    if len(set(names)) != n:
+    if len(names) != n:
         names = [f"output_{i}" for i in range(n)]
-    return names
+    used, unique = set(taken), []
+    for name in names:
+        candidate, k = name, 0
+        while candidate in used:
+            k += 1
+            candidate = f"{name}_{k}"
+        used.add(candidate)
+        unique.append(candidate)
+    return unique
 
 
 def _check_signature(signature, shapes, names, dtype) -> None:
