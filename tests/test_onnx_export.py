@@ -181,6 +181,9 @@ def test_nested_and_shared_layers(tmp_path):
     x = shared(layers.add([x, inp]))
     model = fastnn.Model(inp, layers.Dense(2)(x))
     assert_matches_predict(model, tmp_path, [_data((8, 5), "float32")], TOL["float32"])
+    # The shared layer's weights are stored once: three Dense layers, three kernels.
+    names = [t.name for t in onnx.load(tmp_path / "model.onnx").graph.initializer]
+    assert sum(name.endswith("/kernel") for name in names) == 3
 
 
 def test_subclassed_model_traced_in_inference_mode(tmp_path):

@@ -21,6 +21,7 @@ class Emitter:
         self.elem_type = (self.onnx.TensorProto.FLOAT if self.dtype == np.float32
                           else self.onnx.TensorProto.DOUBLE)
         self._consts: dict[tuple, str] = {}
+        self._variables: dict[int, str] = {}
 
     # -- what subclasses provide ----------------------------------------------------------
     def unique(self, hint: str) -> str:
@@ -44,6 +45,13 @@ class Emitter:
         name = self.unique(hint)
         self._add_initializer(name, np.ascontiguousarray(array, dtype=self.dtype))
         return name
+
+    def variable(self, var, hint: str) -> str:
+        """The initializer of a layer's Variable, written once however many ops read it (a
+        layer called twice)."""
+        if id(var) not in self._variables:
+            self._variables[id(var)] = self.weight(var.value, hint)
+        return self._variables[id(var)]
 
     def int64s(self, values, hint: str) -> str:
         name = self.unique(hint)

@@ -173,9 +173,9 @@ def _emit_op(g, model, layer, op: dict, xs: list[str]) -> str:
             "training=True, so its inference output is random or uses each batch's "
             "statistics; an ONNX graph is exported for deterministic inference.")
     if kind == "dense":
-        kernel = g.weight(op["kernel"].value, f"{layer.name}/kernel")
+        kernel = g.variable(op["kernel"], f"{layer.name}/kernel")
         if op.get("bias") is not None:
-            y = g.node("Gemm", [xs[0], kernel, g.weight(op["bias"].value, f"{layer.name}/bias")])
+            y = g.node("Gemm", [xs[0], kernel, g.variable(op["bias"], f"{layer.name}/bias")])
         else:
             y = g.node("MatMul", [xs[0], kernel])
         return emit_activation(g, y, op.get("activation"))
@@ -206,9 +206,9 @@ def _emit_op(g, model, layer, op: dict, xs: list[str]) -> str:
 
 def _affine(g, layer, op, y: str) -> str:
     if op.get("gamma") is not None:
-        y = g.node("Mul", [y, g.weight(op["gamma"].value, f"{layer.name}/gamma")])
+        y = g.node("Mul", [y, g.variable(op["gamma"], f"{layer.name}/gamma")])
     if op.get("beta") is not None:
-        y = g.node("Add", [y, g.weight(op["beta"].value, f"{layer.name}/beta")])
+        y = g.node("Add", [y, g.variable(op["beta"], f"{layer.name}/beta")])
     return y
 
 
