@@ -39,3 +39,32 @@ def test_the_int8_check_rejects_other_outputs():
         check_quantized(want[::-1], want, "other rows")
     with pytest.raises(AssertionError, match="output shape"):
         check_quantized(want[:, :5], want, "columns missing")
+
+
+def test_a_peer_not_installed_is_skipped_and_shown(monkeypatch):
+    from fastnn._bench import report
+
+    real_load = peers.load
+
+    def load(peer):
+        module = real_load(peer)
+        if peer != "torch_int8":
+            return module
+        fake = type(module)("torch_int8_missing")
+        fake.CASES, fake.missing = module.CASES, lambda: "not installed"
+        return fake
+
+    started = []
+    monkeypatch.setattr(peers, "load", load)
+    monkeypatch.setattr(report, "run_one", lambda peer, names, quick: started.append(peer)
+                        or {name: {"status": "ok", "times": [1.0]} for name in names})
+    monkeypatch.setattr(report, "thread_counts", lambda quick: {})
+    monkeypatch.setattr(report, "concurrent_predict", lambda quick: {})
+    monkeypatch.setattr(report, "import_seconds", lambda: 0.1)
+    results, _ = report.run_all(quick=True, log=lambda line: None)
+    assert "torch_int8" not in started and "onnxruntime_int8" in started
+    assert results["predict_10k"]["torch_int8"] == {"status": "not installed"}
+    header = report.table(results)[0]
+    assert header.endswith("| onnxruntime | onnxruntime_int8 | torch_int8 |")
+    row = next(r for r in report.table(results) if r.startswith("| predict, 10,000"))
+    assert row.endswith("| not installed |")
