@@ -288,6 +288,21 @@ def test_input_signature_restating_the_model_is_accepted(tmp_path):
                            input_signature=[np.zeros((1, 3), "float32")])
 
 
+def test_input_signature_by_input_name(tmp_path):
+    a, b = fastnn.Input((2,), name="a"), fastnn.Input((3,), name="b")
+    model = fastnn.Model([a, b], layers.Dense(1)(layers.concatenate([a, b])))
+    xs = [_data((4, 2), "float32"), _data((4, 3), "float32", 1)]
+    assert_matches_predict(model, tmp_path, xs, TOL["float32"],
+                           input_signature={"b": np.zeros((1, 3), "float32"),
+                                            "a": np.zeros((1, 2), "float32")})
+    (tmp_path / "model.onnx").unlink()
+    _refused(model, tmp_path, "input_signature names \\['a', 'c'\\]", format="onnx",
+             input_signature={"a": np.zeros((1, 2), "float32"), "c": np.zeros((1, 3))})
+    _refused(model, tmp_path, "gives input 'b' the shape \\(1, 2\\)", format="onnx",
+             input_signature={"a": np.zeros((1, 2), "float32"),
+                              "b": np.zeros((1, 2), "float32")})
+
+
 def test_verbose_says_where(tmp_path, capsys):
     model = fastnn.Sequential([fastnn.Input((3,)), layers.Dense(2)])
     model.export(tmp_path / "m.onnx", format="onnx")

@@ -13,6 +13,8 @@ as an input, Softmax along one axis), and runtimes from 2022 on read it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from fastnn.export._onnx_activations import emit_activation
@@ -116,6 +118,12 @@ def _check_signature(signature, shapes, names, dtype) -> None:
     signature may only restate it (any batch size)."""
     if signature is None:
         return
+    if isinstance(signature, Mapping):      # a model taking a dict of inputs
+        missing = [name for name in names if name not in signature]
+        if missing or len(signature) != len(names):
+            raise ValueError(f"input_signature names {sorted(signature)}; the model's inputs "
+                             f"are {names}.")
+        signature = [signature[name] for name in names]
     specs = list(signature) if isinstance(signature, (list, tuple)) else [signature]
     if len(specs) == 1 and isinstance(specs[0], (list, tuple)) and len(shapes) > 1:
         specs = list(specs[0])
