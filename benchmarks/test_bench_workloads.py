@@ -61,3 +61,18 @@ def test_torch(benchmark, workload):
 @pytest.mark.parametrize("workload", runs("sklearn"))
 def test_sklearn(benchmark, workload):
     bench(benchmark, "sklearn", workload)
+
+
+@pytest.mark.parametrize("workload", runs("onnxruntime"))
+def test_onnxruntime(benchmark, workload):
+    bench(benchmark, "onnxruntime", workload)
+
+
+@pytest.mark.parametrize("workload", runs("onnxruntime_int8"))
+def test_onnxruntime_int8(benchmark, workload):
+    bench(benchmark, "onnxruntime_int8", workload)
+
+
+@pytest.mark.parametrize("workload", runs("torch_int8"))
+def test_torch_int8(benchmark, workload):
+    bench(benchmark, "torch_int8", workload)

@@ -1,4 +1,5 @@
-"""ModelIOMixin: a model's description and files (summary, JSON, ``.keras``, ``.weights.h5``)."""
+"""ModelIOMixin: a model's description and files (summary, JSON, ``.keras``, ``.weights.h5``,
+exported ONNX)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,19 @@ class ModelIOMixin:
         if kwargs:
             raise ValueError(f"Invalid keyword arguments: {kwargs}")
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs) -> None:
+        """Write the model's inference as an artifact for serving, as Keras 3's ``export``.
+
+        fastnn writes ``format="onnx"`` (``opset_version=`` keyword, 17 by default), built with
+        the ``onnx`` package (``pip install 'fastnn[onnx]'``); Keras's other formats are
+        refused. See ``fastnn/export/``.
+        """
+        from fastnn.export import export_model
+
+        export_model(self, filepath, format=format, verbose=verbose,
+                     input_signature=input_signature, **kwargs)
 
     def __reduce__(self):
         """pickle and copy.deepcopy go through the ``.keras`` format, as in Keras 3."""

@@ -10,5 +10,15 @@ from fastnn.sklearn._encoders import ClassifierLabelEncoder, RegressorTargetEnco
 from fastnn.sklearn._mlp import MLPClassifier, MLPRegressor
 from fastnn.sklearn._wrappers import BaseWrapper, KerasClassifier, KerasRegressor
 
+
+def register_onnx_converters() -> None:
+    """Register ``MLPClassifier`` and ``MLPRegressor`` with skl2onnx, so ``skl2onnx.to_onnx``
+    and ``convert_sklearn`` convert them, alone or in pipelines (needs the ``onnx`` extra;
+    see ``fastnn/export/_skl2onnx.py``)."""
+    from fastnn.export._skl2onnx import register
+
+    register()
+
+
 __all__ = ["BaseWrapper", "ClassifierLabelEncoder", "KerasClassifier", "KerasRegressor",
-           "MLPClassifier", "MLPRegressor", "RegressorTargetEncoder"]
+           "MLPClassifier", "MLPRegressor", "RegressorTargetEncoder", "register_onnx_converters"]

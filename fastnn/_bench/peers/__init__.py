@@ -16,6 +16,9 @@ PEERS = {
     "tensorflow": "tf_keras",
     "torch": "torch",
     "sklearn": "sklearn",
+    "onnxruntime": "onnxruntime",
+    "onnxruntime_int8": "onnxruntime_int8",
+    "torch_int8": "torch_int8",
 }
 
 
