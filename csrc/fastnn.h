@@ -20,6 +20,14 @@
 /* Name of the SIMD variant the run-time dispatcher picks on this CPU. */
 const char *fnn_simd_path(void);
 
+/* ---- openmp_helpers.c ------------------------------------------------------------------- */
+
+/* The process-wide cap on fastnn's threads that threadpoolctl sets through fastnn's controller
+ * (0: none). One value for every thread of the process, unlike OpenMP's per-thread
+ * omp_set_num_threads, so a limit set in one thread reaches the threads it starts. */
+int fnn_threadpool_limit_get(void);
+void fnn_threadpool_limit_set(int n_threads);
+
 /* ---- gemm.c ----------------------------------------------------------------------------- */
 /* Register tile of fnn_gemm_*: C is computed in blocks of FNN_GEMM_MR rows by
  * FNN_GEMM_NR_F32 / _F64 columns; callers that split C between threads cut at multiples of

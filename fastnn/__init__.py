@@ -20,6 +20,7 @@ from fastnn import (
     utils,
 )
 from fastnn._info import show_config
+from fastnn._threadpool import register as _register_with_threadpoolctl
 from fastnn.initializers import Initializer
 from fastnn.layers import Input, KerasTensor, Layer, Variable
 from fastnn.losses import Loss
@@ -29,6 +30,8 @@ from fastnn.optimizers import Optimizer
 from fastnn.regularizers import Regularizer
 
 __version__ = "0.1.0"
+
+_register_with_threadpoolctl()   # threadpoolctl's limits then reach fastnn in every thread
 
 
 def __getattr__(name):

@@ -34,6 +34,7 @@ def config_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "openmp": _openmp_helpers.openmp_enabled(),
         "threads": _openmp_helpers.effective_n_threads(),
+        "threadpool_limit": _openmp_helpers.threadpool_limit(),
         "serial_after_fork": _openmp_helpers.serial_after_fork(),
         "cpus_available": _openmp_helpers.cpu_count(),
         "parallel_min_work": _openmp_helpers.parallel_min_work(),
@@ -53,6 +54,8 @@ def show_config(file=None) -> None:
          f"work below {info['parallel_min_work']} element-ops runs serially)"),
         *(["           serial: forked after the parent's OpenMP threads had started"]
           if info["serial_after_fork"] else []),
+        *([f"           capped at {info['threadpool_limit']} by a threadpoolctl limit"]
+          if info["threadpool_limit"] else []),
         f"  SIMD:    {info['simd']}",
         (f"  BLAS:    {blas['name']} {blas['version'] or ''}, kernel {blas['kernel']}, "
          f"{blas['threads']} threads"),

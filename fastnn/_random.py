@@ -8,9 +8,16 @@ NumPy's global RNG, so one call makes a whole run reproducible.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
 _generator = np.random.default_rng()
+# seeded_in_this_thread(): a Generator of one thread's own, so that estimators seeded with
+# random_state fit in several threads at once (joblib's threading backend) without drawing
+# from each other's state.
+_local = threading.local()
 
 
 def seed(value: int) -> None:
@@ -20,10 +27,25 @@ def seed(value: int) -> None:
 
 
 def generator() -> np.random.Generator:
-    """The shared Generator (replaced, not mutated, by :func:`seed`: do not keep it)."""
-    return _generator
+    """This thread's Generator inside :func:`seeded_in_this_thread`, else the shared one
+    (replaced, not mutated, by :func:`seed`: do not keep it)."""
+    local = getattr(_local, "generator", None)
+    return _generator if local is None else local
+
+
+@contextlib.contextmanager
+def seeded_in_this_thread(value: int):
+    """Draw from a Generator seeded with ``value`` in this thread for the block; other
+    threads, and this one afterwards, draw from the state they had."""
+    previous = getattr(_local, "generator", None)
+    _local.generator = np.random.default_rng(value)
+    try:
+        yield
+    finally:
+        _local.generator = previous
 
 
 def next_seed() -> int:
-    """A fresh seed in [0, 2**63) for a counter-based RNG stream, drawn from the shared state."""
-    return int(_generator.integers(0, 2**63, dtype=np.int64))
+    """A fresh seed in [0, 2**63) for a counter-based RNG stream, drawn from
+    :func:`generator`."""
+    return int(generator().integers(0, 2**63, dtype=np.int64))

@@ -6,9 +6,13 @@ Mirrors ``keras.config`` for the names Keras scripts use (``floatx``, ``set_floa
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _NUM_THREADS: int | None = None
+_LOCAL = threading.local()   # num_threads(): a count for the calls of one thread
 
 _VALID_FLOATX = ("float32", "float64")
 
@@ -46,12 +50,39 @@ def get_num_threads() -> int | None:
 def set_num_threads(n_threads: int | None) -> None:
     """Use ``n_threads`` threads in the kernels; None returns to OpenMP's default.
 
-    OpenMP's default honours ``OMP_NUM_THREADS`` and threadpoolctl limits; a negative value
-    counts back from the available CPUs (-1 = all).
+    OpenMP's default honours ``OMP_NUM_THREADS``; threadpoolctl's limits cap either, in
+    every thread; a negative value counts back from the available CPUs (-1 = all).
     """
     global _NUM_THREADS
+    _check_n_threads(n_threads)
+    _NUM_THREADS = n_threads
+
+
+def _check_n_threads(n_threads) -> None:
     if n_threads is not None and (
         isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads == 0
     ):
         raise ValueError(f"n_threads must be a non-zero integer or None, got {n_threads!r}")
-    _NUM_THREADS = n_threads
+
+
+@contextlib.contextmanager
+def num_threads(n_threads: int | None):
+    """Run the calls made by this thread inside the block on ``n_threads`` threads.
+
+    Other threads keep theirs, which makes it the tool for a thread pool's workers (joblib's
+    threading backend, Dask's worker threads): ``with fastnn.config.num_threads(1):
+    model.fit(...)``. None leaves the count to the process-wide setting. Like an explicit
+    count, it is not capped by threadpoolctl's limits.
+    """
+    _check_n_threads(n_threads)
+    previous = getattr(_LOCAL, "n_threads", None)
+    _LOCAL.n_threads = n_threads
+    try:
+        yield
+    finally:
+        _LOCAL.n_threads = previous
+
+
+def thread_num_threads() -> int | None:
+    """The count :func:`num_threads` set for this thread, or None."""
+    return getattr(_LOCAL, "n_threads", None)

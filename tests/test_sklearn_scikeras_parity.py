@@ -46,7 +46,8 @@ def test_same_parameters_meta_compile_kwargs_and_history(tf_keras, name, kwargs)
     theirs = getattr(scikeras, name)(build_recorder(tf_keras, theirs_rec), verbose=0, **kwargs)
     mine = getattr(ours, name)(build_recorder(__import__("fastnn"), ours_rec), verbose=0,
                                **kwargs)
-    assert sorted(mine.get_params()) == sorted(theirs.get_params())
+    # scikeras's parameters, and fastnn's one addition: n_threads (issue #18).
+    assert sorted(mine.get_params()) == sorted([*theirs.get_params(), "n_threads"])
     theirs.fit(X, y)
     mine.fit(X, y)
     assert set(ours_rec["meta"]) == set(theirs_rec["meta"])
@@ -60,7 +61,7 @@ def test_same_parameters_meta_compile_kwargs_and_history(tf_keras, name, kwargs)
         theirs_rec["compile_kwargs"]["optimizer"]
     assert type(opt_ours).__name__ == type(opt_theirs).__name__
     assert float(opt_ours.learning_rate) == pytest.approx(float(opt_theirs.learning_rate))
-    assert set(ours_rec["params"]) == set(theirs_rec["params"])
+    assert set(ours_rec["params"]) == set(theirs_rec["params"]) | {"n_threads"}
     assert sorted(mine.history_) == sorted(theirs.history_)
     assert mine.current_epoch == theirs.current_epoch == kwargs.get("epochs", 1)
     for attr in ("n_features_in_", "X_shape_", "n_outputs_expected_", "target_type_"):

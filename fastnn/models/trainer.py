@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from fastnn import _random
+from fastnn import _random, _thread_policy
 from fastnn import losses as _losses
 from fastnn import metrics as _metrics
 from fastnn import optimizers as _optimizers
@@ -437,10 +437,10 @@ class Trainer:
                 if per_batch:
                     cb.call("on_train_batch_begin", batch, None)
                 started = time.perf_counter()
-                part_sum, rows, done, interrupt = engine.train_epoch(
-                    xs, ys, ws, order[lo:hi], batch_size, lrs[batch:], base + batch + 1,
-                    [None if p is None else p[lo:hi] for p in preds], n_threads,
-                    head_sums=head_sums)
+                part_sum, rows, done, interrupt, _ = _thread_policy.train_epoch(
+                    engine, xs, ys, ws, order[lo:hi], batch_size, lrs[batch:],
+                    base + batch + 1, [None if p is None else p[lo:hi] for p in preds],
+                    n_threads, head_sums=head_sums)
                 loss_sum += part_sum
                 rows_done += rows
                 batch += done

@@ -156,7 +156,7 @@ class _BaseMLP(BaseEstimator):
         xs, ys, ws = net.prepare(X, Y, sample_weight)
         n = xs.shape[0]
         batch_size = self._batch_size(n)
-        n_threads = effective_n_threads()
+        n_threads = self._n_threads()
         sgd = self.solver == "sgd"
         order = np.arange(n, dtype=np.int64)
         try:
@@ -244,7 +244,7 @@ class _BaseMLP(BaseEstimator):
         net = self._network("sgd")
         xs, ys, ws = net.prepare(X, Y, sample_weight)
         _network.batch_weights(ws, np.arange(xs.shape[0]), xs.shape[0])   # Σw = 0 raises
-        params, n_threads = net.params, effective_n_threads()
+        params, n_threads = net.params, self._n_threads()
 
         def objective(p):
             params[:] = p
@@ -265,6 +265,11 @@ class _BaseMLP(BaseEstimator):
             print(f"L-BFGS-B: {result.message}; {self.n_iter_} iterations, "
                   f"loss = {self.loss_:.8f}")
 
+    def _n_threads(self) -> int:
+        # n_threads=None follows fastnn.config, OMP_NUM_THREADS and threadpoolctl's limits
+        # (estimators unpickled from before the parameter existed have none).
+        return effective_n_threads(getattr(self, "n_threads", None))
+
     # ---- inference ---------------------------------------------------------------------
 
     def _forward(self, X) -> np.ndarray:
@@ -274,7 +279,7 @@ class _BaseMLP(BaseEstimator):
         params = _network.packed(self.coefs_, self.intercepts_, self._layer_units,
                                  getattr(self, "_params", None))
         X = _dense(X, params.dtype)
-        return _network.predict(self._ops[0], self._ops[1], params, X, effective_n_threads())
+        return _network.predict(self._ops[0], self._ops[1], params, X, self._n_threads())
 
     # ---- pickling ----------------------------------------------------------------------
 
@@ -317,7 +322,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     Same parameters, defaults, fitted attributes and methods as
     ``sklearn.neural_network.MLPClassifier`` (see its documentation); log-loss on a softmax
     output (multiclass) or on logistic outputs (binary and multilabel). float32 X trains and
-    predicts in float32.
+    predicts in float32. One parameter more: ``n_threads`` (None: fastnn's default, which
+    follows ``fastnn.config.set_num_threads``, ``OMP_NUM_THREADS`` and threadpoolctl's
+    limits; an int: that many threads; negative: counted back from the CPUs available).
 
     Examples
     --------
@@ -334,7 +341,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 n_threads=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -358,6 +366,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.n_threads = n_threads
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X and y (labels of any type, or a multilabel indicator matrix).
@@ -474,7 +483,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Same parameters, defaults, fitted attributes and methods as
     ``sklearn.neural_network.MLPRegressor``: squared error (identity output) or Poisson
     deviance (exponential output); one or several outputs. float32 X trains and predicts
-    in float32.
+    in float32. ``n_threads`` as for :class:`MLPClassifier`.
 
     Examples
     --------
@@ -491,7 +500,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 n_threads=None):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -516,6 +526,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.n_threads = n_threads
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X and y of shape (n_samples,) or (n_samples, n_targets).

@@ -37,7 +37,7 @@ from itertools import pairwise
 import numpy as np
 from scipy.special import xlogy
 
-from fastnn import Input, Sequential
+from fastnn import Input, Sequential, _thread_policy
 from fastnn import optimizers as _optimizers
 from fastnn import regularizers as _regularizers
 from fastnn._kernels import _engine
@@ -182,11 +182,11 @@ class Network:
         n_batches = -(-order.shape[0] // batch_size)
         batch_weights(ws, order, batch_size)
         step_lr = lr / self.c if isinstance(opt, _optimizers.SGD) else lr
-        total, rows, done, interrupt = engine.train_epoch(
-            xs, ys, ws, order, batch_size, np.full(n_batches, step_lr), opt.iterations + 1,
-            None, n_threads)
+        total, rows, done, interrupt, penalty = _thread_policy.train_epoch(
+            engine, xs, ys, ws, order, batch_size, np.full(n_batches, step_lr),
+            opt.iterations + 1, None, n_threads)
         opt.iterations = opt.iterations + done
-        loss = self._reported(total, rows, engine.penalty_sum)
+        loss = self._reported(total, rows, penalty)
         return loss + self._offset(order[:rows], ws, batch_size), interrupt
 
     def _reported(self, total: float, rows: int, penalty_total: float) -> float:

@@ -77,5 +77,9 @@ def check(params: dict) -> None:
     for name in _BOOLS:
         if not isinstance(params[name], (bool, np.bool_)):
             raise _bad(name, params[name], "a bool")
+    t = params.get("n_threads")
+    if not (t is None or (_is_int(t) and t != 0)):
+        raise _bad("n_threads", t, "None or a non-zero int (negative: counted back from the "
+                   "CPUs available, -1 = all)")
     if not isinstance(params["verbose"], (bool, np.bool_, numbers.Integral)):
         raise _bad("verbose", params["verbose"], "a bool or an int")

@@ -31,7 +31,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_array, check_X_y
 
-from fastnn import _random
+from fastnn import _random, config
 from fastnn.callbacks import Callback
 from fastnn.sklearn import _routing
 from fastnn.sklearn._encoders import (
@@ -73,6 +73,9 @@ class BaseWrapper(BaseEstimator):
     batch_size, validation_batch_size, verbose, callbacks, validation_split, shuffle, epochs
         ``fit`` arguments (``batch_size`` and ``verbose`` also ``predict``'s; -1 for a batch
         size means all rows).
+    n_threads : int or None, default=None
+        fastnn's threads for this estimator's fits and predicts (not a scikeras parameter);
+        None follows fastnn.config, ``OMP_NUM_THREADS`` and threadpoolctl's limits.
     **kwargs
         Build-function arguments by name, and routed parameters.
     """
@@ -86,7 +89,7 @@ class BaseWrapper(BaseEstimator):
     def __init__(self, model=None, *, build_fn=None, warm_start=False, random_state=None,
                  optimizer="rmsprop", loss=None, metrics=None, batch_size=None,
                  validation_batch_size=None, verbose=1, callbacks=None, validation_split=0.0,
-                 shuffle=True, run_eagerly=False, epochs=1, **kwargs):
+                 shuffle=True, run_eagerly=False, epochs=1, n_threads=None, **kwargs):
         self.model = model
         self.build_fn = build_fn
         self.warm_start = warm_start
@@ -102,6 +105,7 @@ class BaseWrapper(BaseEstimator):
         self.shuffle = shuffle
         self.run_eagerly = run_eagerly
         self.epochs = epochs
+        self.n_threads = n_threads
         self._extra = dict(kwargs)
 
     def __getattr__(self, name):
@@ -443,7 +447,8 @@ class BaseWrapper(BaseEstimator):
                 args[name] = X.shape[0]
         args = {k: v for k, v in args.items() if not k.startswith("callbacks")}
         args["callbacks"] = self._fit_callbacks
-        history = self.model_.fit(X, y, **args)
+        with config.num_threads(self.n_threads):
+            history = self.model_.fit(X, y, **args)
         if not warm_start or not hasattr(self, "history_") or initial_epoch == 0:
             self.history_ = defaultdict(list)
         for key, values in history.history.items():
@@ -466,7 +471,8 @@ class BaseWrapper(BaseEstimator):
         args.update(kwargs)
         if args.get("batch_size") == -1:
             args["batch_size"] = X.shape[0]
-        return self.model_.predict(X, **args)
+        with config.num_threads(self.n_threads):
+            return self.model_.predict(X, **args)
 
     def predict(self, X, **kwargs):
         """Predictions in the form of the y of fit; ``kwargs`` go to the model's predict."""
@@ -514,13 +520,15 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
     def __init__(self, model=None, *, build_fn=None, warm_start=False, random_state=None,
                  optimizer="rmsprop", loss=None, metrics=None, batch_size=None,
                  validation_batch_size=None, verbose=1, callbacks=None, validation_split=0.0,
-                 shuffle=True, run_eagerly=False, epochs=1, class_weight=None, **kwargs):
+                 shuffle=True, run_eagerly=False, epochs=1, n_threads=None, class_weight=None,
+                 **kwargs):
         super().__init__(model=model, build_fn=build_fn, warm_start=warm_start,
                          random_state=random_state, optimizer=optimizer, loss=loss,
                          metrics=metrics, batch_size=batch_size,
                          validation_batch_size=validation_batch_size, verbose=verbose,
                          callbacks=callbacks, validation_split=validation_split,
-                         shuffle=shuffle, run_eagerly=run_eagerly, epochs=epochs, **kwargs)
+                         shuffle=shuffle, run_eagerly=run_eagerly, epochs=epochs,
+                         n_threads=n_threads, **kwargs)
         self.class_weight = class_weight
 
     _fit_kwargs = _FIT_KWARGS - {"class_weight"}   # folded into sample_weight instead
@@ -643,21 +651,24 @@ def _model_routed(params):
 
 
 class _seeded:
-    """Run with fastnn's random state seeded from ``random_state`` (None: untouched), and
-    put the previous state back afterwards. A RandomState instance advances, so successive
-    fits differ; an int gives every fit the same seed."""
+    """Run with fastnn's random state seeded from ``random_state`` (None: untouched) in this
+    thread only, so that fits in several threads at once do not share one state. A
+    RandomState instance advances, so successive fits differ; an int gives every fit the
+    same seed."""
 
     def __init__(self, random_state):
         self.seed = None
         if random_state is not None:
             rng = check_random_state(random_state)
             self.seed = int(rng.randint(np.iinfo(np.int32).max))
+        self._block = None
 
     def __enter__(self):
         if self.seed is not None:
-            self.saved = _random.generator()
-            _random.seed(self.seed)
+            self._block = _random.seeded_in_this_thread(self.seed)
+            self._block.__enter__()
 
     def __exit__(self, *exc):
-        if self.seed is not None:
-            _random._generator = self.saved
+        if self._block is not None:
+            self._block.__exit__(*exc)
+            self._block = None
