@@ -42,4 +42,4 @@ class Reshape(Layer):
         self.compute_output_shape(input_shape)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "target_shape": list(self.target_shape)}
+        return {**super().get_config(), "target_shape": self.target_shape}

@@ -107,4 +107,4 @@ class CategoryEncoding(NumpyLayer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_tokens": self.num_tokens,
-                "output_mode": self.output_mode, "sparse": self.sparse}
+                "output_mode": self.output_mode}

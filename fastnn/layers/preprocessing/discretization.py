@@ -60,7 +60,8 @@ class Discretization(NumpyLayer):
         if x.dtype.kind not in "biuf":
             raise ValueError(f"Layer '{self.name}' takes numbers; received an array of dtype "
                              f"{x.dtype}.")
-        indices = np.digitize(x, self.bin_boundaries).astype(np.int64)
+        # (int32: the indices Keras returns on its TensorFlow backend)
+        indices = np.digitize(x, self.bin_boundaries).astype(np.int32)
         if self.output_mode == "int":
             return indices
         return encode(indices, self.output_mode, self._depth, self.dtype, name=self.name)
@@ -70,6 +71,8 @@ class Discretization(NumpyLayer):
         return cls(**config)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "bin_boundaries": self.bin_boundaries,
+        config = super().get_config()
+        config.pop("trainable")          # (Keras's Discretization config has no trainable)
+        return {**config, "bin_boundaries": self.bin_boundaries,
                 "num_bins": self.num_bins, "epsilon": self.epsilon,
                 "output_mode": self.output_mode, "sparse": self.sparse}

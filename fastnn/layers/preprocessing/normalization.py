@@ -144,7 +144,8 @@ class Normalization(Layer):
             total_mean, total = new_mean, total + n
         self.adapt_mean.assign(total_mean.astype(self.adapt_mean.dtype))
         self.adapt_variance.assign(total_var.astype(self.adapt_variance.dtype))
-        self.count.assign(np.int64(total))
+        # (``count`` stays as it was: Keras 3 keeps the weight for its files but never
+        # updates it.)
 
     # ---- the engine ----------------------------------------------------------------------
 

@@ -1,0 +1,320 @@
+"""Keras 3's preprocessing layers against TensorFlow's Keras: outputs on the same inputs,
+``adapt`` results, configs both ways, models that train with them and .keras files both
+ways; the engine's forms of Normalization and Rescaling against Keras's formulas."""
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import layers
+
+_rng = np.random.default_rng(7)
+X = (_rng.normal(size=(40, 4)) * [1.0, 10.0, 0.1, 3.0] + [0.0, 5.0, -2.0, 1.0]).astype(
+    np.float32)
+Y = (X @ np.array([0.5, -0.1, 3.0, 0.2], dtype=np.float32) + 1.0)[:, None]
+
+
+def both(tf_keras, name, *args, **kwargs):
+    return getattr(tf_keras.layers, name)(*args, **kwargs), getattr(layers, name)(*args,
+                                                                                   **kwargs)
+
+
+def plain_config(config):
+    """A config without Keras's dtype-policy wrapping, for comparing the two."""
+    out = dict(config)
+    dtype = out.pop("dtype", None)
+    if isinstance(dtype, dict):
+        dtype = dtype["config"]["name"]
+    return out, dtype
+
+
+# ---- Normalization ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kwargs", [{}, {"invert": True}, {"axis": None}])
+def test_normalization_adapt_and_outputs_match_keras(tf_keras, dtype, kwargs):
+    k, f = both(tf_keras, "Normalization", dtype=dtype, **kwargs)
+    x = X.astype(dtype)
+    k.adapt(x)
+    f.adapt(x)
+    for kw, fw in zip(k.get_weights(), f.get_weights()):
+        np.testing.assert_allclose(fw, kw, rtol=1e-5)
+    tol = {"rtol": 2e-6, "atol": 1e-6} if dtype == "float32" else {"rtol": 1e-12}
+    np.testing.assert_allclose(f(x), np.asarray(k(x)), **tol)
+    assert f(x).dtype == np.dtype(dtype)
+
+
+def test_normalization_adapt_on_batches_equals_whole_array(tf_keras):
+    k = tf_keras.layers.Normalization()
+    k.adapt(X)
+    batches = [X[i:i + 7] for i in range(0, len(X), 7)]
+
+    def gen():
+        yield from batches
+    for data in (batches, gen(), ((b, b[:, :1]) for b in batches)):
+        f = layers.Normalization()
+        f.adapt(data)
+        np.testing.assert_allclose(f.get_weights()[0], k.get_weights()[0], rtol=1e-5,
+                                   atol=1e-6)
+        np.testing.assert_allclose(f.get_weights()[1], k.get_weights()[1], rtol=1e-5)
+        assert f.get_weights()[2] == k.get_weights()[2] == 0     # (Keras never counts)
+
+
+def test_normalization_given_mean_and_variance_and_zero_variance(tf_keras):
+    k, f = both(tf_keras, "Normalization", mean=[1.0, 2.0, 0.0, -1.0],
+                variance=[4.0, 0.0, 1e-20, 9.0])
+    np.testing.assert_allclose(f(X), np.asarray(k(X)), rtol=2e-6)
+    assert f.weights == [] and k.weights == []
+    # A constant feature adapted: variance 0 divides by epsilon (1e-7) in both.
+    x = X.copy()
+    x[:, 1] = 3.0
+    k, f = both(tf_keras, "Normalization")
+    k.adapt(x)
+    f.adapt(x)
+    # (atol: fastnn subtracts the mean in float64, Keras in float32 with its rounding)
+    np.testing.assert_allclose(f(x + 1e-3), np.asarray(k(x + 1e-3)), rtol=1e-5, atol=1e-6)
+
+
+def test_normalization_three_d_axis_keeps_per_position_stats(tf_keras):
+    x = _rng.normal(size=(10, 3, 5)).astype(np.float32) * 4 + 1
+    for axis in (-1, 1, (1, 2), None):
+        k, f = both(tf_keras, "Normalization", axis=axis)
+        k.adapt(x)
+        f.adapt(x)
+        np.testing.assert_allclose(f(x), np.asarray(k(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_normalization_bad_arguments():
+    with pytest.raises(ValueError, match="both `mean` and `variance`"):
+        layers.Normalization(mean=1.0)
+    with pytest.raises(ValueError, match="same shape"):
+        layers.Normalization(mean=[1.0, 2.0], variance=[1.0])
+    f = layers.Normalization()
+    f.adapt(X)
+    with pytest.raises(ValueError, match="incompatible shape"):
+        f.adapt(X[:, :3])
+    with pytest.raises(ValueError, match="empty iterable"):
+        layers.Normalization().adapt(iter([]))
+
+
+def _regression(lib, first):
+    return lib.Sequential([lib.Input((4,)), first, lib.layers.Dense(5, activation="relu"),
+                           lib.layers.Dense(1)])
+
+
+@pytest.mark.parametrize("layer", ["Normalization", "Rescaling", "NormalizationInvert"])
+def test_models_with_numeric_preprocessing_train_as_keras(tf_keras, layer):
+    def first(lib):
+        if layer == "Rescaling":
+            return lib.layers.Rescaling([0.5, 0.1, 4.0, -0.3], offset=0.25)
+        norm = lib.layers.Normalization(invert=layer == "NormalizationInvert")
+        norm.adapt(X)
+        return norm
+    tf_keras.utils.set_random_seed(3)
+    km, fm = _regression(tf_keras, first(tf_keras)), _regression(fastnn, first(fastnn))
+    fm.set_weights(km.get_weights())
+    for model, lib in ((km, tf_keras), (fm, fastnn)):
+        model.compile(optimizer=lib.optimizers.SGD(0.01), loss="mse")
+    kw = {"batch_size": 8, "epochs": 3, "shuffle": False, "verbose": 0}
+    hk, hf = km.fit(X, Y, **kw).history, fm.fit(X, Y, **kw).history
+    np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
+    for kw_, fw in zip(km.get_weights(), fm.get_weights()):
+        np.testing.assert_allclose(fw, kw_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fm.predict(X, verbose=0), km.predict(X, verbose=0),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_normalization_in_a_model_follows_later_adapt_and_set_weights():
+    norm = layers.Normalization()
+    model = fastnn.Sequential([layers.Input((4,)), norm])
+    np.testing.assert_allclose(model.predict(X, verbose=0), X)      # mean 0, variance 1
+    norm.adapt(X)
+    expected = (X - X.mean(0)) / X.std(0)
+    np.testing.assert_allclose(model.predict(X, verbose=0), expected, rtol=1e-4, atol=1e-5)
+    norm.set_weights([np.zeros(4), np.full(4, 4.0), np.array(3)])
+    np.testing.assert_allclose(model.predict(X, verbose=0), X / 2, rtol=1e-6)
+
+
+def test_preprocessing_weights_are_not_trained():
+    norm = layers.Normalization()
+    norm.adapt(X)
+    before = [w.copy() for w in norm.get_weights()]
+    model = _regression(fastnn, norm)
+    model.compile("adam", "mse")
+    model.fit(X, Y, epochs=2, verbose=0)
+    assert norm.trainable_weights == [] and len(norm.non_trainable_weights) == 3
+    for b, a in zip(before, norm.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_normalization_model_files_both_ways(tf_keras, tmp_path):
+    def build(lib):
+        norm = lib.layers.Normalization()
+        norm.adapt(X)
+        model = _regression(lib, norm)
+        model.compile(optimizer="adam", loss="mse")
+        return model
+    tf_keras.utils.set_random_seed(4)
+    km, fm = build(tf_keras), build(fastnn)
+    fm.set_weights(km.get_weights())
+    fm.save(tmp_path / "f.keras")
+    km.save(tmp_path / "k.keras")
+    from_fastnn = tf_keras.models.load_model(tmp_path / "f.keras")
+    from_keras = fastnn.saving.load_model(tmp_path / "k.keras")
+    expected = km.predict(X, verbose=0)
+    np.testing.assert_allclose(from_fastnn.predict(X, verbose=0), expected, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(from_keras.predict(X, verbose=0), expected, rtol=1e-5,
+                               atol=1e-6)
+
+
+# ---- Rescaling and Reshape ----------------------------------------------------------------
+
+def test_rescaling_matches_keras(tf_keras):
+    for args in ((1 / 255.0,), (1 / 127.5, -1.0), ([1.0, 2.0, 3.0, 4.0], 0.5)):
+        k, f = both(tf_keras, "Rescaling", *args)
+        x = np.round(X * 50)
+        np.testing.assert_allclose(f(x), np.asarray(k(x)), rtol=1e-6, atol=1e-7)
+        kc, kd = plain_config(k.get_config())
+        fc, fd = plain_config(f.get_config())
+        assert fc == kc and fd == kd
+    with pytest.raises(ValueError, match="does not broadcast"):
+        layers.Rescaling([1.0, 2.0])(X)
+
+
+def test_reshape_matches_keras(tf_keras):
+    x = np.arange(24, dtype=np.float32).reshape(2, 12)
+    for target in ((3, 4), (-1, 2), (2, 3, 2)):
+        k, f = both(tf_keras, "Reshape", target)
+        np.testing.assert_array_equal(f(x), np.asarray(k(x)))
+        assert plain_config(f.get_config()) == plain_config(k.get_config())
+    model = fastnn.Sequential([layers.Input((12,)), layers.Reshape((3, 4)), layers.Flatten(),
+                               layers.Dense(2)])
+    assert model.output_shape == (None, 2)
+    with pytest.raises(ValueError, match="total size"):
+        layers.Reshape((5,))(x)
+
+
+# ---- Discretization and CategoryEncoding ---------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["int", "one_hot", "multi_hot", "count"])
+def test_discretization_matches_keras(tf_keras, mode):
+    bounds = [-1.0, 0.0, 0.5, 2.0]
+    k, f = both(tf_keras, "Discretization", bin_boundaries=bounds, output_mode=mode)
+    x = np.concatenate([X[:, :1], [[-1.0], [0.0], [0.5], [2.0]]]).astype(np.float32)
+    x = x if mode != "multi_hot" and mode != "count" else x.reshape(-1, 4)
+    np.testing.assert_array_equal(f(x), np.asarray(k(x)))
+    assert f(x).dtype == np.asarray(k(x)).dtype
+    kc, _ = plain_config(k.get_config())
+    fc, _ = plain_config(f.get_config())
+    assert fc == kc
+
+
+@pytest.mark.parametrize("mode", ["one_hot", "multi_hot", "count"])
+def test_category_encoding_matches_keras(tf_keras, mode):
+    k, f = both(tf_keras, "CategoryEncoding", num_tokens=6, output_mode=mode)
+    x = np.array([[0, 1, 1], [5, 2, 5], [3, 3, 3]]) if mode != "one_hot" else \
+        np.array([[0], [5], [3], [1]])
+    np.testing.assert_array_equal(f(x), np.asarray(k(x)))
+    if mode == "count":
+        w = np.array([[0.5, 1.0, 2.0], [1.0, 1.0, 3.0], [1.0, 1.0, 1.0]])
+        np.testing.assert_allclose(f(x, count_weights=w), np.asarray(k(x, count_weights=w)))
+    assert plain_config(f.get_config()) == plain_config(k.get_config())
+    with pytest.raises(ValueError, match="outside"):
+        f(np.array([[6]]))
+
+
+# ---- IntegerLookup and StringLookup --------------------------------------------------------
+
+WORDS = np.array([["b", "a"], ["c", "b"], ["b", "d"], ["a", "b"], ["e", "c"]])
+
+
+@pytest.mark.parametrize("mode,mask", [("int", None), ("int", ""), ("one_hot", None),
+                                       ("multi_hot", None), ("count", None),
+                                       ("tf_idf", None)])
+def test_string_lookup_adapt_matches_keras(tf_keras, mode, mask):
+    k, f = both(tf_keras, "StringLookup", output_mode=mode, mask_token=mask)
+    k.adapt(WORDS)
+    f.adapt(WORDS)
+    assert f.get_vocabulary() == [str(t) for t in k.get_vocabulary()]
+    assert f.vocabulary_size() == k.vocabulary_size()
+    x = WORDS[:, :1] if mode == "one_hot" else np.array([["a", "zz"], ["", "e"], ["b", "b"]])
+    np.testing.assert_allclose(f(x), np.asarray(k(x)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["int", "one_hot", "multi_hot", "count"])
+def test_integer_lookup_matches_keras(tf_keras, mode):
+    for kwargs in ({"vocabulary": [12, 36, 1138, 42]},
+                   {"vocabulary": [12, 36, 1138, 42], "num_oov_indices": 3},
+                   {"vocabulary": [12, 36, 1138, 42], "mask_token": 0},
+                   {"max_tokens": 4}):
+        if mode != "int" and "mask_token" in kwargs:
+            continue
+        k, f = both(tf_keras, "IntegerLookup", output_mode=mode, **kwargs)
+        data = np.array([[12, 1138, 42], [42, 1000, 36], [36, 12, 12], [7, 7, 7]])
+        if "vocabulary" not in kwargs:
+            k.adapt(data)
+            f.adapt(data)
+        assert f.get_vocabulary() == [int(t) for t in k.get_vocabulary()]
+        x = np.array([[12], [1000], [42], [0], [-5]]) if mode == "one_hot" else data
+        np.testing.assert_array_equal(f(x), np.asarray(k(x)))
+
+
+def test_lookup_invert_matches_keras(tf_keras):
+    vocab = ["a", "b", "c"]
+    k, f = both(tf_keras, "StringLookup", vocabulary=vocab, invert=True)
+    idx = np.array([[1, 3], [0, 2], [7, 1]])
+    assert f(idx).tolist() == [[t.decode() for t in row] for row in np.asarray(k(idx)).tolist()]
+    k, f = both(tf_keras, "IntegerLookup", vocabulary=[5, 9], invert=True)
+    np.testing.assert_array_equal(f(np.array([[0, 1, 2]])), np.asarray(k(np.array([[0, 1, 2]]))))
+
+
+def test_lookup_configs_round_trip_with_keras(tf_keras):
+    pairs = [both(tf_keras, "StringLookup", vocabulary=["x", "y"], output_mode="multi_hot"),
+             both(tf_keras, "IntegerLookup", vocabulary=[3, 5, 7], num_oov_indices=2),
+             both(tf_keras, "StringLookup", vocabulary=["x", "y"], output_mode="tf_idf",
+                  idf_weights=[0.5, 0.25])]
+    for k, f in pairs:
+        kc, kd = plain_config(k.get_config())
+        fc, fd = plain_config(f.get_config())
+        assert fc == kc and fd == kd
+        # Each library rebuilds the other's layer to the same outputs.
+        k2 = type(k).from_config(f.get_config())
+        f2 = type(f).from_config(k.get_config())
+        x = np.array([["x", "q"]]) if isinstance(f, layers.StringLookup) else \
+            np.array([[3, 4]])
+        np.testing.assert_allclose(f2(x), np.asarray(k2(x)))
+
+
+def test_lookup_bad_input():
+    f = layers.StringLookup(vocabulary=["a"])
+    with pytest.raises(ValueError, match="takes string tokens"):
+        f(np.array([[1.0]]))
+    with pytest.raises(ValueError, match="repeated term"):
+        layers.StringLookup(vocabulary=["a", "a"])
+    with pytest.raises(ValueError, match="no vocabulary"):
+        layers.IntegerLookup()(np.array([[1]]))
+    with pytest.raises(ValueError, match="integer tokens"):
+        layers.IntegerLookup(vocabulary=[1])(np.array([[1.5]]))
+    with pytest.raises(ValueError, match="unknown string token 'b'"):
+        layers.StringLookup(vocabulary=["a"], num_oov_indices=0)(np.array([["b"]]))
+
+
+def test_integer_lookup_inside_a_model_matches_keras(tf_keras):
+    def build(lib):
+        return lib.Sequential([
+            lib.Input((2,), dtype="int64"),
+            lib.layers.IntegerLookup(vocabulary=[3, 5, 7, 9], output_mode="multi_hot"),
+            lib.layers.Dense(3, activation="relu"), lib.layers.Dense(1)])
+    x = np.array([[3, 5], [7, 7], [1, 9], [9, 3], [2, 2], [5, 7]])
+    y = np.arange(6, dtype=np.float32)[:, None]
+    tf_keras.utils.set_random_seed(5)
+    km, fm = build(tf_keras), build(fastnn)
+    fm.set_weights(km.get_weights())
+    for model, lib in ((km, tf_keras), (fm, fastnn)):
+        model.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
+    kw = {"batch_size": 3, "epochs": 3, "shuffle": False, "verbose": 0}
+    hk, hf = km.fit(x, y, **kw).history, fm.fit(x, y, **kw).history
+    np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
+    np.testing.assert_allclose(fm.predict(x, verbose=0), km.predict(x, verbose=0), rtol=1e-4,
+                               atol=1e-6)
