@@ -105,6 +105,16 @@ class Normalization(Layer):
             out.append(np.broadcast_to(value, shape))
         return out[0], out[1]
 
+    @property
+    def mean(self) -> np.ndarray | None:
+        """The mean in the inputs' broadcast shape (batch axis of length 1), as Keras's
+        ``layer.mean``; None before the layer is built."""
+        return None if not self.built else np.array(self._statistics()[0], dtype=self.dtype)
+
+    @property
+    def variance(self) -> np.ndarray | None:
+        return None if not self.built else np.array(self._statistics()[1], dtype=self.dtype)
+
     def adapt(self, data) -> None:
         """Compute the mean and (biased) variance of ``data`` per position of ``axis``:
         an array, or any iterable of batches (combined exactly, batch by batch)."""
@@ -112,8 +122,12 @@ class Normalization(Layer):
         shape = (None, *first.shape[1:])
         if not self.built:
             self._maybe_build(shape)
+            if not self._keep_axis:
+                # One mean and variance for everything: the layer takes inputs of any
+                # shape, whatever the shape of the data it was adapted on (as Keras's).
+                self.input_shape_built = None
         else:
-            built = self.input_shape_built
+            built = self.input_shape_built or (None,) * first.ndim
             for d in self._keep_axis:
                 if len(first.shape) != len(built) or first.shape[d] != built[d]:
                     raise ValueError(f"The layer was built with input_shape={built}, but "
@@ -127,15 +141,16 @@ class Normalization(Layer):
         total = 0
         for batch in batches:
             batch = np.asarray(batch, dtype=np.float64)
-            if batch.ndim != len(self.input_shape_built) or any(
-                    batch.shape[d] != self.input_shape_built[d] for d in self._keep_axis):
+            if self._keep_axis and (batch.ndim != len(self._broadcast_shape) or any(
+                    batch.shape[d] != self._broadcast_shape[d] for d in self._keep_axis)):
                 raise ValueError("adapt() yielded a batch with incompatible shape. Expected "
                                  f"{self.input_shape_built}, got {batch.shape}.")
-            n = math.prod(batch.shape[d] for d in self._reduce_axis)
+            reduce = self._reduce_axis if self._keep_axis else tuple(range(batch.ndim))
+            n = math.prod(batch.shape[d] for d in reduce)
             if n == 0:
                 continue
-            mean = batch.mean(axis=self._reduce_axis)
-            var = batch.var(axis=self._reduce_axis)
+            mean = batch.mean(axis=reduce)
+            var = batch.var(axis=reduce)
             # Chan et al.'s pairwise update: the statistics of the union of two sets.
             weight = n / (total + n)
             new_mean = total_mean * (1 - weight) + mean * weight
@@ -159,8 +174,10 @@ class Normalization(Layer):
                  "piece": _NormalizationPiece(self, self.input_shape_built)}]
 
     def _fusable(self, width: int) -> bool:
-        return (not self.invert and self.input_mean is None
-                and self.adapt_mean.value.size == width and len(self._reduce_axis) == 1)
+        """Statistics per feature of flat rows: the keep axes are every sample axis."""
+        return (not self.invert and self.input_mean is None and bool(self._keep_axis)
+                and self._keep_axis == tuple(range(1, len(self._broadcast_shape)))
+                and self.adapt_mean.value.size == width)
 
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)
@@ -174,9 +191,9 @@ class Normalization(Layer):
 class _NormalizationPiece:
     """Keras's formula in NumPy, reading the layer's statistics on every batch."""
 
-    def __init__(self, layer: Normalization, input_shape: tuple):
+    def __init__(self, layer: Normalization, input_shape: tuple | None):
         self.layer = layer
-        self.input_shape = tuple(input_shape)
+        self.input_shape = None if input_shape is None else tuple(input_shape)
         self.variables: list = []
         self.weights: list = []
 
@@ -186,8 +203,11 @@ class _NormalizationPiece:
         mean, var = self.layer._statistics()
         dtype = x.dtype
         mean, var = mean.astype(dtype), var.astype(dtype)
+        if self.layer._keep_axis:
+            xs = x.reshape((rows, *self.input_shape[1:]))
+        else:                   # one mean and variance: the flat rows as they are
+            xs, mean, var = x, mean.reshape(()), var.reshape(())
         scale = np.maximum(np.sqrt(var), dtype.type(_config.epsilon()))
-        xs = x.reshape((rows, *self.input_shape[1:]))
         out = mean + xs * scale if self.layer.invert else (xs - mean) / scale
         out = np.ascontiguousarray(out, dtype=dtype).reshape(rows, -1)
         if not need_grad:
