@@ -318,3 +318,61 @@ def test_integer_lookup_inside_a_model_matches_keras(tf_keras):
     np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
     np.testing.assert_allclose(fm.predict(x, verbose=0), km.predict(x, verbose=0), rtol=1e-4,
                                atol=1e-6)
+
+
+# ---- string inputs in a model ---------------------------------------------------------------
+
+ANIMALS = np.array([["cat"], ["dog"], ["bird"], ["dog"], ["cat"], ["fish"], ["eel"]])
+
+
+def as_tf_strings(x):
+    """TensorFlow's Keras 3 fits and predicts on string tensors, not NumPy string arrays."""
+    import tensorflow as tf
+
+    return tf.constant(x)
+ANIMAL_Y = np.array([0, 1, 2, 1, 0, 2, 2])
+
+
+def _string_model(lib, lookup):
+    return lib.Sequential([lib.Input((1,), dtype="string"), lookup,
+                           lib.layers.Dense(4, activation="relu"),
+                           lib.layers.Dense(3, activation="softmax")])
+
+
+def test_string_inputs_train_like_keras(tf_keras):
+    vocab = ["cat", "dog", "bird", "fish"]
+    tf_keras.utils.set_random_seed(6)
+    km = _string_model(tf_keras, tf_keras.layers.StringLookup(vocabulary=vocab,
+                                                             output_mode="one_hot"))
+    fm = _string_model(fastnn, layers.StringLookup(vocabulary=vocab, output_mode="one_hot"))
+    fm.set_weights(km.get_weights())
+    for model, lib in ((km, tf_keras), (fm, fastnn)):
+        model.compile(optimizer=lib.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    kw = {"batch_size": 3, "epochs": 3, "shuffle": False, "verbose": 0}
+    hk = km.fit(as_tf_strings(ANIMALS), ANIMAL_Y, **kw).history
+    hf = fm.fit(ANIMALS, ANIMAL_Y, **kw).history
+    np.testing.assert_allclose(hf["loss"], hk["loss"], rtol=1e-4)
+    np.testing.assert_allclose(fm.predict(ANIMALS.astype(object), verbose=0),
+                               km.predict(as_tf_strings(ANIMALS), verbose=0),
+                               rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="takes string tokens"):
+        fm.predict(np.array([[1.0]]), verbose=0)
+    with pytest.raises(ValueError, match="start it with a StringLookup"):
+        fastnn.Sequential([layers.Input((1,), dtype="string"), layers.Dense(2)]).predict(
+            ANIMALS, verbose=0)
+
+
+def test_string_model_files_both_ways(tf_keras, tmp_path):
+    lookup = layers.StringLookup(output_mode="multi_hot")
+    lookup.adapt(ANIMALS)
+    fm = _string_model(fastnn, lookup)
+    fm.save(tmp_path / "f.keras")
+    from_fastnn = tf_keras.models.load_model(tmp_path / "f.keras")
+    np.testing.assert_allclose(from_fastnn.predict(as_tf_strings(ANIMALS), verbose=0),
+                               fm.predict(ANIMALS, verbose=0), rtol=1e-5, atol=1e-6)
+    km = _string_model(tf_keras, tf_keras.layers.StringLookup(vocabulary=["dog", "cat"]))
+    km.save(tmp_path / "k.keras")
+    from_keras = fastnn.saving.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(from_keras.predict(ANIMALS, verbose=0),
+                               km.predict(as_tf_strings(ANIMALS), verbose=0), rtol=1e-5,
+                               atol=1e-6)

@@ -59,7 +59,8 @@ class InputLayer(Layer):
         if any(s is not None and s < 1 for s in shape):
             raise ValueError(f"Input shape dimensions must be positive, got {shape}.")
         # Integer and boolean inputs (category ids for IntegerLookup or CategoryEncoding)
-        # reach the engine as floats; the input keeps its dtype for its config.
+        # reach the engine as floats; string inputs go through a Sequential's leading
+        # lookup layers first. The input keeps its dtype for its config.
         self._input_dtype = _integer_dtype(dtype)
         super().__init__(name=name, dtype=None if self._input_dtype else dtype, **kwargs)
         self.shape = shape
@@ -85,9 +86,11 @@ class InputLayer(Layer):
 
 
 def _integer_dtype(dtype) -> str | None:
-    """The name of an integer or boolean ``dtype``, else None."""
+    """The name of an integer or boolean ``dtype`` (or ``"string"``), else None."""
     if dtype is None or isinstance(dtype, dict):
         return None
+    if dtype in ("string", "str", str):
+        return "string"
     try:
         kind = np.dtype(dtype).kind
     except TypeError:
