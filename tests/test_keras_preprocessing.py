@@ -260,6 +260,12 @@ def test_integer_lookup_matches_keras(tf_keras, mode):
         np.testing.assert_array_equal(f(x), np.asarray(k(x)))
 
 
+def test_string_lookup_hashes_unknown_tokens_into_several_slots_as_keras(tf_keras):
+    k, f = both(tf_keras, "StringLookup", vocabulary=["a", "b"], num_oov_indices=5)
+    x = np.array([["a", "zebra", "b", "q"], ["", "longer unknown token", "x" * 70, "é"]])
+    np.testing.assert_array_equal(f(x), np.asarray(k(x)))
+
+
 def test_lookup_invert_matches_keras(tf_keras):
     vocab = ["a", "b", "c"]
     k, f = both(tf_keras, "StringLookup", vocabulary=vocab, invert=True)
@@ -376,3 +382,50 @@ def test_string_model_files_both_ways(tf_keras, tmp_path):
     np.testing.assert_allclose(from_keras.predict(ANIMALS, verbose=0),
                                km.predict(as_tf_strings(ANIMALS), verbose=0), rtol=1e-5,
                                atol=1e-6)
+
+
+# ---- Hashing ---------------------------------------------------------------------------------
+
+def test_fingerprints_match_tensorflow(tf_keras):
+    import tensorflow as tf
+
+    from fastnn.layers.preprocessing._fingerprints import fingerprint64, siphash24
+
+    rng = np.random.default_rng(8)
+    # Every length class of FarmHash (0-16, 17-32, 33-64, and the 64-byte loop).
+    data = [rng.bytes(n) for n in [*range(70), 127, 128, 129, 200, 1000]]
+    expected = [int.from_bytes(bytes(row), "little") for row in
+                tf.fingerprint(tf.constant(data), method="farmhash64").numpy()]
+    assert [fingerprint64(d) for d in data] == expected
+    buckets = 2**31 - 1
+    strong = tf.strings.to_hash_bucket_strong(tf.constant(data), buckets, key=[7, 2**62 + 5])
+    assert [siphash24((7, 2**62 + 5), d) % buckets for d in data] == strong.numpy().tolist()
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"salt": 133}, {"salt": [1, 2**40]},
+                                    {"mask_value": "b"}, {"output_mode": "multi_hot"},
+                                    {"output_mode": "count", "salt": 9}])
+def test_hashing_matches_keras(tf_keras, kwargs):
+    k, f = both(tf_keras, "Hashing", num_bins=7, **kwargs)
+    words = np.array([["a", "b", "hello"], ["b", "b", "a much longer token than sixteen"]])
+    np.testing.assert_array_equal(f(words), np.asarray(k(words)))
+    ints = np.array([[1, 2, 12345], [-7, 0, 2**40]])
+    if "mask_value" not in kwargs:          # (a string mask is for string inputs)
+        np.testing.assert_array_equal(f(ints), np.asarray(k(ints)))
+    kc, kd = plain_config(k.get_config())
+    fc, fd = plain_config(f.get_config())
+    assert fc == kc and fd == kd
+    with pytest.raises(ValueError, match="strings or integers"):
+        f(np.array([[0.5]]))
+
+
+def test_hashing_inside_a_model_matches_keras(tf_keras):
+    def build(lib):
+        return lib.Sequential([lib.Input((2,), dtype="int64"),
+                               lib.layers.Hashing(num_bins=5, output_mode="multi_hot"),
+                               lib.layers.Dense(1)])
+    tf_keras.utils.set_random_seed(9)
+    km, fm = build(tf_keras), build(fastnn)
+    fm.set_weights(km.get_weights())
+    x = np.array([[3, 5], [70, 7], [1, 9], [9999, 3]])
+    np.testing.assert_allclose(fm.predict(x, verbose=0), km.predict(x, verbose=0), rtol=1e-6)

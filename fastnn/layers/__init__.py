@@ -29,6 +29,7 @@ from fastnn.layers.preprocessing import (  # noqa: F401 (the classes are exporte
     PREPROCESSING_LAYERS,
     CategoryEncoding,
     Discretization,
+    Hashing,
     IntegerLookup,
     Normalization,
     Rescaling,

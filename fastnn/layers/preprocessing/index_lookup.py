@@ -293,8 +293,8 @@ class IntegerLookup(_IndexLookup):
 
 class StringLookup(_IndexLookup):
     """Map string tokens to indices (or back, ``invert=True``); see the module's notes for
-    the index layout. fastnn keeps one out-of-vocabulary slot for strings (Keras hashes
-    into several with FarmHash)."""
+    the index layout. With ``num_oov_indices > 1`` an unknown string goes to slot
+    ``Fingerprint64(token) mod num_oov_indices`` (FarmHash, as Keras's)."""
 
     _token_kind = "string"
 
@@ -305,10 +305,6 @@ class StringLookup(_IndexLookup):
             value = kwargs.pop(key, None)
             if value not in (None, "floormod"):
                 raise ValueError(f"fastnn's StringLookup does not support {key}={value!r}.")
-        if num_oov_indices > 1:
-            raise ValueError("fastnn's StringLookup supports num_oov_indices of 0 or 1 "
-                             f"(Keras hashes unknown strings into several slots with "
-                             f"FarmHash); received num_oov_indices={num_oov_indices}.")
         if isinstance(vocabulary, str):
             raise ValueError("fastnn's StringLookup takes the vocabulary as a list, not a "
                              "file path.")
@@ -330,6 +326,11 @@ class StringLookup(_IndexLookup):
             return np.vectorize(self._key, otypes=[str])(x)
         raise ValueError(f"Layer '{self.name}' (StringLookup) takes string tokens; received "
                          f"an array of dtype {x.dtype}.")
+
+    def _oov_bucket(self, token) -> int:
+        from fastnn.layers.preprocessing._fingerprints import fingerprint64
+
+        return fingerprint64(str(token).encode(self.encoding)) % self.num_oov_indices
 
     def _array_dtype(self, vocab):
         return str
