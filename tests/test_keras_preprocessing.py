@@ -429,3 +429,26 @@ def test_hashing_inside_a_model_matches_keras(tf_keras):
     fm.set_weights(km.get_weights())
     x = np.array([[3, 5], [70, 7], [1, 9], [9999, 3]])
     np.testing.assert_allclose(fm.predict(x, verbose=0), km.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_keras_files_with_adapted_vocabularies_load(tf_keras, tmp_path):
+    """Keras writes an adapted vocabulary as an asset file, not in the config."""
+    k_lookup = tf_keras.layers.StringLookup(output_mode="one_hot")
+    k_lookup.adapt(ANIMALS)
+    tf_keras.utils.set_random_seed(10)
+    km = _string_model(tf_keras, k_lookup)
+    km.save(tmp_path / "k.keras")
+    fm = fastnn.saving.load_model(tmp_path / "k.keras")
+    assert fm.layers[0].get_vocabulary() == k_lookup.get_vocabulary()
+    np.testing.assert_allclose(fm.predict(ANIMALS, verbose=0),
+                               km.predict(as_tf_strings(ANIMALS), verbose=0), rtol=1e-5,
+                               atol=1e-6)
+    k_ints = tf_keras.layers.IntegerLookup(output_mode="multi_hot")
+    k_ints.adapt(np.array([[3, 5], [5, 9], [9, 9]]))
+    km = tf_keras.Sequential([tf_keras.Input((2,), dtype="int64"), k_ints,
+                              tf_keras.layers.Dense(1)])
+    km.save(tmp_path / "ki.keras")
+    fm = fastnn.saving.load_model(tmp_path / "ki.keras")
+    x = np.array([[3, 9], [4, 5]])
+    np.testing.assert_allclose(fm.predict(x, verbose=0), km.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-6)

@@ -25,8 +25,12 @@ class _IndexLookup(NumpyLayer):
 
     def __init__(self, max_tokens, num_oov_indices, mask_token, oov_token, vocabulary,
                  idf_weights, invert, output_mode, pad_to_max_tokens, sparse, **kwargs):
-        kwargs.pop("vocabulary_size", None)     # Keras writes it; it follows the vocabulary
+        # Keras writes the size of an adapted vocabulary into the config and the vocabulary
+        # itself into an asset that is read after the model is built: the size shapes the
+        # layer's output until then.
+        declared = kwargs.pop("vocabulary_size", None)
         super().__init__(**kwargs)
+        self._declared_size = declared if vocabulary is None else None
         if max_tokens is not None and max_tokens <= 1:
             raise ValueError("If set, `max_tokens` must be greater than 1. Received: "
                              f"max_tokens={max_tokens}")
@@ -107,6 +111,12 @@ class _IndexLookup(NumpyLayer):
         self._set_tokens(tokens)
 
     def _set_tokens(self, tokens: list) -> None:
+        declared = self._declared_size
+        if declared and self.output_mode != "int" and \
+                len(tokens) + self._token_start() != declared:
+            raise ValueError(f"Layer '{self.name}' was configured for a vocabulary of "
+                             f"{declared} entries; received {len(tokens) + self._token_start()}.")
+        self._declared_size = None
         self._vocab = list(tokens)
         start = self._token_start()
         self._table = {t: i + start for i, t in enumerate(self._vocab)}
@@ -123,6 +133,8 @@ class _IndexLookup(NumpyLayer):
     def _depth(self) -> int:
         if self.pad_to_max_tokens and self.max_tokens is not None:
             return int(self.max_tokens)
+        if not self._vocab and self._declared_size:
+            return int(self._declared_size)
         return self.vocabulary_size()
 
     # ---- adapt ---------------------------------------------------------------------------
