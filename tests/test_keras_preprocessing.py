@@ -210,6 +210,27 @@ def test_discretization_matches_keras(tf_keras, mode):
     assert fc == kc
 
 
+@pytest.mark.parametrize("n,num_bins,epsilon", [(10, 3, 0.01), (50, 4, 0.01),
+                                                 (1000, 5, 0.01), (3000, 7, 0.05)])
+def test_discretization_adapt_matches_keras(tf_keras, n, num_bins, epsilon):
+    x = np.random.default_rng(n).normal(size=(n, 2)).astype(np.float32)
+    batches = [x[i:i + 128] for i in range(0, n, 128)]
+    for data in (x, batches):
+        k, f = both(tf_keras, "Discretization", num_bins=num_bins, epsilon=epsilon)
+        k.adapt(data)
+        f.adapt(data)
+        assert f.bin_boundaries == list(k.bin_boundaries)
+        np.testing.assert_array_equal(f(x), np.asarray(k(x)))
+    # The adapted layer's config rebuilds it in each library.
+    k2 = type(k).from_config(f.get_config())
+    f2 = type(f).from_config(k.get_config())
+    np.testing.assert_array_equal(f2(x), np.asarray(k2(x)))
+    with pytest.raises(ValueError, match="call `adapt"):
+        layers.Discretization(num_bins=3)(x)
+    with pytest.raises(ValueError, match="Both `num_bins` and `bin_boundaries`"):
+        layers.Discretization(num_bins=3, bin_boundaries=[0.0])
+
+
 @pytest.mark.parametrize("mode", ["one_hot", "multi_hot", "count"])
 def test_category_encoding_matches_keras(tf_keras, mode):
     k, f = both(tf_keras, "CategoryEncoding", num_tokens=6, output_mode=mode)
