@@ -473,3 +473,27 @@ def test_keras_files_with_adapted_vocabularies_load(tf_keras, tmp_path):
     x = np.array([[3, 9], [4, 5]])
     np.testing.assert_allclose(fm.predict(x, verbose=0), km.predict(x, verbose=0), rtol=1e-5,
                                atol=1e-6)
+
+
+def test_functional_model_with_numeric_and_category_inputs(tf_keras, tmp_path):
+    ids = np.random.default_rng(11).integers(0, 6, size=(len(X), 1))
+
+    def build(lib):
+        numbers = lib.Input((4,), name="numbers")
+        category = lib.Input((1,), dtype="int64", name="category")
+        norm = lib.layers.Normalization()
+        norm.adapt(X)
+        lookup = lib.layers.IntegerLookup(vocabulary=[1, 2, 3], output_mode="one_hot")
+        joined = lib.layers.Concatenate()([norm(numbers), lookup(category)])
+        return lib.Model([numbers, category], lib.layers.Dense(1)(joined))
+    tf_keras.utils.set_random_seed(12)
+    km, fm = build(tf_keras), build(fastnn)
+    fm.set_weights(km.get_weights())
+    expected = km.predict([X, ids], verbose=0)
+    np.testing.assert_allclose(fm.predict([X, ids], verbose=0), expected, rtol=1e-5, atol=1e-6)
+    fm.save(tmp_path / "f.keras")
+    km.save(tmp_path / "k.keras")
+    np.testing.assert_allclose(tf_keras.models.load_model(tmp_path / "f.keras").predict(
+        [X, ids], verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fastnn.saving.load_model(tmp_path / "k.keras").predict(
+        [X, ids], verbose=0), expected, rtol=1e-5, atol=1e-6)
