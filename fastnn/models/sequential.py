@@ -161,7 +161,7 @@ class Sequential(Model):
     def _front(self) -> list[Layer]:
         """The leading layers that map string inputs (``Input(dtype="string")``) in NumPy
         before the engine runs the rest (StringLookup, then any other lookups)."""
-        if self._input_layer is None or self._input_layer.dtype != "string":
+        if self._input_layer is None or self._input_layer._input_dtype != "string":
             return []
         front = []
         for layer in self._layers:
@@ -230,11 +230,11 @@ class Sequential(Model):
             self._ensure_plan()
             return xs
         plan = self._ensure_plan()
+        if self._input_layer._input_dtype != "string":      # (the hot path of predict)
+            return _data.prepare_x(x, tuple(self._input_layer.shape), plan.dtype, first)
         front = self._front()
-        if front:
-            x = self._map_strings(x, front)
-        return _data.prepare_x(x, self._input_shapes()[0], plan.dtype,
-                               self._layers[len(front)].name if front else first)
+        return _data.prepare_x(self._map_strings(x, front), self._input_shapes()[0],
+                               plan.dtype, self._layers[len(front)].name)
 
     def _map_strings(self, x, front: list[Layer]) -> np.ndarray:
         """String inputs through the leading lookup layers, in NumPy."""
