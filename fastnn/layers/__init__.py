@@ -25,14 +25,25 @@ from fastnn.layers.merging import (  # noqa: F401 (the classes are exported thro
     subtract,
 )
 from fastnn.layers.normalization import BatchNormalization, LayerNormalization
+from fastnn.layers.preprocessing import (  # noqa: F401 (the classes are exported through _LAYERS)
+    PREPROCESSING_LAYERS,
+    CategoryEncoding,
+    Discretization,
+    Hashing,
+    IntegerLookup,
+    Normalization,
+    Rescaling,
+    StringLookup,
+)
 from fastnn.layers.python_layers import Lambda
 from fastnn.layers.regularization import Dropout, GaussianDropout, GaussianNoise
+from fastnn.layers.reshaping import Reshape
 
 _LAYERS = {
     cls.__name__: cls
     for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Flatten, GaussianDropout,
                 GaussianNoise, InputLayer, Lambda, LayerNormalization, LeakyReLU, PReLU, ReLU,
-                Softmax, *MERGE_LAYERS)
+                Softmax, Reshape, *MERGE_LAYERS, *PREPROCESSING_LAYERS)
 }
 _REGISTRY = Registry("layer", _LAYERS, module="keras.layers")
 

@@ -58,7 +58,11 @@ class InputLayer(Layer):
         shape = _shape_tuple(shape)
         if any(s is not None and s < 1 for s in shape):
             raise ValueError(f"Input shape dimensions must be positive, got {shape}.")
-        super().__init__(name=name, dtype=dtype, **kwargs)
+        # Integer and boolean inputs (category ids for IntegerLookup or CategoryEncoding)
+        # reach the engine as floats; string inputs go through a Sequential's leading
+        # lookup layers first. The input keeps its dtype for its config.
+        self._input_dtype = _integer_dtype(dtype)
+        super().__init__(name=name, dtype=None if self._input_dtype else dtype, **kwargs)
         self.shape = shape
         self.batch_size = batch_size
         self.optional = optional
@@ -72,9 +76,26 @@ class InputLayer(Layer):
     def batch_shape(self) -> tuple:
         return (self.batch_size, *self.shape)
 
+    @property
+    def dtype(self) -> str:
+        return self._input_dtype or super().dtype
+
     def get_config(self) -> dict[str, Any]:
         return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": False,
                 "name": self.name, "optional": self.optional}
+
+
+def _integer_dtype(dtype) -> str | None:
+    """The name of an integer or boolean ``dtype`` (or ``"string"``), else None."""
+    if dtype is None or isinstance(dtype, dict):
+        return None
+    if dtype in ("string", "str", str):
+        return "string"
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:
+        return None
+    return str(np.dtype(dtype)) if kind in "iub" else None
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,

@@ -158,12 +158,32 @@ class Sequential(Model):
 
     # ---- the graph: a chain ---------------------------------------------------------
 
+    def _front(self) -> list[Layer]:
+        """The leading layers that map string inputs (``Input(dtype="string")``) in NumPy
+        before the engine runs the rest (StringLookup, then any other lookups)."""
+        if self._input_layer is None or self._input_layer._input_dtype != "string":
+            return []
+        front = []
+        for layer in self._layers:
+            if not hasattr(layer, "_transform"):
+                break
+            front.append(layer)
+        if not front:
+            raise ValueError(
+                f"Sequential model '{self.name}' takes string inputs, but its first layer "
+                f"'{self._layers[0].name if self._layers else '?'}' does not map strings to "
+                "numbers; start it with a StringLookup layer.")
+        return front
+
     def _input_shapes(self) -> list[tuple]:
-        return [tuple(self._input_layer.shape)]
+        shape = self._input_layer.batch_shape
+        for layer in self._front():
+            shape = layer.compute_output_shape(shape)
+        return [tuple(shape[1:])]
 
     def _emit(self, builder, inputs):
         value = inputs[0]
-        for layer in self._layers:
+        for layer in self._layers[len(self._front()):]:
             value = builder.call(layer, [value], False)[0]
         return [value]
 
@@ -210,7 +230,26 @@ class Sequential(Model):
             self._ensure_plan()
             return xs
         plan = self._ensure_plan()
-        return _data.prepare_x(x, tuple(self._input_layer.shape), plan.dtype, first)
+        if self._input_layer._input_dtype != "string":      # (the hot path of predict)
+            return _data.prepare_x(x, tuple(self._input_layer.shape), plan.dtype, first)
+        front = self._front()
+        return _data.prepare_x(self._map_strings(x, front), self._input_shapes()[0],
+                               plan.dtype, self._layers[len(front)].name)
+
+    def _map_strings(self, x, front: list[Layer]) -> np.ndarray:
+        """String inputs through the leading lookup layers, in NumPy."""
+        from fastnn.layers.preprocessing._base import _as_array
+
+        arr = _as_array(x, "x")
+        expected = tuple(self._input_layer.shape)
+        if arr.ndim == len(expected) and arr.ndim >= 1:
+            arr = arr[:, None] if expected == (1,) else arr     # a 1-D column of strings
+        if tuple(arr.shape[1:]) != expected:
+            raise ValueError(f"Model '{self.name}' expects inputs of shape "
+                             f"{self._input_layer.batch_shape}; received shape {arr.shape}.")
+        for layer in front:
+            arr = layer._transform(arr)
+        return arr
 
     def _unbuild_from_data(self) -> None:
         """Undo a lazy build from data (used when the call that triggered it fails)."""

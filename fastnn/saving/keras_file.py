@@ -22,7 +22,7 @@ import h5py
 
 from fastnn import _random
 from fastnn.layers.base import value_budget
-from fastnn.saving import archive, model_config, object_registration, weights_h5
+from fastnn.saving import archive, assets, model_config, object_registration, weights_h5
 from fastnn.saving.atomic import atomic_path
 
 # The Keras release whose file format fastnn writes.
@@ -193,6 +193,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
                          "build it to load its weights.")
     weights = _read_weights_entry(filepath, model)
     _read_weights_bytes(weights, filepath, model, include_optimizer=compile and model.compiled)
+    with _reading(filepath, "the model file"), zipfile.ZipFile(filepath) as z:
+        assets.read_vocabularies(z, model, filepath)
     return model
 
 
