@@ -2,6 +2,7 @@
 batch and accumulated over several update_state calls, with and without sample weights;
 direct calls; their state variables; configs and registry names; bad arguments."""
 
+import importlib
 import warnings
 
 import numpy as np
@@ -265,3 +266,67 @@ def test_bad_arguments_and_inputs():
         M.PrecisionAtRecall(0.5, num_thresholds=0)
     with pytest.raises(ValueError, match="class_id"):
         M.RecallAtPrecision(0.5, class_id=1).update_state([1, 0], [0.3, 0.2])
+
+
+# --- the existing metrics the issue lists, beyond test_keras_metrics.py -----------------------
+
+
+def test_mean_metric_wrapper_matches_keras(tf_keras):
+    rng = np.random.default_rng(11)
+    y, p, w = batches("binary", rng)[0]
+    for module, fn_name, kwargs in (("losses", "mean_squared_error", {}),
+                                    ("metrics", "binary_accuracy", {"threshold": 0.3})):
+        ours = M.MeanMetricWrapper(getattr(M, fn_name), name="w", **kwargs)
+        # (keras 3's own modules: tf.keras leaves these function names out)
+        keras_fn = getattr(importlib.import_module(f"keras.{module}"), fn_name)
+        theirs = tf_keras.metrics.MeanMetricWrapper(keras_fn, name="w", **kwargs)
+        for sample_weight in (None, w):
+            ours.update_state(y, p, sample_weight=sample_weight)
+            theirs.update_state(y, p, sample_weight=sample_weight)
+            np.testing.assert_allclose(ours.result(), theirs.result(), **TOL)
+        assert ours.get_config() == theirs.get_config()
+        # Each reads the other's config.
+        again = M.MeanMetricWrapper.from_config(theirs.get_config())
+        assert again.get_config() == ours.get_config()
+        back = tf_keras.metrics.MeanMetricWrapper.from_config(ours.get_config())
+        assert back.get_config() == theirs.get_config()
+
+
+@pytest.mark.parametrize("cls", ["TruePositives", "FalsePositives", "TrueNegatives",
+                                 "FalseNegatives"])
+def test_confusion_counts_with_threshold_lists_match_keras(tf_keras, cls):
+    rng = np.random.default_rng(12)
+    # An evenly spread list takes Keras's bucketing path; an uneven one the general path.
+    for thresholds in ([0.0, 0.25, 0.5, 0.75, 1.0], [0.9, 0.1, 0.5]):
+        ours = getattr(M, cls)(thresholds=thresholds)
+        theirs = getattr(tf_keras.metrics, cls)(thresholds=thresholds)
+        seen = 0.0
+        for y, p, w in batches("binary", rng):
+            ours.update_state(y, p, sample_weight=w)
+            theirs.update_state(y, p, sample_weight=w)
+            seen += w.sum()
+            # Keras keeps these weighted counts as float32 differences of running sums, so
+            # its values carry absolute errors of float32's resolution at the total weight.
+            np.testing.assert_allclose(ours.result(), theirs.result(), rtol=1e-5,
+                                       atol=1e-5 * seen)
+        assert ours.result().shape == (len(thresholds),)
+
+
+def test_new_metrics_are_maximized_by_early_stopping_auto(tf_keras):
+    import operator
+
+    import fastnn
+
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (x[:, :1] > 0).astype(np.float32)
+    for cls, kwargs in (("F1Score", {"average": "micro", "threshold": 0.5}),
+                        ("BinaryIoU", {}), ("PrecisionAtRecall", {"recall": 0.5})):
+        assert getattr(tf_keras.metrics, cls)(**kwargs)._direction == "up"    # the reference
+        model = fastnn.Sequential([fastnn.Input((3,)),
+                                   fastnn.layers.Dense(1, activation="sigmoid")])
+        model.compile("sgd", "binary_crossentropy",
+                      metrics=[getattr(M, cls)(name="m", **kwargs)])
+        stop = fastnn.callbacks.EarlyStopping(monitor="val_m", patience=5)
+        model.fit(x, y, epochs=2, validation_data=(x, y), callbacks=[stop], verbose=0)
+        assert stop.monitor_op is operator.gt

@@ -214,8 +214,10 @@ class MeanMetricWrapper(Mean):
     """The mean of a per-sample function ``fn(y_true, y_pred, **kwargs)`` over every sample
     seen (a loss function, an accuracy function or your own)."""
 
-    def __init__(self, fn: Callable | str, name=None, dtype=None, **kwargs):
+    def __init__(self, fn: Callable | str | dict, name=None, dtype=None, **kwargs):
         super().__init__(name=name, dtype=dtype)
+        if isinstance(fn, dict) and fn.get("class_name") == "function":
+            fn = fn["config"]      # Keras's serialized function: found again by its name
         self._fn = _function(fn) if isinstance(fn, str) else fn
         self._fn_kwargs = kwargs
 
@@ -236,8 +238,10 @@ class MeanMetricWrapper(Mean):
         super().update_state(values, sample_weight)
 
     def get_config(self) -> dict:
-        fn = getattr(self._fn, "__name__", self._fn)
-        return {"fn": fn, **super().get_config(), **self._fn_kwargs}
+        # The function as Keras 3 serializes one: by name, in a "function" record.
+        fn = {"module": "builtins", "class_name": "function",
+              "config": getattr(self._fn, "__name__", self._fn), "registered_name": "function"}
+        return {**super().get_config(), "fn": fn, **self._fn_kwargs}
 
 
 class BuiltinWrapper(MeanMetricWrapper):
