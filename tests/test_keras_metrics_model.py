@@ -160,3 +160,20 @@ def test_model_metrics_without_compiled_metrics_and_with_several_outputs(tf_kera
     assert _listing(ours) == _listing(theirs)
     _assert_logs_equal(ours.get_metrics_result(), theirs.get_metrics_result())
     assert list(ours.get_metrics_result()) == list(theirs.get_metrics_result())
+
+
+def test_compiled_new_metrics_survive_keras_files_both_ways(tf_keras, tmp_path):
+    rng = np.random.default_rng(6)
+    x, y, _ = _data(rng, n=30, d=4)
+    model = fastnn.Sequential([fastnn.Input((4,)), fastnn.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "categorical_crossentropy",
+                  metrics=[M.F1Score(average="macro"), M.OneHotMeanIoU(3),
+                           M.PrecisionAtRecall(0.5, class_id=1), "f1_score"])
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "ours.keras")
+    theirs = tf_keras.models.load_model(tmp_path / "ours.keras")
+    expected = theirs.evaluate(x, y, verbose=0, return_dict=True)
+    _assert_logs_equal(model.evaluate(x, y, verbose=0, return_dict=True), expected)
+    theirs.save(tmp_path / "theirs.keras")
+    again = fastnn.models.load_model(tmp_path / "theirs.keras")
+    _assert_logs_equal(again.evaluate(x, y, verbose=0, return_dict=True), expected)
