@@ -78,6 +78,36 @@ def _basic_regression(out):
     assert mae["reloaded"] == mae["dnn_model"]
 
 
+def _tf_imbalanced(out):
+    # The careful output bias starts near the base rate's loss, far below a random bias's.
+    first, careful = (float(v) for v in re.findall(r"^Loss: ([\d.]+)$", out, flags=re.MULTILINE))
+    assert careful < 0.1 < first
+    zero = re.search(r"^Zero bias val_loss after 20 epochs: ([\d.]+)$", out, flags=re.MULTILINE)
+    bias = re.search(r"^Careful bias val_loss after 20 epochs: ([\d.]+)$", out, flags=re.MULTILINE)
+    assert float(bias[1]) < float(zero[1])
+    scores = {m[0]: (float(m[1]), float(m[2]), float(m[3])) for m in re.findall(
+        r"^(\w+) test AUC: ([\d.]+)  PR AUC: ([\d.]+)  recall: ([\d.]+)$", out,
+        flags=re.MULTILINE)}
+    assert sorted(scores) == ["Baseline", "Resampled", "Weighted"]
+    assert all(auc > 0.95 for auc, _, _ in scores.values())
+    # Class weights and oversampling trade precision for recall, as in the tutorial.
+    assert scores["Weighted"][2] >= max(0.8, scores["Baseline"][2])
+    assert scores["Resampled"][2] >= max(0.8, scores["Baseline"][2])
+    assert "Restoring model weights from the end of the best epoch" in out
+
+
+def _keras_imbalanced(out):
+    assert re.search(r"^Number of positive samples in training data: \d+ \(0\.\d\d% of total\)$",
+                     out, flags=re.MULTILINE)
+    last = out.split("Epoch 30/30\n")[1].splitlines()[0]
+    logs = dict(item.split(": ") for item in last.split(" - ")[3:])
+    assert sorted(logs) == sorted(["fn", "fp", "tn", "tp", "precision", "recall", "loss"]
+                                  + [f"val_{k}" for k in ("fn", "fp", "tn", "tp", "precision",
+                                                          "recall", "loss")])
+    assert float(logs["val_recall"]) >= 0.6
+    assert float(logs["val_tp"]) + float(logs["val_fn"]) > 0
+
+
 CHECKS = {
     "tutorial_build_models.py": _two_models,
     "tutorial_train_predict.py": _accuracy_at_least(0.88),
@@ -89,10 +119,12 @@ CHECKS = {
     "scikeras_user_script.py": _scikeras_script,
     "keras_sklearn_wrappers.py": _keras_wrappers,
     "tf_basic_regression.py": _basic_regression,
+    "tf_imbalanced_data.py": _tf_imbalanced,
+    "keras_imbalanced_classification.py": _keras_imbalanced,
 }
 NEEDS_SKLEARN = {"keras_mlp_digits.py", "sklearn_grid_search.py", "keras_guide_functional_api.py",
                  "keras_guide_training_multi_io.py", "scikeras_user_script.py",
-                 "keras_sklearn_wrappers.py"}
+                 "keras_sklearn_wrappers.py", "tf_imbalanced_data.py"}
 # The wrapper examples are the original scripts with only their imports changed: each
 # marked line, put back, leaves no fastnn in the script.
 ORIGINAL_IMPORTS = {

@@ -285,3 +285,18 @@ def test_automatic_names(tf_keras):
     tf_keras.backend.clear_session()
     keras_names = [tf_keras.layers.LeakyReLU().name, tf_keras.layers.PReLU().name]
     assert keras_names == names[4:6]
+
+
+def test_initializer_none_is_glorot_uniform_as_keras(tf_keras):
+    # TensorFlow's imbalanced-data tutorial passes Dense(bias_initializer=None): Keras 3 then
+    # draws the weight with glorot_uniform (limit sqrt(6 / (fan_in + fan_out))), keeping None
+    # in the config; fastnn failed with "'NoneType' object is not callable".
+    ours = layers.Dense(500, bias_initializer=None)
+    ours.build((None, 3))
+    theirs = tf_keras.layers.Dense(500, bias_initializer=None)
+    theirs.build((None, 3))
+    bias = ours.bias.numpy()
+    limit = np.sqrt(6 / (500 + 500))     # a 1-D weight's fans are both its length
+    assert np.abs(bias).max() <= limit and np.abs(bias).max() > 0.9 * limit
+    assert np.abs(theirs.bias.numpy()).max() <= limit
+    assert ours.get_config()["bias_initializer"] is theirs.get_config()["bias_initializer"] is None

@@ -18,6 +18,10 @@ _UP = frozenset({
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
     "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "AUC", "Precision", "Recall",
     "CosineSimilarity", "R2Score",
+    # F-scores, IoUs and the rates at a threshold (Keras 3 gives them _direction "up")
+    "FBetaScore", "F1Score", "IoU", "BinaryIoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU",
+    "SensitivityAtSpecificity", "SpecificityAtSensitivity", "PrecisionAtRecall",
+    "RecallAtPrecision",
 })
 _DOWN = frozenset({
     "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",

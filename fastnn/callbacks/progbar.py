@@ -6,6 +6,8 @@ import math
 import sys
 import time
 
+import numpy as np
+
 from fastnn.callbacks.base import Callback
 
 _BAR_WIDTH = 20
@@ -13,7 +15,10 @@ _DONE, _TODO, _BOLD, _RESET = "\x1b[32m", "\x1b[37m", "\x1b[1m", "\x1b[0m"
 
 
 def format_value(value: float, verbose: int) -> str:
-    """``.4f`` above 1e-3, ``.4e`` below (verbose=1 compares the absolute value)."""
+    """``.4f`` above 1e-3, ``.4e`` below (verbose=1 compares the absolute value); a vector
+    result (an F1Score per class) shows its mean, as Keras's bar does."""
+    if not isinstance(value, (int, float)):
+        value = float(np.mean(value))
     big = abs(value) > 1e-3 if verbose == 1 else value > 1e-3
     return f"{value:.4f}" if big else f"{value:.4e}"
 

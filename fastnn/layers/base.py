@@ -245,6 +245,11 @@ class Layer:
                                  f"({size:,} values), more than {budget[1]} can hold: the "
                                  "file is corrupt, truncated or hostile.")
             budget[0] -= size
+        if initializer is None:
+            # Keras 3's default for a weight without one (Dense(bias_initializer=None), as
+            # TensorFlow's imbalanced-data tutorial passes): glorot_uniform for floats.
+            is_float = np.dtype(dtype or self.dtype).kind == "f"
+            initializer = "glorot_uniform" if is_float else "zeros"
         init = _initializers.get(initializer)
         value = np.asarray(init(tuple(shape), dtype=dtype or self.dtype), dtype=dtype or self.dtype)
         var = Variable(value, name or f"variable_{len(self._weights)}", f"{self.name}/{name}",

@@ -157,45 +157,48 @@ def updates_per_batch(metric) -> bool:
 
 
 class Sum(Metric):
-    """The (weighted) sum of the values given to ``update_state(values, sample_weight)``."""
+    """The (weighted) sum of the values given to ``update_state(values, sample_weight)``.
+
+    State: the variable ``total`` (as Keras).
+    """
 
     def __init__(self, name="sum", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.reset_state()
-
-    def reset_state(self) -> None:
-        self._total = 0.0
+        self.total = self.add_variable((), "zeros", name="total")
 
     def update_state(self, values, sample_weight=None) -> None:
         values, _ = samplewise(values, sample_weight, self._dtype, np.sum)
-        self._total += float(values.sum(dtype=np.float64))
+        self.total.assign_add(values.sum(dtype=np.float64))
 
     def result(self):
-        return self._value(self._total)
+        return self._value(self.total.value)
 
 
 class Mean(Metric):
     """The (weighted) mean of the values given to ``update_state(values, sample_weight)``:
-    multi-axis values are first averaged per sample, then weighted per sample."""
+    multi-axis values are first averaged per sample, then weighted per sample.
+
+    State: the variables ``total`` and ``count`` (as Keras).
+    """
 
     def __init__(self, name="mean", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.reset_state()
-
-    def reset_state(self) -> None:
-        self._total = 0.0
-        self._count = 0.0
+        self.total = self.add_variable((), "zeros", name="total")
+        self.count = self.add_variable((), "zeros", name="count")
 
     def update_state(self, values, sample_weight=None) -> None:
         values, sample_weight = samplewise(values, sample_weight, self._dtype)
-        self._total += float(values.sum(dtype=np.float64))
+        total = values.sum(dtype=np.float64)
         if sample_weight is not None:
-            self._count += float(sample_weight.sum(dtype=np.float64))
+            count = sample_weight.sum(dtype=np.float64)
         else:
-            self._count += values.shape[0] if values.ndim else 1
+            count = values.shape[0] if values.ndim else 1
+        self.total.assign_add(total)
+        self.count.assign_add(count)
 
     def result(self):
-        return self._value(self._total / self._count if self._count else 0.0)
+        count = float(self.count.value)
+        return self._value(float(self.total.value) / count if count else 0.0)
 
 
 def _function(name: str) -> Callable:
@@ -211,8 +214,10 @@ class MeanMetricWrapper(Mean):
     """The mean of a per-sample function ``fn(y_true, y_pred, **kwargs)`` over every sample
     seen (a loss function, an accuracy function or your own)."""
 
-    def __init__(self, fn: Callable | str, name=None, dtype=None, **kwargs):
+    def __init__(self, fn: Callable | str | dict, name=None, dtype=None, **kwargs):
         super().__init__(name=name, dtype=dtype)
+        if isinstance(fn, dict) and fn.get("class_name") == "function":
+            fn = fn["config"]      # Keras's serialized function: found again by its name
         self._fn = _function(fn) if isinstance(fn, str) else fn
         self._fn_kwargs = kwargs
 
@@ -233,8 +238,10 @@ class MeanMetricWrapper(Mean):
         super().update_state(values, sample_weight)
 
     def get_config(self) -> dict:
-        fn = getattr(self._fn, "__name__", self._fn)
-        return {"fn": fn, **super().get_config(), **self._fn_kwargs}
+        # The function as Keras 3 serializes one: by name, in a "function" record.
+        fn = {"module": "builtins", "class_name": "function",
+              "config": getattr(self._fn, "__name__", self._fn), "registered_name": "function"}
+        return {**super().get_config(), "fn": fn, **self._fn_kwargs}
 
 
 class BuiltinWrapper(MeanMetricWrapper):

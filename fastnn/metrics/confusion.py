@@ -129,6 +129,16 @@ def confusion_counts(
     return tp, fp, tn, fn
 
 
+CELLS = ("true_positives", "false_positives", "true_negatives", "false_negatives")
+
+
+def add_cell_variables(metric, cells, shape) -> None:
+    """The metric's state: one zero variable per confusion cell (by index in CELLS), named
+    and set as attributes as Keras does (``metric.true_positives``, ...)."""
+    for cell in cells:
+        setattr(metric, CELLS[cell], metric.add_variable(shape, "zeros", name=CELLS[cell]))
+
+
 def _divide_no_nan(a, b):
     b = np.asarray(b, dtype=np.float64)
     safe = np.where(b == 0, 1.0, b)
@@ -136,7 +146,10 @@ def _divide_no_nan(a, b):
 
 
 class _PrecisionRecall(Metric):
-    """Shared state of Precision and Recall: counts at each of their thresholds."""
+    """Shared state of Precision and Recall: two confusion cells at each of their
+    thresholds (Precision: tp and fp; Recall: tp and fn, the variables Keras has)."""
+
+    _cells: tuple
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -150,14 +163,10 @@ class _PrecisionRecall(Metric):
         self.top_k = top_k
         self.class_id = class_id
         self._evenly = _is_evenly_spread(self.thresholds)
-        self.reset_state()
-
-    def reset_state(self) -> None:
-        self._counts = np.zeros((4, len(self.thresholds)))
+        add_cell_variables(self, self._cells, (len(self.thresholds),))
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        self._counts += np.stack(
-            confusion_counts(
+        counts = confusion_counts(
                 y_true,
                 y_pred,
                 self.thresholds,
@@ -167,7 +176,8 @@ class _PrecisionRecall(Metric):
                 class_id=self.class_id,
                 evenly=self._evenly,
             )
-        )
+        for cell in self._cells:
+            getattr(self, CELLS[cell]).assign_add(counts[cell])
 
     def _ratio(self, num, den):
         r = _divide_no_nan(num, den)
@@ -186,8 +196,10 @@ class Precision(_PrecisionRecall):
     """tp / (tp + fp) at each threshold (0.5 by default); with ``top_k`` only each row's k
     highest scores can be positive; with ``class_id`` only that column counts."""
 
+    _cells = (0, 1)
+
     def result(self):
-        tp, fp, _, _ = self._counts
+        tp, fp = self.true_positives.value, self.false_positives.value
         return self._ratio(tp, tp + fp)
 
 
@@ -195,14 +207,17 @@ class Recall(_PrecisionRecall):
     """tp / (tp + fn) at each threshold (0.5 by default); ``top_k`` and ``class_id`` as in
     :class:`Precision`."""
 
+    _cells = (0, 3)
+
     def result(self):
-        tp, _, _, fn = self._counts
+        tp, fn = self.true_positives.value, self.false_negatives.value
         return self._ratio(tp, tp + fn)
 
 
 class _ConfusionCount(Metric):
     """The weighted count of one cell of the confusion matrix at each threshold (0.5 by
-    default): a number for one threshold, an array for several (Keras 3)."""
+    default): a number for one threshold, an array for several (Keras 3). State: the
+    variable ``accumulator``, one count per threshold."""
 
     _cell: int       # 0 tp, 1 fp, 2 tn, 3 fn
 
@@ -214,18 +229,17 @@ class _ConfusionCount(Metric):
         self.thresholds = np.atleast_1d(0.5 if thresholds is None else thresholds) \
             .astype(float).tolist()
         self._evenly = _is_evenly_spread(self.thresholds)
-        self.reset_state()
-
-    def reset_state(self) -> None:
-        self._count = np.zeros(len(self.thresholds))
+        self.accumulator = self.add_variable((len(self.thresholds),), "zeros",
+                                             name="accumulator")
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         counts = confusion_counts(y_true, y_pred, self.thresholds, dtype=self._dtype,
                                   sample_weight=sample_weight, evenly=self._evenly)
-        self._count += counts[self._cell]
+        self.accumulator.assign_add(counts[self._cell])
 
     def result(self):
-        return self._value(self._count[0] if len(self.thresholds) == 1 else self._count)
+        count = self.accumulator.value
+        return self._value(count[0] if len(self.thresholds) == 1 else count)
 
     def get_config(self) -> dict:
         return {"thresholds": self.init_thresholds, **super().get_config()}
@@ -325,19 +339,25 @@ class AUC(Metric):
             None if label_weights is None else np.asarray(label_weights, dtype=self._dtype)
         )
         self.from_logits = from_logits
-        self.reset_state()
+        # Keras's four variables, of shape (num_thresholds,) or (num_thresholds, labels);
+        # multi_label without num_labels sizes them at the first update.
+        self._built = not (multi_label and not num_labels)
+        if self._built:
+            self._build(num_labels if multi_label else None)
 
     @property
     def thresholds(self) -> list:
         """Every threshold, the two outer ones (-eps and 1 + eps) included."""
         return list(self._thresholds)
 
+    def _build(self, labels) -> None:
+        cols = () if labels is None else (labels,)
+        add_cell_variables(self, range(4), (self.num_thresholds,) + cols)
+        self._built = True
+
     def reset_state(self) -> None:
-        if self.multi_label and not self.num_labels:
-            self._counts = None  # sized by the first update
-        else:
-            cols = (self.num_labels,) if self.multi_label else ()
-            self._counts = np.zeros((4, self.num_thresholds) + cols)
+        if self._built:
+            super().reset_state()
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         y_pred = np.asarray(y_pred, dtype=self._dtype)
@@ -355,13 +375,15 @@ class AUC(Metric):
                 evenly=self._evenly,
             )
         )
-        if self._counts is None:
-            self._counts = np.zeros_like(counts)
-        if self._counts.shape != counts.shape:
+        if not self._built:
+            self._build(counts.shape[2])
+        if self.true_positives.shape != counts.shape[1:]:
             raise ValueError(
-                f"AUC was built for {self._counts.shape[2:]} labels; got y_pred.shape={y_pred.shape}."
+                f"AUC was built for {self.true_positives.shape[1:]} labels; got "
+                f"y_pred.shape={y_pred.shape}."
             )
-        self._counts += counts
+        for cell, name in enumerate(CELLS):
+            getattr(self, name).assign_add(counts[cell])
 
     def _interpolate_pr(self, tp, fp, fn):
         """Davis & Goadrich (2006): TP and P = TP + FP vary linearly between thresholds, so each
@@ -377,9 +399,9 @@ class AUC(Metric):
         )
 
     def result(self):
-        if self._counts is None:
+        if not self._built:
             return self._value(0.0)
-        tp, fp, tn, fn = self._counts
+        tp, fp, tn, fn = (getattr(self, name).value.astype(np.float64) for name in CELLS)
         if self.curve == "PR" and self.summation_method == "interpolation":
             terms = self._interpolate_pr(tp, fp, fn)
         else:

@@ -209,11 +209,17 @@ class R2Score(Metric):
             raise ValueError(f"`num_regressors` must be >= 0, got {num_regressors}.")
         self.class_aggregation = class_aggregation
         self.num_regressors = num_regressors
-        self.reset_state()
+        # Keras's variables: num_samples now, the per-column sums once the first update
+        # gives the number of columns.
+        self.num_samples = self.add_variable((), "zeros", name="num_samples")
+        self._built = False
 
-    def reset_state(self) -> None:
-        self._sums = None  # per column: sum w y, sum w y^2, sum w (y - p)^2, sum w
-        self._num_samples = 0
+    _SUMS = ("squared_sum", "sum", "residual", "count")  # w y^2, w y, w (y - p)^2, w
+
+    def _build(self, n_columns: int) -> None:
+        for name in self._SUMS:
+            setattr(self, name, self.add_variable((n_columns,), "zeros", name=name))
+        self._built = True
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         y_true = np.asarray(y_true, dtype=self._dtype)
@@ -224,9 +230,9 @@ class R2Score(Metric):
                 "R2Score expects 2D inputs of the same shape (batch_size, output_dim); got "
                 f"y_true.shape={y_true.shape} and y_pred.shape={y_pred.shape}."
             )
-        if self._sums is not None and self._sums.shape[1] != y_true.shape[1]:
+        if self._built and self.sum.shape[0] != y_true.shape[1]:
             raise ValueError(
-                f"R2Score was built for {self._sums.shape[1]} outputs; got {y_true.shape[1]}."
+                f"R2Score was built for {self.sum.shape[0]} outputs; got {y_true.shape[1]}."
             )
         w = (
             np.ones(1, dtype=self._dtype)
@@ -237,14 +243,17 @@ class R2Score(Metric):
             w = w[:, None]
         w = broadcast_to(w, y_true.shape, "sample_weight").astype(np.float64)
         y, p = y_true.astype(np.float64), y_pred.astype(np.float64)
-        sums = np.stack([(w * y).sum(0), (w * y * y).sum(0), (w * (y - p) ** 2).sum(0), w.sum(0)])
-        self._sums = sums if self._sums is None else self._sums + sums
-        self._num_samples += y_true.size
+        sums = ((w * y * y).sum(0), (w * y).sum(0), (w * (y - p) ** 2).sum(0), w.sum(0))
+        if not self._built:
+            self._build(y_true.shape[1])
+        for name, value in zip(self._SUMS, sums):
+            getattr(self, name).assign_add(value)
+        self.num_samples.assign_add(y_true.size)
 
     def result(self):
-        if self._sums is None:
+        if not self._built:
             return self._value(np.nan)
-        s, s2, sse, count = self._sums
+        s2, s, sse, count = (getattr(self, name).value.astype(np.float64) for name in self._SUMS)
         with np.errstate(divide="ignore", invalid="ignore"):
             total = s2 - s * (s / count)
             raw = 1 - sse / total
@@ -255,7 +264,7 @@ class R2Score(Metric):
             score = (total * raw).sum() / total.sum()
         else:
             score = raw
-        n, p = self._num_samples, self.num_regressors
+        n, p = int(self.num_samples.value), self.num_regressors
         if p:
             if p > n - 1:
                 warnings.warn(

@@ -26,7 +26,9 @@ from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
 from fastnn.losses import python_loss as _python_loss
 from fastnn.metrics import base as _metrics_base
+from fastnn.metrics.compile_metrics import log_value
 from fastnn.models import data as _data
+from fastnn.models.metrics_api import MetricsAPIMixin
 from fastnn.optimizers.base import KERNEL_SLOTS
 
 # A progress bar repaints about this often (seconds); the engine runs that long per call.
@@ -63,7 +65,7 @@ def _check_batch_size(batch_size, default: int = 32) -> int:
     return int(min(batch_size, _MAX_BATCH))
 
 
-class Trainer:
+class Trainer(MetricsAPIMixin):
     """The training half of a model; Sequential provides layers, build and the plan."""
 
     def _init_trainer(self) -> None:
@@ -116,6 +118,7 @@ class Trainer:
         self._compile_metrics = new_metrics
         self._weighted_metrics = new_weighted
         self._metric_objects = None
+        self._new_metric_trackers()
         self._training_ready = False
         self.compiled = True
         self._invalidate_plan()
@@ -460,6 +463,7 @@ class Trainer:
             # count of the steps it applied is the truth.
             self._sync_optimizer(base, taken)
         logs = {"loss": loss_sum / rows_done, **self._output_losses(head_sums, rows_done)}
+        self._track_losses(logs, rows_done)
         if self._metric_objects:
             seen = order[:rows_done]
             logs.update(self._metric_results(
@@ -532,13 +536,10 @@ class Trainer:
         """The metrics over rows in batch order: users' metrics batch by batch as Keras
         updates them, fastnn's in one update (the same sums)."""
         results: dict[str, float] = {}
-        seen: dict[str, int] = {}
-        names = self._output_names()
-        prefix = len(preds) > 1
         with self._metric_lock:
             for metric, _, _ in self._metric_objects:
                 metric.reset_state()
-            for metric, weighted, h in self._metric_objects:
+            for key, metric, weighted, h in self._keyed_metrics():
                 w = sample_weights[h] if weighted else None
                 if _metrics_base.updates_per_batch(metric):
                     for lo in range(0, preds[h].shape[0], batch_size):
@@ -547,8 +548,7 @@ class Trainer:
                                             sample_weight=None if w is None else w[lo:hi])
                 else:
                     metric.update_state(ys[h], preds[h], sample_weight=w)
-                key = _log_key(metric.name, weighted, seen, names[h] if prefix else None)
-                results[key] = float(metric.result())
+                results[key] = log_value(metric.result())
         return results
 
     # ---- evaluate / predict ------------------------------------------------------------
@@ -587,6 +587,7 @@ class Trainer:
             xs, ys, ws, _inference_rows(plan, batch_size), preds, n_threads,
             head_sums=head_sums, step=plan.inference_step())
         logs = {"loss": total / xs.shape[0], **self._output_losses(head_sums, xs.shape[0])}
+        self._track_losses(logs, xs.shape[0])
         if self._metric_objects:
             logs.update(self._metric_results(ys, preds, ws, batch_size))
         return logs
@@ -595,14 +596,22 @@ class Trainer:
         """The logs of no rows, as Keras's ``test_on_batch`` gives them: every mean over no
         samples is 0 (Keras divides with divide_no_nan)."""
         logs = {"loss": 0.0, **self._output_losses(np.zeros(len(self._plan.out_dims)), 1)}
+        self._track_losses(logs, 0)
+        for key, metric, _, _ in self._keyed_metrics() or []:
+            metric.reset_state()
+            logs[key] = log_value(metric.result())
+        return logs
+
+    def _keyed_metrics(self) -> list | None:
+        """(log key, metric, weighted, output index) of each compiled metric, or None before
+        they are built."""
+        if self._metric_objects is None:
+            return None
         seen: dict[str, int] = {}
         names = self._output_names()
         prefix = len(self._plan.out_dims) > 1
-        for metric, weighted, h in self._metric_objects or []:
-            metric.reset_state()
-            key = _log_key(metric.name, weighted, seen, names[h] if prefix else None)
-            logs[key] = float(metric.result())
-        return logs
+        return [(_log_key(metric.name, weighted, seen, names[h] if prefix else None), metric,
+                 weighted, h) for metric, weighted, h in self._metric_objects]
 
     def _format_results(self, logs, return_dict):
         if return_dict:
