@@ -58,7 +58,11 @@ class InputLayer(Layer):
         shape = _shape_tuple(shape)
         if any(s is not None and s < 1 for s in shape):
             raise ValueError(f"Input shape dimensions must be positive, got {shape}.")
-        super().__init__(name=name, dtype=dtype, **kwargs)
+        # Integer inputs (category codes for an Embedding) arrive in the model's float
+        # dtype: the layer keeps the integer dtype for its tensor and config.
+        int_dtype = _integer_dtype(dtype)
+        super().__init__(name=name, dtype=None if int_dtype else dtype, **kwargs)
+        self._int_dtype = int_dtype
         self.shape = shape
         self.batch_size = batch_size
         self.optional = optional
@@ -69,12 +73,27 @@ class InputLayer(Layer):
         self._inbound_nodes.append(node)
 
     @property
+    def dtype(self) -> str:
+        return self._int_dtype or super().dtype
+
+    @property
     def batch_shape(self) -> tuple:
         return (self.batch_size, *self.shape)
 
     def get_config(self) -> dict[str, Any]:
         return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": False,
                 "name": self.name, "optional": self.optional}
+
+
+def _integer_dtype(dtype) -> str | None:
+    """The name of an integer dtype (Keras's ``Input(dtype="int32")``), else None."""
+    if dtype is None or not isinstance(dtype, (str, type, np.dtype)):
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        return None
+    return str(dt) if dt.kind in "iu" else None
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
@@ -152,10 +171,18 @@ class Dense(Layer):
                 f"input with shape {tuple(input_shape)}")
 
     def engine_ops(self, width: int) -> list[dict[str, Any]]:
-        ops = [{"kind": "dense", "n_out": self.units, "activation": self._activation_spec,
-                "kernel": self.kernel, "bias": self.bias}]
+        # On inputs of rank > 2 each row holds width / n_in vectors: the kernel applies to
+        # each (the last axis, as Keras).
+        groups = width // self.kernel.shape[0]
+        ops = [{"kind": "dense", "n_out": self.units * groups, "groups": groups,
+                "activation": self._activation_spec, "kernel": self.kernel, "bias": self.bias}]
         if self._python_activation is not None:    # your function: a Python op after it
-            ops.append(activation_op(self._python_activation, self.units, self.name))
+            if groups > 1:     # it would see each row's vectors side by side
+                raise ValueError(
+                    f"Layer '{self.name}': fastnn runs a Python activation function on Dense "
+                    "layers with 2-D inputs only; use a built-in activation, or add a Flatten "
+                    "before the layer.")
+            ops.append(activation_op(self._python_activation, self.units * groups, self.name))
         return ops
 
     def get_config(self) -> dict[str, Any]:
