@@ -210,6 +210,22 @@ class Plan:
                              and not self.forces_training)
         self.has_python = bool(self._python_penalties) or any(
             op["kind"] == "python" for g in graphs for _, op, _, _ in g["ops"])
+        self.code_checks = _code_checks(train["ops"], self.in_dim)
+
+    def check_codes(self, xs: np.ndarray) -> None:
+        """Refuse, before a call starts, category codes an Embedding that reads the model's
+        input could not look up (the engine stops at them too, but a fit would keep the
+        batches before)."""
+        for start, width, vocab, name in self.code_checks:
+            block = xs[:, start:start + width]
+            bad = ~((block >= 0) & (block < vocab) & (block == np.floor(block)))
+            if bad.any():
+                row, col = (int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(
+                    f"Embedding '{name}' received {float(block[row, col])} (row {row}, column "
+                    f"{col}), which is not an integer in [0, {vocab}) (its input_dim): the "
+                    "inputs must be integer codes of the categories, from 0 to "
+                    "input_dim - 1.")
 
     def _graph(self, model, input_shapes, mode) -> dict:
         """The model's ops for calls in ``mode`` (None: every mode), with their wiring."""
@@ -378,6 +394,21 @@ class Plan:
     def shaped_outputs(self, outs: list[np.ndarray]) -> list[np.ndarray]:
         return [o.reshape((o.shape[0], *shape[1:])) if len(shape) > 2 else o
                 for o, shape in zip(outs, self.out_shapes)]
+
+
+def _code_checks(ops, in_dim: int) -> list[tuple]:
+    """(first column, width, vocabulary size, layer name) of the model-input columns each
+    Embedding reads directly."""
+    checks = []
+    for layer, op, bufs, widths in ops:
+        if op["kind"] != "embedding":
+            continue
+        src = bufs[0]
+        if src < 0:
+            checks.append((0, in_dim, op["vocab"], layer.name))
+        elif ops[src][1]["kind"] == "slice":
+            checks.append((ops[src][1]["col"], widths[0], op["vocab"], layer.name))
+    return checks
 
 
 def _check_same_outputs(model, graphs) -> None:

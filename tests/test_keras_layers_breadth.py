@@ -169,13 +169,24 @@ def test_embedding_refuses_bad_codes_and_mask_zero():
     for bad in ([[0, 3]], [[-1, 0]], [[0.5, 1]]):
         with pytest.raises(ValueError, match=r"integer in \[0, 3\)"):
             model.predict(np.array(bad), verbose=0)
+    with pytest.raises(ValueError, match=r"integer in \[0, 3\)"):    # the engine's own check
+        layers.Embedding(3, 2)(np.array([[0, 5]]))
     with pytest.raises(ValueError, match="NaN"):
         model.predict(np.array([[np.nan, 1]]), verbose=0)
     model.compile("sgd", "mse")
     before = model.get_weights()
     with pytest.raises(ValueError, match=r"integer in \[0, 3\)"):
-        model.fit(np.array([[0, 7], [1, 2]]), np.zeros((2, 4)), verbose=0)
+        # (the bad code in the last batch: refused before the first one is applied)
+        model.fit(np.array([[0, 1], [1, 2], [2, 7]]), np.zeros((3, 4)), batch_size=1,
+                  verbose=0)
     np.testing.assert_array_equal(model.get_weights()[0], before[0])
+    # An Embedding on the second of two inputs reads its own columns only.
+    a, b = layers.Input((1,)), layers.Input((2,), dtype="int32")
+    two = fastnn.Model([a, b], layers.Concatenate()(
+        [a, layers.Flatten()(layers.Embedding(3, 2, name="codes")(b))]))
+    assert two.predict([np.array([[-5.5]]), np.array([[2, 0]])], verbose=0).shape == (1, 5)
+    with pytest.raises(ValueError, match=r"'codes' received 3\.0 \(row 0, column 1\)"):
+        two.predict([np.array([[0.0]]), np.array([[2, 3]])], verbose=0)
     with pytest.raises(ValueError, match="mask_zero"):
         layers.Embedding(3, 2, mask_zero=True)
     with pytest.raises(ValueError, match="input_dim"):

@@ -281,6 +281,7 @@ class Trainer:
         ``model(x)`` call may have moved them into a plan of its own)."""
         xs = self._prepare_x(x)
         self._plan.adopt()
+        self._plan.check_codes(xs)
         return xs
 
     # ---- fit ---------------------------------------------------------------------------
