@@ -195,6 +195,10 @@ def test_embedding_refuses_bad_codes_and_mask_zero():
         layers.AlphaDropout(1.0)
     with pytest.raises(ValueError, match="last axis"):
         layers.UnitNormalization(axis=1)(np.ones((2, 3, 4)))
+    # A Python activation would see each row's vectors side by side: refused on rank > 2.
+    with pytest.raises(ValueError, match="Python activation function on Dense"):
+        fastnn.Sequential([layers.Input((2, 3)), layers.Dense(2, activation=lambda t: t * 2)]
+                          ).predict(np.ones((1, 2, 3)), verbose=0)
 
 
 CONFIG_CASES = {
@@ -230,8 +234,17 @@ def test_configs_match_keras_and_round_trip(tf_keras, name):
         assert _plain(config[key]) == _plain(keras_config[key]), key
 
 
-def test_keras_files_both_ways(tf_keras, tmp_path):
-    km, fm = twins(tf_keras, _categorical)
+def _with_alpha_dropout(lib):
+    ly = lib.layers
+    return lib.Sequential([ly.Input((CODES,), dtype="int32"), ly.Embedding(VOCAB, 2),
+                           ly.Flatten(), ly.Dense(5, activation="selu"),
+                           ly.AlphaDropout(0.2, seed=7), ly.Dense(2)])
+
+
+@pytest.mark.parametrize("build", [_categorical, _with_alpha_dropout],
+                         ids=["functional", "sequential"])
+def test_keras_files_both_ways(tf_keras, tmp_path, build):
+    km, fm = twins(tf_keras, build)
     fm.save(tmp_path / "fastnn.keras")
     km.save(tmp_path / "keras.keras")
     expected = km.predict(CODES_X, verbose=0)
