@@ -21,7 +21,7 @@ from fastnn.layers.python_layers import PythonPiece, is_python_layer
 _I = _engine.OP_INT_COLUMNS
 _F = _engine.OP_FLOAT_COLUMNS
 _ACTIVATION_NAMES = {v: k for k, v in ACTIVATIONS.items() if k not in ("swish", "hard_swish")}
-_WEIGHT_ROLES = ("kernel", "bias", "gamma", "beta", "alpha")
+_WEIGHT_ROLES = ("kernel", "bias", "gamma", "beta", "alpha", "embeddings")
 
 
 class Value:
@@ -38,7 +38,7 @@ class Value:
         return int(math.prod(self.shape[1:])) if len(self.shape) > 1 else 1
 
 
-_NOISE_OPS = ("dropout", "gaussian_noise", "gaussian_dropout")
+_NOISE_OPS = ("dropout", "gaussian_noise", "gaussian_dropout", "alpha_dropout")
 
 
 class NeedsModes(Exception):
@@ -104,11 +104,6 @@ class Builder:
             return [self._python_op(layer, inputs, as_list)]
         shapes = [v.shape for v in inputs]
         shape = shapes if as_list else shapes[0]
-        if type(layer).__name__ == "Dense" and len(shape) > 2:
-            raise ValueError(
-                f"Layer '{layer.name}' receives inputs of shape {shape}: fastnn's Dense "
-                "works on 2-D inputs. Add a Flatten layer before it."
-            )
         widths = [v.width for v in inputs]
         layer_ops = layer.engine_ops(widths if as_list else widths[0])
         if training is not None:
@@ -215,6 +210,22 @@ class Plan:
                              and not self.forces_training)
         self.has_python = bool(self._python_penalties) or any(
             op["kind"] == "python" for g in graphs for _, op, _, _ in g["ops"])
+        self.code_checks = _code_checks(train["ops"], self.in_dim)
+
+    def check_codes(self, xs: np.ndarray) -> None:
+        """Refuse, before a call starts, category codes an Embedding that reads the model's
+        input could not look up (the engine stops at them too, but a fit would keep the
+        batches before)."""
+        for start, width, vocab, name in self.code_checks:
+            block = xs[:, start:start + width]
+            bad = ~((block >= 0) & (block < vocab) & (block == np.floor(block)))
+            if bad.any():
+                row, col = (int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(
+                    f"Embedding '{name}' received {float(block[row, col])} (row {row}, column "
+                    f"{col}), which is not an integer in [0, {vocab}) (its input_dim): the "
+                    "inputs must be integer codes of the categories, from 0 to "
+                    "input_dim - 1.")
 
     def _graph(self, model, input_shapes, mode) -> dict:
         """The model's ops for calls in ``mode`` (None: every mode), with their wiring."""
@@ -263,7 +274,8 @@ class Plan:
     def _head(op: dict, n_consumers: int) -> dict:
         spec = op.get("activation")
         name = None
-        if op["kind"] in ("dense", "activation") and spec is not None:
+        if op["kind"] in ("dense", "activation") and spec is not None \
+                and op.get("groups", 1) == 1:     # a loss fuses with whole-row logits only
             name = _ACTIVATION_NAMES.get(spec.kernel)
         return {"activation": name,
                 "fusable": n_consumers == 0 and not (op.get("act_l1") or op.get("act_l2"))}
@@ -334,11 +346,13 @@ class Plan:
         oi[_I["n_out"]] = op["n_out"]
         oi[_I["seed"]] = op.get("seed", 0) & (2**63 - 1)
         oi[_I["col"]] = op.get("col", 0)
+        oi[_I["groups"]] = op.get("groups", 1)
+        oi[_I["vocab"]] = op.get("vocab", 0)
         oi[_I["flags"]] = ((_engine.FLAGS["batch_stats"] if op.get("batch_stats") else 0)
                            | (_engine.FLAGS["normalize"] if op.get("normalize") else 0)
                            | (_engine.FLAGS["training"] if op.get("training") else 0))
-        for role, col in (("kernel", "w"), ("gamma", "w"), ("alpha", "w"), ("bias", "b"),
-                          ("beta", "b")):
+        for role, col in (("kernel", "w"), ("gamma", "w"), ("alpha", "w"), ("embeddings", "w"),
+                          ("bias", "b"), ("beta", "b")):
             if op.get(role) is not None:
                 oi[_I[col]] = offsets[id(op[role])]
         if op["kind"] == "batch_norm":
@@ -380,6 +394,21 @@ class Plan:
     def shaped_outputs(self, outs: list[np.ndarray]) -> list[np.ndarray]:
         return [o.reshape((o.shape[0], *shape[1:])) if len(shape) > 2 else o
                 for o, shape in zip(outs, self.out_shapes)]
+
+
+def _code_checks(ops, in_dim: int) -> list[tuple]:
+    """(first column, width, vocabulary size, layer name) of the model-input columns each
+    Embedding reads directly."""
+    checks = []
+    for layer, op, bufs, widths in ops:
+        if op["kind"] != "embedding":
+            continue
+        src = bufs[0]
+        if src < 0:
+            checks.append((0, in_dim, op["vocab"], layer.name))
+        elif ops[src][1]["kind"] == "slice":
+            checks.append((ops[src][1]["col"], widths[0], op["vocab"], layer.name))
+    return checks
 
 
 def _check_same_outputs(model, graphs) -> None:

@@ -22,8 +22,23 @@ from fastnn.saving.object_registration import (
 )
 
 __all__ = ["CustomObjectScope", "clear_session", "custom_object_scope", "get_custom_objects",
-           "get_registered_name", "normalize", "plot_history", "register_keras_serializable",
-           "set_random_seed", "to_categorical"]
+           "get_registered_name", "model_to_dot", "normalize", "plot_history", "plot_model",
+           "register_keras_serializable", "set_random_seed", "to_categorical"]
+
+
+def plot_model(model, to_file="model.png", **kwargs):
+    """Draw the model's graph to ``to_file`` through pydot and Graphviz (Keras 3's
+    ``keras.utils.plot_model``; see :mod:`fastnn.models.plot`)."""
+    from fastnn.models.plot import plot_model as _plot_model
+
+    return _plot_model(model, to_file, **kwargs)
+
+
+def model_to_dot(model, **kwargs):
+    """The model's graph as a ``pydot.Dot`` (Keras 3's ``keras.utils.model_to_dot``)."""
+    from fastnn.models.plot import model_to_dot as _model_to_dot
+
+    return _model_to_dot(model, **kwargs)
 
 
 def set_random_seed(seed: int) -> None:

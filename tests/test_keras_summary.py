@@ -81,3 +81,38 @@ def test_readable_sizes():
 def test_narrow_line_raises():
     with pytest.raises(ValueError, match="Insufficient console width"):
         _build(fastnn).summary(line_length=8, print_fn=lambda s: None)
+
+
+def _nested(lib, branching):
+    """A functional model holding a Sequential (expand_nested); a chain, or with a branch
+    (then Keras adds the "Connected to" column)."""
+    ly = lib.layers
+    inner = lib.Sequential([ly.Input((5,)), ly.Dense(3, name="d1"),
+                            ly.Dense(2, name="d2", trainable=False)], name="stack")
+    x = ly.Input((5,), name="outer_in")
+    h = inner(x)
+    if branching:
+        h = ly.Concatenate(name="both")([h, ly.Dense(2, name="side")(x)])
+    return lib.Model(x, ly.Dense(1, name="head")(h), name="outer")
+
+
+@pytest.mark.parametrize("branching", [False, True], ids=["chain", "branching"])
+@pytest.mark.parametrize("kwargs", [{}, {"expand_nested": True},
+                                    {"expand_nested": True, "show_trainable": True}])
+def test_nested_models_and_expand_nested_match_keras(tf_keras, branching, kwargs):
+    km, fm = _nested(tf_keras, branching), _nested(fastnn, branching)
+    text = _text(fm, **kwargs)
+    assert text == _text(km, **kwargs)
+    assert ("└ d1 (Dense)" in text) == bool(kwargs)
+    assert ("Connected to" in text) == branching
+
+
+def test_sequential_holding_a_sequential_expanded(tf_keras):
+    def build(lib):
+        ly = lib.layers
+        inner = lib.Sequential([ly.Input((4,)), ly.Dense(3), ly.Dense(2)])
+        return lib.Sequential([ly.Input((4,)), inner, ly.Dense(1)])
+
+    km, fm = build(tf_keras), build(fastnn)
+    assert _text(fm, expand_nested=True, show_trainable=True) == \
+        _text(km, expand_nested=True, show_trainable=True)

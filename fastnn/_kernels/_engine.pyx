@@ -81,12 +81,17 @@ from fastnn._kernels._optimizers cimport (
     lion_update_nogil, nadam_update_nogil, rmsprop_update_nogil, sgd_update_nogil,
 )
 from fastnn._kernels._reductions cimport column_sums_nogil, sum_squares_nogil
-from fastnn._kernels._rng cimport dropout_rows, gaussian_dropout_rows, gaussian_noise_rows
+from fastnn._kernels._rng cimport (
+    dropout_rows, gaussian_dropout_rows, gaussian_noise_rows, uniform_rows,
+)
 
 
 cdef enum:
     OP_DENSE, OP_ACTIVATION, OP_DROPOUT, OP_GAUSSIAN_NOISE, OP_GAUSSIAN_DROPOUT,
     OP_BATCH_NORM, OP_LAYER_NORM, OP_PRELU,
+    OP_EMBEDDING,               # rows of a table (w) picked by n_in integer codes per row
+    OP_UNIT_NORM,               # each of `groups` blocks of a row scaled to unit L2 norm
+    OP_ALPHA_DROPOUT,           # SELU-preserving dropout (Klambauer et al., 2017)
     OP_PYTHON,                  # a Python piece (Lambda, a Layer subclass): Engine._python[k]
     OP_SLICE,                   # columns [col, col + n_out) of the model's input
     OP_ADD, OP_SUBTRACT, OP_MULTIPLY, OP_AVERAGE, OP_MAXIMUM, OP_MINIMUM,   # elementwise
@@ -94,7 +99,8 @@ cdef enum:
     OP_DOT                      # per-row dot product of two inputs (n_out = 1)
 
 cdef enum:                      # columns of ops_i
-    I_KIND, I_N_IN, I_N_OUT, I_ACT, I_W, I_B, I_STATE, I_SEED, I_FLAGS, I_COL, N_I
+    I_KIND, I_N_IN, I_N_OUT, I_ACT, I_W, I_B, I_STATE, I_SEED, I_FLAGS, I_COL, I_GROUPS,
+    I_VOCAB, N_I
 
 cdef enum:                    # columns of ops_f
     F_SLOPE, F_MAX_VALUE, F_THRESHOLD, F_ALPHA, F_RATE, F_EPSILON, F_MOMENTUM,
@@ -121,11 +127,13 @@ OPS = {"dense": OP_DENSE, "activation": OP_ACTIVATION, "dropout": OP_DROPOUT,
        "batch_norm": OP_BATCH_NORM, "layer_norm": OP_LAYER_NORM, "prelu": OP_PRELU,
        "slice": OP_SLICE, "add": OP_ADD, "subtract": OP_SUBTRACT, "multiply": OP_MULTIPLY,
        "average": OP_AVERAGE, "maximum": OP_MAXIMUM, "minimum": OP_MINIMUM,
-       "concatenate": OP_CONCAT, "dot": OP_DOT, "python": OP_PYTHON}
+       "concatenate": OP_CONCAT, "dot": OP_DOT, "python": OP_PYTHON, "embedding": OP_EMBEDDING,
+       "unit_norm": OP_UNIT_NORM, "alpha_dropout": OP_ALPHA_DROPOUT}
 MERGE_OPS = ("add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
              "dot")
 OP_INT_COLUMNS = {"kind": I_KIND, "n_in": I_N_IN, "n_out": I_N_OUT, "act": I_ACT, "w": I_W,
-                  "b": I_B, "state": I_STATE, "seed": I_SEED, "flags": I_FLAGS, "col": I_COL}
+                  "b": I_B, "state": I_STATE, "seed": I_SEED, "flags": I_FLAGS, "col": I_COL,
+                  "groups": I_GROUPS, "vocab": I_VOCAB}
 OP_FLOAT_COLUMNS = {"negative_slope": F_SLOPE, "max_value": F_MAX_VALUE,
                     "threshold": F_THRESHOLD, "alpha": F_ALPHA, "rate": F_RATE,
                     "epsilon": F_EPSILON, "momentum": F_MOMENTUM, "act_l1": F_ACT_L1,
@@ -155,6 +163,8 @@ cdef struct Op:
     int flags
     double rate, eps, momentum, act_l1, act_l2
     Py_ssize_t col               # OP_SLICE: first column of the model input
+    Py_ssize_t groups            # OP_DENSE, OP_UNIT_NORM: vectors per row (Dense on rank > 2)
+    Py_ssize_t vocab             # OP_EMBEDDING: rows of the table
     Py_ssize_t out, g, z, aux, tmp   # per-row workspace offsets; -1 = none
     Py_ssize_t vec               # offset in the per-batch vector scratch (BatchNorm); -1 = none
     int n_inputs
@@ -469,6 +479,8 @@ cdef class Engine:
             op.seed = <uint64_t> oi[k, I_SEED]
             op.flags = oi[k, I_FLAGS]
             op.col = oi[k, I_COL]
+            op.groups = oi[k, I_GROUPS] if oi[k, I_GROUPS] > 0 else 1
+            op.vocab = oi[k, I_VOCAB]
             op.ap.negative_slope = of[k, F_SLOPE]
             op.ap.max_value = of[k, F_MAX_VALUE]
             op.ap.threshold = of[k, F_THRESHOLD]
@@ -506,6 +518,12 @@ cdef class Engine:
             elif op.kind == OP_DOT:
                 op.aux = off          # each input's inverse norm per row (normalize)
                 off += 2
+            elif op.kind == OP_UNIT_NORM:
+                op.aux = off          # each block's inverse norm (clipped at 1/ε)
+                off += op.groups
+            elif op.kind == OP_ALPHA_DROPOUT:
+                op.aux = off          # the kept mask (1 or 0)
+                off += op.n_out
             if op.kind != OP_DENSE:
                 op.tmp = off          # an input gradient that must be added, not written
                 off += tmp_width
@@ -588,8 +606,16 @@ cdef class Engine:
                 raise ValueError(f"op {k} takes one input")
             if op.n_in != w0:
                 raise ValueError(f"op {k} takes {op.n_in} inputs but receives {w0}")
-            if op.kind not in (OP_DENSE, OP_ACTIVATION) and op.n_in != op.n_out:
+            if op.kind not in (OP_DENSE, OP_ACTIVATION, OP_EMBEDDING) and op.n_in != op.n_out:
                 raise ValueError(f"op {k} must keep its width")
+            if op.kind in (OP_DENSE, OP_UNIT_NORM) and (op.n_in % op.groups
+                                                        or op.n_out % op.groups):
+                raise ValueError(f"op {k}: its widths are not a multiple of its groups")
+            if op.kind == OP_EMBEDDING and (op.vocab < 1 or op.n_out % op.n_in or op.w < 0
+                                            or op.w + op.vocab * (op.n_out // op.n_in)
+                                            > self.params.shape[0]):
+                raise ValueError(f"op {k}: an embedding needs a table inside the parameters "
+                                 "and a whole number of columns per code")
         return 0
 
     def set_loss(self, int loss_id, bint sparse, bint fused, double label_smoothing=0.0,

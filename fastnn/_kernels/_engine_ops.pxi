@@ -90,12 +90,16 @@ cdef double _forward(Engine e, Workspace w, floating *ws, floating *vecs, const 
         out = ws + op.out * rows
         inp = _input(e, ws, x, op, 0, rows)
         if op.kind == OP_DENSE:
+            # Dense on rank > 2: each row holds `groups` vectors, stored one after another,
+            # so the same products run on rows · groups rows of n_in / groups.
             z = ws + op.z * rows if op.z >= 0 else out
-            gemm(False, False, rows, op.n_out, op.n_in, <floating> 1.0, inp, op.n_in,
-                 params + op.w, op.n_out, <floating> 0.0, z, op.n_out, n_threads)
+            gemm(False, False, rows * op.groups, op.n_out // op.groups, op.n_in // op.groups,
+                 <floating> 1.0, inp, op.n_in // op.groups, params + op.w,
+                 op.n_out // op.groups, <floating> 0.0, z, op.n_out // op.groups, n_threads)
             # z += b in place (kept for backward and fused losses), then out = f(z).
-            act_forward(op.act, &op.ap, rows, op.n_out, z, params + op.b if op.b >= 0 else NULL,
-                        out, z if op.z >= 0 else NULL, n_threads)
+            act_forward(op.act, &op.ap, rows * op.groups, op.n_out // op.groups, z,
+                        params + op.b if op.b >= 0 else NULL, out,
+                        z if op.z >= 0 else NULL, n_threads)
         elif op.kind == OP_ACTIVATION:
             act_forward(op.act, &op.ap, rows, op.n_out, inp, NULL, out, NULL, n_threads)
         elif op.kind == OP_DROPOUT and t:
@@ -114,6 +118,19 @@ cdef double _forward(Engine e, Workspace w, floating *ws, floating *vecs, const 
             _layer_norm_forward(e, op, inp, out, ws + op.aux * rows, rows, n_threads)
         elif op.kind == OP_PRELU:
             _prelu_forward(e, op, inp, out, rows)
+        elif op.kind == OP_EMBEDDING:
+            if not _embedding_forward(e, op, inp, out, rows):
+                with gil:
+                    w.abort = True
+                    w.error = ValueError(
+                        f"Embedding received an index that is not an integer in [0, "
+                        f"{op.vocab}) (its input_dim): the inputs must be integer codes "
+                        f"of the categories, from 0 to input_dim - 1.")
+                return penalty
+        elif op.kind == OP_UNIT_NORM:
+            _unit_norm_forward(op, inp, out, ws + op.aux * rows, rows)
+        elif op.kind == OP_ALPHA_DROPOUT and t:
+            _alpha_dropout_forward(op, inp, out, ws + op.aux * rows, rows, step, k, n_threads)
         elif op.kind == OP_PYTHON:
             with gil:
                 e._python_forward(w, k, <const void *> x, rows, training)
@@ -272,6 +289,53 @@ cdef void _prelu_forward(Engine e, Op *op, const floating *x, floating *y,
             y[i * n + j] = x[i * n + j] if x[i * n + j] > 0 else alpha[j] * x[i * n + j]
 
 
+cdef bint _embedding_forward(Engine e, Op *op, const floating *codes, floating *out,
+                             Py_ssize_t rows) noexcept nogil:
+    """Each row's n_in codes pick rows of the table: out holds their n_out / n_in columns
+    one after another. False (the output zeroed) when a code is not a valid row number."""
+    cdef Py_ssize_t i, d = op.n_out // op.n_in, m = rows * op.n_in
+    cdef const floating *table = <const floating *> e.p_params + op.w
+    cdef floating c
+    for i in range(m):
+        c = codes[i]
+        if not (c >= 0 and c < op.vocab) or c != <floating> (<Py_ssize_t> c):
+            memset(out, 0, rows * op.n_out * sizeof(floating))
+            return False
+        memcpy(out + i * d, table + (<Py_ssize_t> c) * d, d * sizeof(floating))
+    return True
+
+
+cdef void _unit_norm_forward(Op *op, const floating *x, floating *y, floating *inv,
+                             Py_ssize_t rows) noexcept nogil:
+    """Keras's ops.normalize(order=2, epsilon=1e-12): x · min(1/sqrt(Σx²), 1/ε) per block."""
+    cdef Py_ssize_t i, j, m = rows * op.groups, d = op.n_out // op.groups
+    cdef double s, h
+    for i in range(m):
+        s = 0.0
+        for j in range(d):
+            s += x[i * d + j] * x[i * d + j]
+        h = min(1.0 / sqrt(s), 1e12) if s > 0 else 1e12
+        inv[i] = <floating> h
+        for j in range(d):
+            y[i * d + j] = <floating> (x[i * d + j] * h)
+
+
+# Klambauer et al. (2017): dropped inputs are set to SELU's negative saturation value
+# −λα, then an affine map a·x + b keeps the mean and variance.
+cdef double _SELU_ALPHA_P = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+
+cdef void _alpha_dropout_forward(Op *op, const floating *x, floating *y, floating *mask,
+                                 Py_ssize_t rows, long step, int k, int n_threads) noexcept nogil:
+    cdef Py_ssize_t i, m = rows * op.n_out
+    cdef double a = ((1 - op.rate) * (1 + op.rate * _SELU_ALPHA_P * _SELU_ALPHA_P)) ** -0.5
+    cdef double b = -a * _SELU_ALPHA_P * op.rate
+    uniform_rows(mask, rows, op.n_out, op.seed, step, <uint16_t> k, 0, n_threads)
+    for i in range(m):
+        mask[i] = 1 if mask[i] >= op.rate else 0
+        y[i] = <floating> (a * (x[i] if mask[i] != 0 else _SELU_ALPHA_P) + b)
+
+
 cdef double _activity_penalty(Op *op, const floating *a, Py_ssize_t rows) noexcept nogil:
     """Keras adds an activity regularizer's penalty divided by the batch size."""
     cdef Py_ssize_t i
@@ -326,7 +390,7 @@ cdef void _backward(Engine e, Workspace w, floating *ws, floating *vecs, const f
             continue
         gin = _gout(e, ws, op, 0, rows)
         if gin == NULL and op.kind != OP_BATCH_NORM and op.kind != OP_LAYER_NORM \
-                and op.kind != OP_PRELU:
+                and op.kind != OP_PRELU and op.kind != OP_EMBEDDING:
             continue    # nothing below needs this gradient and the op has no weights
         if op.kind == OP_ACTIVATION:
             act_backward(op.act, &op.ap, rows, op.n_out, inp, out, g, gin, n_threads)
@@ -342,6 +406,12 @@ cdef void _backward(Engine e, Workspace w, floating *ws, floating *vecs, const f
             _layer_norm_backward(e, op, g, ws + op.aux * rows, gin, rows)
         elif op.kind == OP_PRELU:
             _prelu_backward(e, op, inp, g, gin, rows)
+        elif op.kind == OP_EMBEDDING:
+            _embedding_backward(e, op, inp, g, gin, rows)
+        elif op.kind == OP_UNIT_NORM:
+            _unit_norm_backward(op, out, g, ws + op.aux * rows, gin, rows)
+        elif op.kind == OP_ALPHA_DROPOUT:
+            _alpha_dropout_backward(op, g, ws + op.aux * rows, gin, rows)
         if gin != NULL:
             _gdone(e, ws, op, 0, rows)
 
@@ -353,17 +423,19 @@ cdef void _dense_backward(Engine e, Op *op, floating *ws, const floating *inp,
     cdef floating *params = <floating *> e.p_params
     cdef floating *grads = <floating *> e.p_grads
     cdef int p = op.inp[0]
+    cdef Py_ssize_t r = rows * op.groups, ni = op.n_in // op.groups
+    cdef Py_ssize_t no = op.n_out // op.groups
     if not op.fused and op.act != FNN_ACT_LINEAR:
-        act_backward(op.act, &op.ap, rows, op.n_out, ws + op.z * rows if op.z >= 0 else NULL,
+        act_backward(op.act, &op.ap, r, no, ws + op.z * rows if op.z >= 0 else NULL,
                      out, g, g, n_threads)
-    gemm(True, False, op.n_in, op.n_out, rows, <floating> 1.0, inp, op.n_in,
-         g, op.n_out, <floating> (1.0 if op.w_acc else 0.0), grads + op.w, op.n_out, n_threads)
+    gemm(True, False, ni, no, r, <floating> 1.0, inp, ni,
+         g, no, <floating> (1.0 if op.w_acc else 0.0), grads + op.w, no, n_threads)
     if op.b >= 0:
-        column_sums_nogil(g, rows, op.n_out, grads + op.b, op.w_acc, n_threads)
+        column_sums_nogil(g, r, no, grads + op.b, op.w_acc, n_threads)
     if p >= 0 and e.ops[p].needs_grad:
-        gemm(False, True, rows, op.n_in, op.n_out, <floating> 1.0, g, op.n_out,
-             params + op.w, op.n_out, <floating> (1.0 if op.acc[0] else 0.0),
-             ws + e.ops[p].g * rows, op.n_in, n_threads)
+        gemm(False, True, r, ni, no, <floating> 1.0, g, no,
+             params + op.w, no, <floating> (1.0 if op.acc[0] else 0.0),
+             ws + e.ops[p].g * rows, ni, n_threads)
 
 
 cdef void _merge_backward(Engine e, Op *op, floating *ws, const floating *x,
@@ -521,6 +593,47 @@ cdef void _layer_norm_backward(Engine e, Op *op, const floating *g, const floati
             dxh = g[i * n + j] * (gamma[j] if gamma != NULL else 1.0)
             gin[i * n + j] = <floating> (aux[i * (n + 1) + n] / n
                                          * (n * dxh - s1 - aux[i * (n + 1) + j] * s2))
+
+
+cdef void _embedding_backward(Engine e, Op *op, const floating *codes, const floating *g,
+                              floating *gin, Py_ssize_t rows) noexcept nogil:
+    """The table's gradient: each output block's gradient added to the row its code picked,
+    in row order on one thread, so any thread count gives the same bits. The codes get
+    no gradient (zeros, as integer inputs)."""
+    cdef Py_ssize_t i, j, c, d = op.n_out // op.n_in, m = rows * op.n_in
+    cdef floating *dtable = <floating *> e.p_grads + op.w
+    if not op.w_acc:
+        memset(dtable, 0, op.vocab * d * sizeof(floating))
+    for i in range(m):
+        c = <Py_ssize_t> codes[i]      # checked in forward
+        for j in range(d):
+            dtable[c * d + j] += g[i * d + j]
+    if gin != NULL:
+        memset(gin, 0, rows * op.n_in * sizeof(floating))
+
+
+cdef void _unit_norm_backward(Op *op, const floating *y, const floating *g,
+                              const floating *inv, floating *gin,
+                              Py_ssize_t rows) noexcept nogil:
+    """d(x·h)/dx with h = 1/|x|: h·(g − y·(y·g)); with h clipped at 1/ε, h·g."""
+    cdef Py_ssize_t i, j, m = rows * op.groups, d = op.n_out // op.groups
+    cdef double yg
+    for i in range(m):
+        yg = 0.0
+        if inv[i] < 1e12:
+            for j in range(d):
+                yg += y[i * d + j] * g[i * d + j]
+        for j in range(d):
+            gin[i * d + j] = <floating> (inv[i] * (g[i * d + j] - y[i * d + j] * yg))
+
+
+cdef void _alpha_dropout_backward(Op *op, const floating *g, const floating *mask,
+                                  floating *gin, Py_ssize_t rows) noexcept nogil:
+    """Backward runs only after a training forward, which wrote the mask."""
+    cdef Py_ssize_t i, m = rows * op.n_out
+    cdef double a = ((1 - op.rate) * (1 + op.rate * _SELU_ALPHA_P * _SELU_ALPHA_P)) ** -0.5
+    for i in range(m):
+        gin[i] = <floating> (a * g[i] * mask[i])
 
 
 cdef void _prelu_backward(Engine e, Op *op, const floating *x, const floating *g,

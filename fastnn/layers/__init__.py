@@ -5,6 +5,8 @@ from fastnn._registry import Registry
 from fastnn.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fastnn.layers.base import Layer, Variable
 from fastnn.layers.core import Activation, Dense, Flatten, Input, InputLayer
+from fastnn.layers.embedding import Embedding
+from fastnn.layers.identity import ActivityRegularization, Identity
 from fastnn.layers.merging import (  # noqa: F401 (the classes are exported through _LAYERS)
     MERGE_LAYERS,
     Add,
@@ -36,14 +38,16 @@ from fastnn.layers.preprocessing import (  # noqa: F401 (the classes are exporte
     StringLookup,
 )
 from fastnn.layers.python_layers import Lambda
-from fastnn.layers.regularization import Dropout, GaussianDropout, GaussianNoise
+from fastnn.layers.regularization import AlphaDropout, Dropout, GaussianDropout, GaussianNoise
 from fastnn.layers.reshaping import Reshape
+from fastnn.layers.unit_normalization import UnitNormalization
 
 _LAYERS = {
     cls.__name__: cls
     for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Flatten, GaussianDropout,
                 GaussianNoise, InputLayer, Lambda, LayerNormalization, LeakyReLU, PReLU, ReLU,
-                Softmax, Reshape, *MERGE_LAYERS, *PREPROCESSING_LAYERS)
+                Softmax, Reshape, *MERGE_LAYERS, *PREPROCESSING_LAYERS,
+                ActivityRegularization, AlphaDropout, Embedding, Identity, UnitNormalization)
 }
 _REGISTRY = Registry("layer", _LAYERS, module="keras.layers")
 

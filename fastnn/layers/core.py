@@ -173,10 +173,18 @@ class Dense(Layer):
                 f"input with shape {tuple(input_shape)}")
 
     def engine_ops(self, width: int) -> list[dict[str, Any]]:
-        ops = [{"kind": "dense", "n_out": self.units, "activation": self._activation_spec,
-                "kernel": self.kernel, "bias": self.bias}]
+        # On inputs of rank > 2 each row holds width / n_in vectors: the kernel applies to
+        # each (the last axis, as Keras).
+        groups = width // self.kernel.shape[0]
+        ops = [{"kind": "dense", "n_out": self.units * groups, "groups": groups,
+                "activation": self._activation_spec, "kernel": self.kernel, "bias": self.bias}]
         if self._python_activation is not None:    # your function: a Python op after it
-            ops.append(activation_op(self._python_activation, self.units, self.name))
+            if groups > 1:     # it would see each row's vectors side by side
+                raise ValueError(
+                    f"Layer '{self.name}': fastnn runs a Python activation function on Dense "
+                    "layers with 2-D inputs only; use a built-in activation, or add a Flatten "
+                    "before the layer.")
+            ops.append(activation_op(self._python_activation, self.units * groups, self.name))
         return ops
 
     def get_config(self) -> dict[str, Any]:

@@ -100,3 +100,29 @@ class GaussianDropout(_NoiseLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class AlphaDropout(_NoiseLayer):
+    """Dropout that keeps SELU's self-normalization (Klambauer et al., 2017): in training,
+    each input is kept with probability ``1 - rate`` or set to SELU's saturation value
+    −λα, then ``a·x + b`` restores the mean and variance."""
+
+    kind = "alpha_dropout"
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        self.rate = check_rate(rate, "rate", "AlphaDropout")
+        if self.rate == 1:   # its affine map divides by (1 - rate): Keras gives NaN
+            raise ValueError("AlphaDropout needs rate < 1 (its scale is "
+                             "((1 - rate)(1 + rate·α'²))^-1/2).")
+        if noise_shape is not None:
+            raise ValueError("fastnn's AlphaDropout does not support `noise_shape` (one "
+                             "draw per element only).")
+        self.noise_shape = None
+        super().__init__(seed=seed, **kwargs)
+
+    def _amount(self) -> float:
+        return self.rate
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+                "noise_shape": self.noise_shape}

@@ -15,12 +15,13 @@ class ModelIOMixin:
         """Print Keras 3's table of layers, output shapes and parameter counts.
 
         ``print_fn`` receives the whole table as one string (without colour), as in Keras.
-        ``expand_nested`` and ``layer_range`` are accepted; fastnn has no nested models.
+        ``expand_nested`` lists a nested model's layers under it, indented as Keras does.
+        ``layer_range`` is accepted and ignored.
         """
         from fastnn.models.summary import print_summary
 
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
-                      show_trainable=show_trainable)
+                      show_trainable=show_trainable, expand_nested=expand_nested)
 
     def to_json(self, **kwargs) -> str:
         """The model's Keras 3 serialized config as JSON (``kwargs`` go to ``json.dumps``)."""

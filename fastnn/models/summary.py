@@ -119,9 +119,63 @@ def _graph_rows(model):
     return rows
 
 
-def summary_text(model, line_length=None, positions=None, show_trainable=False) -> str:
+def _sequential_like(model) -> bool:
+    """Keras drops the "Connected to" column for a functional model that is a plain chain:
+    one input, each call reading at most one tensor, no tensor read twice, no layer called
+    twice."""
+    if not hasattr(model, "_nodes"):
+        return True
+    from fastnn.saving.functional_config import _model_nodes
+
+    index = _model_nodes(model)
+    if len(getattr(model, "_input_tensors", [])) != 1:
+        return False
+    nodes = [n for layer in model.layers for n in layer._inbound_nodes if id(n) in index]
+    if any(len(n.inputs) > 1 for n in nodes):
+        return False
+    read = [id(t) for n in nodes for t in n.inputs]
+    if len(read) != len(set(read)):
+        return False
+    return all(sum(id(n) in index for n in layer._inbound_nodes) <= 1
+               for layer in model.layers)
+
+
+def _shapes_and_connections(model) -> list[tuple]:
+    """(layer, output shape or None, "Connected to" or None) for each layer of a model."""
+    if hasattr(model, "_nodes"):
+        return _graph_rows(model)
+    if hasattr(model, "_input_layer"):
+        shape = model.input_shape if model.built else None
+        rows = []
+        for layer in model.layers:
+            shape = layer.compute_output_shape(shape) if shape is not None and layer.built \
+                else None
+            rows.append((layer, shape, None))
+        return rows
+    # a subclassed model: its layers, shapes unknown to the table (as Keras)
+    return [(layer, None, None) for layer in model.layers]
+
+
+def _table_rows(model, connections: bool, show_trainable: bool, expand_nested: bool,
+                level: int = 0) -> list[list[str]]:
+    """The cells of each row; with ``expand_nested`` a nested model's layers follow it,
+    indented with Keras's "└ " (their "Connected to" is "-": not calls of this model)."""
+    rows = []
+    for layer, shape, connected in _shapes_and_connections(model):
+        cells = _layer_cells(layer, shape, show_trainable,
+                             (connected if level == 0 else "-") if connections else None)
+        if level:
+            cells[0] = "   " * level + "└ " + cells[0]
+        rows.append(cells)
+        if expand_nested and hasattr(layer, "_emit") and layer.layers:
+            rows += _table_rows(layer, connections, show_trainable, expand_nested, level + 1)
+    return rows
+
+
+def summary_text(model, line_length=None, positions=None, show_trainable=False,
+                 expand_nested=False) -> str:
     """The summary as Keras 3 prints it with a ``print_fn`` (no colour)."""
-    graph = hasattr(model, "_nodes")
+    graph = not _sequential_like(model)
     default_length = 108 if graph else 88
     positions = list(positions or ([0.3, 0.56, 0.74, 1.0] if graph else [0.45, 0.80, 1.0]))
     header = ["Layer (type)", "Output Shape", "Param #"]
@@ -142,20 +196,8 @@ def summary_text(model, line_length=None, positions=None, show_trainable=False) 
     widths = _column_widths(positions, line_length)
     lines = [f'Model: "{model.name}"', _rule(widths, "┏", "━", "┳", "┓"),
              *_row(header, widths, aligns, "┃"), _rule(widths, "┡", "━", "╇", "┩")]
-    rows = []
-    if graph:
-        for layer, shape, connected in _graph_rows(model):
-            rows.append(_row(_layer_cells(layer, shape, show_trainable, connected), widths,
-                             aligns, "│"))
-    elif hasattr(model, "_input_layer"):
-        shape = model.input_shape if model.built else None
-        for layer in model.layers:
-            shape = layer.compute_output_shape(shape) if shape is not None and layer.built \
-                else None
-            rows.append(_row(_layer_cells(layer, shape, show_trainable), widths, aligns, "│"))
-    else:   # a subclassed model: its layers, shapes unknown to the table (as Keras)
-        for layer in model.layers:
-            rows.append(_row(_layer_cells(layer, None, show_trainable), widths, aligns, "│"))
+    rows = [_row(cells, widths, aligns, "│")
+            for cells in _table_rows(model, graph, show_trainable, expand_nested)]
     for i, row in enumerate(rows):
         if i:
             lines.append(_rule(widths, "├", "─", "┼", "┤"))
@@ -184,8 +226,8 @@ def _optimizer_state(model):
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None,
-                  show_trainable=False) -> None:
-    text = summary_text(model, line_length, positions, show_trainable)
+                  show_trainable=False, expand_nested=False) -> None:
+    text = summary_text(model, line_length, positions, show_trainable, expand_nested)
     if print_fn is None:
         sys.stdout.write(text)
         sys.stdout.flush()

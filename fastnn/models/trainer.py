@@ -284,6 +284,7 @@ class Trainer(MetricsAPIMixin):
         ``model(x)`` call may have moved them into a plan of its own)."""
         xs = self._prepare_x(x)
         self._plan.adopt()
+        self._plan.check_codes(xs)
         return xs
 
     # ---- fit ---------------------------------------------------------------------------
@@ -411,6 +412,14 @@ class Trainer(MetricsAPIMixin):
             if isinstance(spec, _python_loss.PythonLoss):
                 ys.append(_data.python_loss_targets(raw, n, names[h]))
             else:
+                if len(plan.out_shapes[h]) > 2:
+                    # A built-in loss reduces each row of the engine's flat output, which
+                    # differs from Keras's per-vector reduction for most losses.
+                    raise ValueError(
+                        f"Output '{names[h]}' has shape {plan.out_shapes[h]}: fastnn's "
+                        "built-in losses train 2-D outputs (batch, features) only. Add a "
+                        "Flatten (or a Reshape to 2-D) before the output, with targets of "
+                        "that shape.")
                 ys.append(_data.prepare_y(raw, n, plan.out_dims[h], spec.sparse, plan.dtype))
             ws.append(_data.prepare_sample_weight(sw_list[h], class_weight, raw, n,
                                                   plan.dtype))

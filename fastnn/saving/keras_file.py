@@ -22,7 +22,8 @@ import h5py
 
 from fastnn import _random
 from fastnn.layers.base import value_budget
-from fastnn.saving import archive, assets, model_config, object_registration, weights_h5
+from fastnn.saving import (archive, assets, legacy_h5, model_config, object_registration,
+                           weights_h5)
 from fastnn.saving.atomic import atomic_path
 
 # The Keras release whose file format fastnn writes.
@@ -45,7 +46,11 @@ def _weights_bytes(model, include_optimizer: bool) -> bytes:
 
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     """Write ``model`` to a ``.keras`` file (replaced atomically), or into a binary file
-    object such as ``io.BytesIO`` (Keras 3 takes both)."""
+    object such as ``io.BytesIO`` (Keras 3 takes both); a path ending in ``.h5`` or
+    ``.hdf5`` gets Keras's legacy HDF5 format, with Keras's warning."""
+    if legacy_h5.is_legacy_path(filepath):
+        legacy_h5.save(model, filepath, overwrite, include_optimizer)
+        return
     if hasattr(filepath, "write"):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "model.keras")
@@ -64,7 +69,7 @@ def save_with_entries(model, filepath, entries: dict[str, str], overwrite: bool 
     if not filepath.endswith(".keras"):
         raise ValueError(
             "Invalid filepath extension for saving. Please add a `.keras` extension for the "
-            f"native Keras format (fastnn does not write the legacy `.h5` format). Received: "
+            f"native Keras format or a `.h5` extension for the legacy one. Received: "
             f"filepath={filepath}"
         )
     _require_built(model, "save")
@@ -120,8 +125,8 @@ def _read_archive(filepath: str) -> tuple[dict, int]:
     _check_file(filepath)
     with _reading(filepath, "the model file"):
         if not zipfile.is_zipfile(filepath):
-            hint = (" It is an HDF5 file: fastnn does not read Keras 2's legacy `.h5` model "
-                    "format.") if h5py.is_hdf5(filepath) else ""
+            hint = (" It is an HDF5 file: name it `.h5` to load it as a legacy Keras model."
+                    ) if h5py.is_hdf5(filepath) else ""
             raise ValueError(f"'{filepath}' is not a `.keras` zip file.{hint}")
         with zipfile.ZipFile(filepath) as z:
             names = set(z.namelist())
@@ -180,6 +185,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
                 shutil.copyfileobj(filepath, f)
             return load_model(path, custom_objects, compile, safe_mode)
     filepath = os.fspath(filepath)
+    if legacy_h5.is_legacy_path(filepath):
+        return legacy_h5.load(filepath, custom_objects, compile)
     config, weights_size = _read_archive(filepath)
     # Every weight value takes at least a byte of the weights entry.
     with _random_state_kept(), object_registration.objects_for_loading(custom_objects), \
