@@ -203,6 +203,7 @@ class Plan:
                 python_ops=[op.get("piece") for _, op, _, _ in g["ops"]],
                 python_penalties=self._python_penalties))
             g["ops_i"], g["ops_f"] = ops_i, ops_f
+            self._set_int8(self.engines[-1], g["ops"])
         self._ops_i, self._ops_f = train["ops_i"], train["ops_f"]
         self.engine = self.engines[0]               # fit, and training-mode calls
         self.inference_engine = self.engines[-1]    # predict and evaluate
@@ -215,6 +216,17 @@ class Plan:
                              and not self.forces_training)
         self.has_python = bool(self._python_penalties) or any(
             op["kind"] == "python" for g in graphs for _, op, _, _ in g["ops"])
+
+    @staticmethod
+    def _set_int8(engine, ops) -> None:
+        """Point the int8 dense ops at their layers' packed kernels and scales."""
+        int8_ops = [(k, op["int8"]) for k, (_, op, _, _) in enumerate(ops) if op.get("int8")]
+        if int8_ops:
+            from fastnn._kernels import _quant
+
+            path = _quant.path()
+            for k, (packed, colsum128, scale) in int8_ops:
+                engine.set_quantized(k, packed, colsum128, scale.value, path)
 
     def _graph(self, model, input_shapes, mode) -> dict:
         """The model's ops for calls in ``mode`` (None: every mode), with their wiring."""

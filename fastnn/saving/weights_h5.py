@@ -35,6 +35,10 @@ def layer_keys(layers) -> list[str]:
 
 def layer_variables(layer) -> list:
     """A layer's Variables in Keras's file order."""
+    if getattr(layer, "quantization_mode", None):
+        from fastnn.layers.quantized import file_variables
+
+        return file_variables(layer)
     own = layer._weights
     return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
 
