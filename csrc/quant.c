@@ -85,6 +85,13 @@ void fnn_quantize_rows(ptrdiff_t rows, ptrdiff_t k, const float *x, ptrdiff_t ld
     }
 }
 
+/* Where a tile's de-scaled outputs go when the tile writes them itself (VNNI path). */
+typedef struct {
+    const float *kscale, *xscale;   /* at the tile's first column and row */
+    float *out;                     /* at the tile's first row and column */
+    ptrdiff_t ldo, mr, nc;          /* valid rows and columns of the tile */
+} dq_tile;
+
 /* ---- int32 tiles: QMR rows x nv panels into acc[QMR][QMAXV * QPANEL] -------------------- */
 
 static void tile_baseline(int nv, ptrdiff_t k4, const uint8_t *a, ptrdiff_t lda,
@@ -107,9 +114,55 @@ static void tile_baseline(int nv, ptrdiff_t k4, const uint8_t *a, ptrdiff_t lda,
 #if FNN_HAVE_VNNI_PATH
 #define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
+/* fnn_quantize_rows for the VNNI path (offset 128), 16 lanes at a time: the same float32
+ * steps (max, divide, multiply, round half to even by the default MXCSR mode, clip), so the same
+ * bytes as the scalar loop. */
+static VNNI_TARGET void quantize_rows_vnni(ptrdiff_t rows, ptrdiff_t k, const float *x,
+                                           ptrdiff_t ldx, uint8_t *q, ptrdiff_t ldq,
+                                           float *scale_out)
+{
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    const __m512i off = _mm512_set1_epi32(128);
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const float *xi = x + i * ldx;
+        uint8_t *qi = q + i * ldq;
+        __m512 vmax = _mm512_setzero_ps();
+        ptrdiff_t kk = 0;
+        for (; kk + 16 <= k; kk += 16)
+            vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(xi + kk)));
+        if (kk < k) {
+            const __mmask16 m = (__mmask16)((1u << (k - kk)) - 1);
+            vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, xi + kk)));
+        }
+        const float amax = _mm512_reduce_max_ps(vmax);
+        const float scale = 127.0f / (amax + 1e-7f);
+        const __m512 vs = _mm512_set1_ps(scale);
+        for (kk = 0; kk < k; kk += 16) {
+            const __mmask16 m = k - kk >= 16 ? (__mmask16)0xFFFF
+                                             : (__mmask16)((1u << (k - kk)) - 1);
+            __m512i r = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, xi + kk), vs));
+            r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, lo), hi), off);
+            _mm512_mask_cvtepi32_storeu_epi8(qi + kk, m, r);
+        }
+        for (kk = k; kk < k_padded(k); kk++)
+            qi[kk] = 0;
+        scale_out[i] = scale;
+    }
+}
+
+/* De-scale one tile straight from the accumulators: float(acc) / (kscale * xscale). */
+static inline __attribute__((always_inline)) VNNI_TARGET void
+store_dequant(__m512i acc, const float *ks, float xs, float *o, ptrdiff_t nc)
+{
+    const __mmask16 m = nc >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nc) - 1);
+    const __m512 s = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, ks), _mm512_set1_ps(xs));
+    _mm512_mask_storeu_ps(o, m, _mm512_div_ps(_mm512_cvtepi32_ps(acc), s));
+}
+
+
 static inline __attribute__((always_inline)) VNNI_TARGET void
 tile_vnni_nv(const int nv, ptrdiff_t k4, const uint8_t *a, ptrdiff_t lda, const int8_t *b,
-             ptrdiff_t panel_stride, const int32_t *colsum128, int32_t *acc)
+             ptrdiff_t panel_stride, const int32_t *colsum128, int32_t *acc, const dq_tile *dq)
 {
     __m512i c[QMR][QMAXV];
     for (int r = 0; r < QMR; r++)
@@ -130,21 +183,31 @@ tile_vnni_nv(const int nv, ptrdiff_t k4, const uint8_t *a, ptrdiff_t lda, const 
     for (int v = 0; v < nv; v++) {
         const __m512i comp = _mm512_loadu_si512((const void *)(colsum128 + v * QPANEL));
         for (int r = 0; r < QMR; r++)
-            _mm512_storeu_si512((void *)(acc + r * QMAXV * QPANEL + v * QPANEL),
-                                _mm512_sub_epi32(c[r][v], comp));
+            c[r][v] = _mm512_sub_epi32(c[r][v], comp);
     }
+    if (dq == NULL) {
+        for (int v = 0; v < nv; v++)
+            for (int r = 0; r < QMR; r++)
+                _mm512_storeu_si512((void *)(acc + r * QMAXV * QPANEL + v * QPANEL), c[r][v]);
+        return;
+    }
+    for (int r = 0; r < QMR && r < dq->mr; r++)
+        for (int v = 0; v < nv; v++)
+            if (dq->nc > v * QPANEL)
+                store_dequant(c[r][v], dq->kscale + v * QPANEL, dq->xscale[r],
+                              dq->out + r * dq->ldo + v * QPANEL, dq->nc - v * QPANEL);
 }
 
 static VNNI_TARGET void tile_vnni(int nv, ptrdiff_t k4, const uint8_t *a, ptrdiff_t lda,
                                   const int8_t *b, ptrdiff_t panel_stride,
-                                  const int32_t *colsum128, int32_t *acc)
+                                  const int32_t *colsum128, int32_t *acc, const dq_tile *dq)
 {
     if (nv == 3)
-        tile_vnni_nv(3, k4, a, lda, b, panel_stride, colsum128, acc);
+        tile_vnni_nv(3, k4, a, lda, b, panel_stride, colsum128, acc, dq);
     else if (nv == 2)
-        tile_vnni_nv(2, k4, a, lda, b, panel_stride, colsum128, acc);
+        tile_vnni_nv(2, k4, a, lda, b, panel_stride, colsum128, acc, dq);
     else
-        tile_vnni_nv(1, k4, a, lda, b, panel_stride, colsum128, acc);
+        tile_vnni_nv(1, k4, a, lda, b, panel_stride, colsum128, acc, dq);
 }
 #endif
 
@@ -163,13 +226,15 @@ int fnn_qpath_available(int path)
 }
 
 /* Rows [0, m) of the int32 product, padded rows of `a` (m rounded up to QMR) included; each
- * finished tile goes to `emit`. */
+ * finished tile goes to `emit`, or, on the VNNI path when `fused` is given, is de-scaled into
+ * fused->out by the tile itself (the same arithmetic as emit_dequant, lane-wise). */
 typedef void (*tile_sink)(void *ctx, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr, ptrdiff_t nc,
                           const int32_t *acc);
+typedef struct { const float *kscale, *xscale; float *out; ptrdiff_t ldo; } deq_ctx;
 
 static void qgemm_tiles(int path, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const uint8_t *a,
                         ptrdiff_t lda, const int8_t *packed, const int32_t *colsum128,
-                        tile_sink emit, void *ctx)
+                        tile_sink emit, void *ctx, const deq_ctx *fused)
 {
     const ptrdiff_t k4 = k_padded(k) / 4, panel_stride = k4 * 64, np = n_panels(n);
     int32_t acc[QMR * QMAXV * QPANEL];
@@ -179,13 +244,22 @@ static void qgemm_tiles(int path, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const u
         const ptrdiff_t j0 = p0 * QPANEL;
         const ptrdiff_t nc = n - j0 < nv * QPANEL ? n - j0 : nv * QPANEL;
         for (ptrdiff_t i0 = 0; i0 < m; i0 += QMR) {
+            const ptrdiff_t mr = m - i0 < QMR ? m - i0 : QMR;
 #if FNN_HAVE_VNNI_PATH
-            if (path == FNN_QPATH_VNNI)
-                tile_vnni(nv, k4, a + i0 * lda, lda, b, panel_stride, colsum128 + j0, acc);
-            else
+            if (path == FNN_QPATH_VNNI) {
+                if (fused) {
+                    dq_tile dq = {fused->kscale + j0, fused->xscale + i0,
+                                  fused->out + i0 * fused->ldo + j0, fused->ldo, mr, nc};
+                    tile_vnni(nv, k4, a + i0 * lda, lda, b, panel_stride, colsum128 + j0, acc,
+                              &dq);
+                    continue;
+                }
+                tile_vnni(nv, k4, a + i0 * lda, lda, b, panel_stride, colsum128 + j0, acc,
+                          NULL);
+            } else
 #endif
                 tile_baseline(nv, k4, a + i0 * lda, lda, b, panel_stride, acc);
-            emit(ctx, i0, j0, m - i0 < QMR ? m - i0 : QMR, nc, acc);
+            emit(ctx, i0, j0, mr, nc, acc);
         }
     }
 }
@@ -205,10 +279,8 @@ void fnn_qgemm_s32(int path, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const uint8_
                    ptrdiff_t ldc)
 {
     s32_ctx s = {c, ldc};
-    qgemm_tiles(path, m, n, k, a, lda, packed, colsum128, emit_s32, &s);
+    qgemm_tiles(path, m, n, k, a, lda, packed, colsum128, emit_s32, &s, NULL);
 }
-
-typedef struct { const float *kscale, *xscale; float *out; ptrdiff_t ldo; } deq_ctx;
 
 /* Keras's de-scaling: float(acc) / (kernel_scale * inputs_scale), both roundings float32. */
 static void emit_dequant(void *ctx, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr, ptrdiff_t nc,
@@ -238,9 +310,16 @@ void fnn_qdense_f32(int path, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t n, const fl
     const ptrdiff_t mp = (rows + QMR - 1) / QMR * QMR, kp = k_padded(k);
     uint8_t *a = scratch;
     float *xscale = (float *)(((uintptr_t)(a + mp * kp) + 63) & ~(uintptr_t)63);
-    fnn_quantize_rows(rows, k, x, ldx, path == FNN_QPATH_VNNI ? 128 : 0, a, kp, xscale);
+    deq_ctx d = {kscale, xscale, out, ldo};
     /* The tile's padding rows are computed and dropped: give them defined bytes. */
     memset(a + rows * kp, 0, (size_t)((mp - rows) * kp));
-    deq_ctx d = {kscale, xscale, out, ldo};
-    qgemm_tiles(path, rows, n, k, a, kp, packed, colsum128, emit_dequant, &d);
+#if FNN_HAVE_VNNI_PATH
+    if (path == FNN_QPATH_VNNI) {
+        quantize_rows_vnni(rows, k, x, ldx, a, kp, xscale);
+        qgemm_tiles(path, rows, n, k, a, kp, packed, colsum128, emit_dequant, &d, &d);
+        return;
+    }
+#endif
+    fnn_quantize_rows(rows, k, x, ldx, 0, a, kp, xscale);
+    qgemm_tiles(path, rows, n, k, a, kp, packed, colsum128, emit_dequant, &d, NULL);
 }
