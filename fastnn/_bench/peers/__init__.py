@@ -16,6 +16,7 @@ PEERS = {
     "tensorflow": "tf_keras",
     "torch": "torch",
     "sklearn": "sklearn",
+    "onnxruntime": "ort",
 }
 
 
