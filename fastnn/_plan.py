@@ -16,6 +16,7 @@ import numpy as np
 from fastnn import regularizers as _regularizers
 from fastnn._kernels import _engine
 from fastnn._kernels._activations import ACTIVATIONS
+from fastnn.layers import quantized as _quantized
 from fastnn.layers.python_layers import PythonPiece, is_python_layer
 
 _I = _engine.OP_INT_COLUMNS
@@ -192,6 +193,12 @@ class Plan:
         self.heads, self.inference_heads = train["heads"], graphs[-1]["heads"]
         self.last_activation = self.heads[0]["activation"]
         weights = model.trainable_weights if weights is None else weights
+        # The dense layers' int8 state as planned (layer.quantize on a layer of a built
+        # model makes the model plan again: see current()).
+        self.int8_generation = _quantized.GENERATION[0]
+        self._int8_state = [(layer, layer.quantization_mode) for g in graphs
+                            for layer, op, _, _ in g["ops"] if op["kind"] == "dense"
+                            and hasattr(layer, "quantization_mode")]
         self._assign_buffers(weights, [op for g in graphs for op in g["ops"]])
         self.engines = []
         for g in graphs:
@@ -216,6 +223,15 @@ class Plan:
                              and not self.forces_training)
         self.has_python = bool(self._python_penalties) or any(
             op["kind"] == "python" for g in graphs for _, op, _, _ in g["ops"])
+
+    def current(self) -> bool:
+        """False when a layer of this plan was quantized after it was built."""
+        if self.int8_generation == _quantized.GENERATION[0]:
+            return True
+        if any(layer.quantization_mode != mode for layer, mode in self._int8_state):
+            return False
+        self.int8_generation = _quantized.GENERATION[0]    # another model's layers changed
+        return True
 
     @staticmethod
     def _set_int8(engine, ops) -> None:

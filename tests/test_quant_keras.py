@@ -170,3 +170,33 @@ def test_digits_argmax_agrees_with_float32(int8_path):
     model.quantize("int8")
     int8_pred = model.predict(x, verbose=0).argmax(axis=1)
     assert (int8_pred == float_pred).mean() >= 0.99
+
+
+def test_quantizing_one_layer_of_a_built_model_replans(tf_keras):
+    ours, theirs = mlp(fastnn), mlp(tf_keras)
+    theirs.set_weights(ours.get_weights())
+    ours.predict(X, verbose=0)                      # a float plan exists
+    ours.layers[1].quantize("int8")
+    theirs.layers[1].quantize("int8")
+    np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0),
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_one_and_two_threads_give_the_same_bits():
+    from fastnn._kernels import _quant
+
+    model = fastnn.Sequential([fastnn.Input((300,)), fastnn.layers.Dense(200, activation="relu"),
+                               fastnn.layers.Dense(7)])
+    model.quantize("int8")
+    x = _rng.normal(size=(700, 300)).astype(np.float32)
+    outs = []
+    for n in (1, 2):
+        fastnn.config.set_num_threads(n)
+        try:
+            outs.append(model.predict(x, verbose=0))
+        finally:
+            fastnn.config.set_num_threads(None)
+    assert outs[0].tobytes() == outs[1].tobytes()
+    from fastnn._info import config_info
+
+    assert config_info()["int8"] == _quant.path_name()

@@ -100,6 +100,10 @@ class Int8Kernel(Variable):
         self.colsum128[...] = colsum
 
 
+# Bumped by every quantize: a model's plan built before it checks whether its layers changed.
+GENERATION = [0]
+
+
 def quantized_weights(layer, kernel_shape, kernel=None, scale=None) -> None:
     """Give ``layer`` Keras's int8 variables (kernel, bias, kernel_scale in file order);
     ``kernel``/``scale`` default to Keras's build values (zeros, ones)."""
@@ -111,6 +115,7 @@ def quantized_weights(layer, kernel_shape, kernel=None, scale=None) -> None:
                                   f"{layer.name}/kernel_scale", trainable=False)
     bias = [] if layer.bias is None else [layer.bias]
     layer._weights = [layer.kernel, *bias, layer.kernel_scale]
+    GENERATION[0] += 1
 
 
 def file_variables(layer) -> list[Variable]:

@@ -208,12 +208,12 @@ class Model(ModelIOMixin, Trainer, Layer):
 
     def _ensure_plan(self) -> Plan:
         plan = self._plan
-        if plan is not None:
+        if plan is not None and plan.current():
             return plan
         # One plan per model even when threads ask at once (a predict racing the start of a
         # fit would otherwise replace the plan fit has just given its losses).
         with _PLAN_LOCK:
-            if self._plan is None:
+            if self._plan is None or not self._plan.current():
                 if not self.built:
                     self.build()
                 self._plan = Plan(self, self.dtype)
