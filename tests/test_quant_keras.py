@@ -200,3 +200,23 @@ def test_one_and_two_threads_give_the_same_bits():
     from fastnn._info import config_info
 
     assert config_info()["int8"] == _quant.path_name()
+
+
+def test_a_file_with_a_float_kernel_for_an_int8_layer_is_refused(tmp_path):
+    import h5py
+
+    model = mlp(fastnn)
+    model.quantize("int8")
+    model.save_weights(tmp_path / "m.weights.h5")
+    with h5py.File(tmp_path / "m.weights.h5", "r+") as f:
+        kernel = f["layers/dense/vars/0"] if "layers/dense/vars/0" in f else None
+        name = kernel.name if kernel is not None else None
+        assert kernel is not None and kernel.dtype == np.int8
+        value = kernel[...].astype(np.float32) * 3
+        del f[name]
+        f[name] = value
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match="int8 variable"):
+        model.load_weights(tmp_path / "m.weights.h5")
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)

@@ -191,6 +191,10 @@ def read(f: h5py.File, model, include_optimizer: bool = True, skip_mismatch: boo
     _read_layers(f, model, "", skip_mismatch, pending)
     for var, value in pending:
         _check_finite(value, var.path)
+        if var.dtype == np.int8 and value.dtype != np.int8:
+            # (a cast would wrap 300 to 44 without a word)
+            raise ValueError(f"Corrupt weights file: {var.path} is an int8 variable but the "
+                             f"file holds {value.dtype}.")
     optimizer = _group(f, "optimizer", "optimizer") if include_optimizer else None
     optimizer_vars = None if optimizer is None else _group(optimizer, "vars", "optimizer/vars")
     state = None if optimizer_vars is None else _read_optimizer(
