@@ -24,7 +24,10 @@
 #include "simd.h"
 
 #if FNN_HAVE_CLONES
+#include <cpuid.h>
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #define FNN_HAVE_VNNI_PATH 1
 #else
 #define FNN_HAVE_VNNI_PATH 0
@@ -35,19 +38,22 @@
 #define QMAXV 3           /* panels per register tile */
 
 static inline ptrdiff_t k_padded(ptrdiff_t k) { return (k + 3) & ~(ptrdiff_t)3; }
+/* A panel's depth: k rounded up to 64, the k of one AMX tile (zeros beyond k). */
+static inline ptrdiff_t k_panel(ptrdiff_t k) { return (k + 63) & ~(ptrdiff_t)63; }
 static inline ptrdiff_t n_panels(ptrdiff_t n) { return (n + QPANEL - 1) / QPANEL; }
+/* Panels are allocated in pairs (the AMX kernel reads two at a time; the last may be zeros). */
+static inline ptrdiff_t n_panels_alloc(ptrdiff_t n) { return (n_panels(n) + 1) & ~(ptrdiff_t)1; }
 
 ptrdiff_t fnn_qpack_size(ptrdiff_t k, ptrdiff_t n)
 {
-    return n_panels(n) * QPANEL * k_padded(k);
+    return n_panels_alloc(n) * QPANEL * k_panel(k);
 }
 
 void fnn_qpack(ptrdiff_t k, ptrdiff_t n, const int8_t *w, int8_t *packed, int32_t *colsum128)
 {
-    const ptrdiff_t k4 = k_padded(k) / 4;
     memset(packed, 0, (size_t)fnn_qpack_size(k, n));
     for (ptrdiff_t j = 0; j < n; j++) {
-        int8_t *panel = packed + (j / QPANEL) * k4 * 64 + (j % QPANEL) * 4;
+        int8_t *panel = packed + (j / QPANEL) * k_panel(k) * 16 + (j % QPANEL) * 4;
         int32_t s = 0;
         for (ptrdiff_t kk = 0; kk < k; kk++) {
             int8_t v = w[kk * n + j];
@@ -79,11 +85,14 @@ void fnn_quantize_rows(ptrdiff_t rows, ptrdiff_t k, const float *x, ptrdiff_t ld
             r = r < -127.0f ? -127.0f : (r > 127.0f ? 127.0f : r);
             qi[kk] = (uint8_t)((int)r + offset);
         }
-        for (ptrdiff_t kk = k; kk < k_padded(k); kk++)
+        for (ptrdiff_t kk = k; kk < ldq; kk++)
             qi[kk] = 0;   /* the kernel's padding is 0 too: no contribution either way */
         scale_out[i] = scale;
     }
 }
+
+/* Where de-scaled outputs go: float(acc) / (kscale[j] * xscale[i]) into out (ldo apart). */
+typedef struct { const float *kscale, *xscale; float *out; ptrdiff_t ldo; } deq_ctx;
 
 /* Where a tile's de-scaled outputs go when the tile writes them itself (VNNI path). */
 typedef struct {
@@ -144,7 +153,7 @@ static VNNI_TARGET void quantize_rows_vnni(ptrdiff_t rows, ptrdiff_t k, const fl
             r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, lo), hi), off);
             _mm512_mask_cvtepi32_storeu_epi8(qi + kk, m, r);
         }
-        for (kk = k; kk < k_padded(k); kk++)
+        for (kk = k; kk < ldq; kk++)
             qi[kk] = 0;
         scale_out[i] = scale;
     }
@@ -211,16 +220,102 @@ static VNNI_TARGET void tile_vnni(int nv, ptrdiff_t k4, const uint8_t *a, ptrdif
 }
 #endif
 
+#if FNN_HAVE_VNNI_PATH
+/* ---- AMX: the same u8 x s8 sums, 16x16 int32 tiles, 64 k per instruction ----------------- */
+#define AMX_TARGET __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vnni")))
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_config;
+
+/* Linux hands out the tile registers' state only to processes that ask (once, process-wide). */
+static int amx_permitted(void)
+{
+    static int state = -1;     /* the race is benign: every caller asks the same question */
+    if (state < 0) {
+        unsigned eax, ebx, ecx, edx;
+        const int has = __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)
+                        && (edx >> 24 & 1) && (edx >> 25 & 1);       /* AMX-TILE, AMX-INT8 */
+        state = has && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+                               18 /* XFEATURE_XTILEDATA */) == 0;
+    }
+    return state;
+}
+
+/* Rows [0, m) (a has them rounded up to 32, zeros beyond) times every panel pair; each 32x32
+ * block of sums is de-scaled as the VNNI tiles are (store_dequant). */
+static AMX_TARGET void qgemm_amx(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const uint8_t *a,
+                                 ptrdiff_t lda, const int8_t *packed,
+                                 const int32_t *colsum128, const deq_ctx *d)
+{
+    amx_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+    int32_t c[32 * 32] __attribute__((aligned(64)));
+    const ptrdiff_t kp = k_panel(k), panel_stride = kp * 16, np = n_panels(n);
+    for (ptrdiff_t p = 0; p < np; p += 2) {
+        const int8_t *b0 = packed + p * panel_stride, *b1 = b0 + panel_stride;
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += 32) {
+            const uint8_t *a0 = a + i0 * lda, *a1 = a0 + 16 * lda;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (ptrdiff_t kb = 0; kb < kp; kb += 64) {
+                _tile_loadd(4, a0 + kb, lda);
+                _tile_loadd(5, a1 + kb, lda);
+                _tile_loadd(6, b0 + kb * 16, 64);
+                _tile_loadd(7, b1 + kb * 16, 64);
+                _tile_dpbusd(0, 4, 6);
+                _tile_dpbusd(1, 4, 7);
+                _tile_dpbusd(2, 5, 6);
+                _tile_dpbusd(3, 5, 7);
+            }
+            _tile_stored(0, c, 128);
+            _tile_stored(1, c + 16, 128);
+            _tile_stored(2, c + 16 * 32, 128);
+            _tile_stored(3, c + 16 * 32 + 16, 128);
+            const ptrdiff_t mr = m - i0 < 32 ? m - i0 : 32;
+            for (int h = 0; h < 2; h++) {
+                const ptrdiff_t j0 = (p + h) * QPANEL;
+                if (j0 >= n)
+                    break;
+                const ptrdiff_t nc = n - j0 < QPANEL ? n - j0 : QPANEL;
+                const __mmask16 mask = nc >= 16 ? (__mmask16)0xFFFF
+                                                : (__mmask16)((1u << nc) - 1);
+                const __m512i comp = _mm512_maskz_loadu_epi32(mask, colsum128 + j0);
+                for (ptrdiff_t r = 0; r < mr; r++) {
+                    const __m512i acc = _mm512_sub_epi32(
+                        _mm512_load_si512((const void *)(c + r * 32 + h * 16)), comp);
+                    store_dequant(acc, d->kscale + j0, d->xscale[i0 + r],
+                                  d->out + (i0 + r) * d->ldo + j0, nc);
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+#endif
+
 int fnn_qpath_available(int path)
 {
     if (path == FNN_QPATH_BASELINE)
         return 1;
 #if FNN_HAVE_VNNI_PATH
-    if (path == FNN_QPATH_VNNI) {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-               && __builtin_cpu_supports("avx512vnni");
-    }
+    __builtin_cpu_init();
+    const int vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+                     && __builtin_cpu_supports("avx512vnni");
+    if (path == FNN_QPATH_VNNI)
+        return vnni;
+    if (path == FNN_QPATH_AMX)
+        return vnni && amx_permitted();
 #endif
     return 0;
 }
@@ -230,13 +325,12 @@ int fnn_qpath_available(int path)
  * fused->out by the tile itself (the same arithmetic as emit_dequant, lane-wise). */
 typedef void (*tile_sink)(void *ctx, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr, ptrdiff_t nc,
                           const int32_t *acc);
-typedef struct { const float *kscale, *xscale; float *out; ptrdiff_t ldo; } deq_ctx;
 
 static void qgemm_tiles(int path, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const uint8_t *a,
                         ptrdiff_t lda, const int8_t *packed, const int32_t *colsum128,
                         tile_sink emit, void *ctx, const deq_ctx *fused)
 {
-    const ptrdiff_t k4 = k_padded(k) / 4, panel_stride = k4 * 64, np = n_panels(n);
+    const ptrdiff_t k4 = k_padded(k) / 4, panel_stride = k_panel(k) * 16, np = n_panels(n);
     int32_t acc[QMR * QMAXV * QPANEL];
     for (ptrdiff_t p0 = 0; p0 < np; p0 += QMAXV) {
         const int nv = (int)(np - p0 < QMAXV ? np - p0 : QMAXV);
@@ -297,23 +391,32 @@ static void emit_dequant(void *ctx, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr, pt
     }
 }
 
+/* Rows of a block's scratch: a multiple of the AMX kernel's 32 (and of QMR). */
+static inline ptrdiff_t rows_padded(ptrdiff_t rows) { return (rows + 31) & ~(ptrdiff_t)31; }
+
 ptrdiff_t fnn_qdense_scratch(ptrdiff_t rows, ptrdiff_t k)
 {
-    const ptrdiff_t mp = (rows + QMR - 1) / QMR * QMR;
-    return mp * k_padded(k) + mp * (ptrdiff_t)sizeof(float) + 64;
+    const ptrdiff_t mp = rows_padded(rows);
+    return mp * k_panel(k) + mp * (ptrdiff_t)sizeof(float) + 64;
 }
 
 void fnn_qdense_f32(int path, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t n, const float *x,
                     ptrdiff_t ldx, const int8_t *packed, const int32_t *colsum128,
                     const float *kscale, float *out, ptrdiff_t ldo, void *scratch)
 {
-    const ptrdiff_t mp = (rows + QMR - 1) / QMR * QMR, kp = k_padded(k);
+    const ptrdiff_t mp = rows_padded(rows);
+    const ptrdiff_t kp = path == FNN_QPATH_AMX ? k_panel(k) : k_padded(k);
     uint8_t *a = scratch;
     float *xscale = (float *)(((uintptr_t)(a + mp * kp) + 63) & ~(uintptr_t)63);
     deq_ctx d = {kscale, xscale, out, ldo};
     /* The tile's padding rows are computed and dropped: give them defined bytes. */
     memset(a + rows * kp, 0, (size_t)((mp - rows) * kp));
 #if FNN_HAVE_VNNI_PATH
+    if (path == FNN_QPATH_AMX) {
+        quantize_rows_vnni(rows, k, x, ldx, a, kp, xscale);
+        qgemm_amx(rows, n, k, a, kp, packed, colsum128, &d);
+        return;
+    }
     if (path == FNN_QPATH_VNNI) {
         quantize_rows_vnni(rows, k, x, ldx, a, kp, xscale);
         qgemm_tiles(path, rows, n, k, a, kp, packed, colsum128, emit_dequant, &d, &d);

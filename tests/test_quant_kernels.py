@@ -13,6 +13,9 @@ from fastnn._kernels import _quant
 PATHS = [pytest.param(_quant.PATHS["baseline"], id="baseline"),
          pytest.param(_quant.PATHS["vnni"], id="vnni", marks=pytest.mark.skipif(
              not _quant.available("vnni"), reason="this CPU has no AVX-512 VNNI"))]
+# The AMX path has no raw int32 entry: it is checked through dense (exact as well).
+DENSE_PATHS = PATHS + [pytest.param(_quant.PATHS["amx"], id="amx", marks=pytest.mark.skipif(
+    not _quant.available("amx"), reason="no AMX-INT8 on this CPU or OS"))]
 SHAPES = [(1, 1, 1), (7, 13, 10), (8, 4, 16), (9, 5, 17), (17, 31, 33), (65, 101, 48),
           (3, 784, 50), (130, 64, 97)]   # (m, k, n): ragged tiles, panels, row blocks
 
@@ -64,7 +67,7 @@ def test_row_quantization_is_keras_absmax(offset):
     assert q_ref[1, :4].tolist() == [0, -0, 2, 2]
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", DENSE_PATHS)
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("m,k,n", SHAPES + [(200, 300, 70)])
 def test_dense_matches_reference_bit_for_bit(path, n_threads, m, k, n):
@@ -77,17 +80,32 @@ def test_dense_matches_reference_bit_for_bit(path, n_threads, m, k, n):
     np.testing.assert_array_equal(got, int8_dense(x, w, kscale))
 
 
-def test_both_paths_give_the_same_bits():
-    if not _quant.available("vnni"):
-        pytest.skip("this CPU has no AVX-512 VNNI")
+@pytest.mark.parametrize("path", DENSE_PATHS[1:])
+def test_fast_paths_give_the_fallbacks_bits(path):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((300, 784)).astype(np.float32)
     w = random_int8(rng, (784, 129))
     kscale = rng.uniform(1, 500, 129).astype(np.float32)
     packed, colsum = _quant.pack(w)
     a = _quant.dense(x, packed, colsum, kscale, _quant.PATHS["baseline"], 2)
-    b = _quant.dense(x, packed, colsum, kscale, _quant.PATHS["vnni"], 2)
+    b = _quant.dense(x, packed, colsum, kscale, path, 2)
     assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("path", DENSE_PATHS)
+def test_dense_sums_long_dot_products_exactly(path):
+    # Rows of +-127 against columns of +-127: sums of 1.9e9, past float32's exact integers, so
+    # an inexact int32 sum would show in the float32 output too.
+    k = 120_000
+    x = np.full((3, k), 0.5, np.float32)
+    x[1] = -0.5
+    x[2, ::2] = -0.5
+    w = np.full((k, 17), 127, np.int8)
+    w[:, 1] = -127
+    kscale = np.full(17, 3.0, np.float32)
+    packed, colsum = _quant.pack(w)
+    got = _quant.dense(x, packed, colsum, kscale, path, 1)
+    np.testing.assert_array_equal(got, int8_dense(x, w, kscale))
 
 
 def test_environment_forces_the_fallback(monkeypatch):
@@ -95,7 +113,7 @@ def test_environment_forces_the_fallback(monkeypatch):
     assert _quant.path() == _quant.PATHS["baseline"]
     assert _quant.path_name().startswith("baseline")
     monkeypatch.delenv("FASTNN_FORCE_BASELINE")
-    expected = "vnni" if _quant.available("vnni") else "baseline"
+    expected = next(p for p in ("amx", "vnni", "baseline") if _quant.available(p))
     assert _quant.path() == _quant.PATHS[expected]
 
 

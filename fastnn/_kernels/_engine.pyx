@@ -709,6 +709,9 @@ cdef class Engine:
                   np.ascontiguousarray(kernel_scale, dtype=np.float32))
         if arrays[1].shape != (self.ops[k].n_out,) or arrays[2].shape != arrays[1].shape:
             raise ValueError("int8 kernel scales do not match the op's outputs")
+        from fastnn._kernels._quant import check_path
+
+        check_path(path)      # (a path the CPU or OS cannot run would die of SIGILL)
         self._quant[k] = arrays
         self.ops[k].qw = <const signed char *> _data(arrays[0])
         self.ops[k].qcomp = <const int *> _data(arrays[1])

@@ -3,8 +3,9 @@
 Rows are cut into blocks of QROWS (a multiple of the 8-row register tile) handed out to the
 threads; each block quantizes its rows into its thread's scratch, multiplies and de-scales.
 Every row is computed the same way whatever the split, so any thread count gives the same bits.
-Two paths (AVX-512 VNNI, plain C) give the same int32 sums: `path()` picks VNNI when the CPU has
-it unless FASTNN_FORCE_BASELINE=1, which tests use to run the fallback on every machine.
+Three paths (AMX tiles, AVX-512 VNNI, plain C) give the same int32 sums: `path()` picks the
+fastest the CPU has unless FASTNN_FORCE_BASELINE=1, which tests use to run the fallback on
+every machine.
 """
 import os
 
@@ -20,6 +21,7 @@ cdef extern from "fastnn.h":
     enum:
         FNN_QPATH_BASELINE
         FNN_QPATH_VNNI
+        FNN_QPATH_AMX
     int fnn_qpath_available(int path) noexcept nogil
     Py_ssize_t fnn_qpack_size(Py_ssize_t k, Py_ssize_t n) noexcept nogil
     void fnn_qpack(Py_ssize_t k, Py_ssize_t n, const int8_t *w, int8_t *packed,
@@ -39,21 +41,32 @@ cdef extern from "fastnn.h":
 # Rows per block: 64 rows of 784 bytes stay in L1/L2 while the kernel's panels stream past.
 DEF QROWS = 64
 
-PATHS = {"baseline": FNN_QPATH_BASELINE, "vnni": FNN_QPATH_VNNI}
+PATHS = {"baseline": FNN_QPATH_BASELINE, "vnni": FNN_QPATH_VNNI, "amx": FNN_QPATH_AMX}
 PATH_NAMES = {FNN_QPATH_BASELINE: "baseline (plain C int32)",
-              FNN_QPATH_VNNI: "avx512-vnni (vpdpbusd)"}
+              FNN_QPATH_VNNI: "avx512-vnni (vpdpbusd)",
+              FNN_QPATH_AMX: "amx-int8 (tdpbusd)"}
 
 
 def available(str name):
-    """Whether path `name` ("baseline" or "vnni") runs on this CPU and build."""
+    """Whether path `name` ("baseline", "vnni" or "amx") runs on this CPU, build and OS."""
     return bool(fnn_qpath_available(PATHS[name]))
 
 
 def path():
-    """The path int8 layers take: VNNI when available unless FASTNN_FORCE_BASELINE=1."""
+    """The path int8 layers take: the fastest available (AMX, then VNNI, then plain C)
+    unless FASTNN_FORCE_BASELINE=1."""
     if os.environ.get("FASTNN_FORCE_BASELINE", "0") == "1":
         return FNN_QPATH_BASELINE
-    return FNN_QPATH_VNNI if fnn_qpath_available(FNN_QPATH_VNNI) else FNN_QPATH_BASELINE
+    for p in (FNN_QPATH_AMX, FNN_QPATH_VNNI):
+        if fnn_qpath_available(p):
+            return p
+    return FNN_QPATH_BASELINE
+
+
+def check_path(int path):
+    """Raise ValueError unless `path` runs here (asking Linux for AMX's state if need be)."""
+    if path not in PATH_NAMES or not fnn_qpath_available(path):
+        raise ValueError(f"int8 path {PATH_NAMES.get(path, path)} does not run on this CPU")
 
 
 def path_name():
@@ -87,8 +100,11 @@ def quantize_rows(const float[:, ::1] x, int offset=0):
 
 def qgemm_s32(const int8_t[:, ::1] q, const int8_t[::1] packed, const int32_t[::1] colsum,
               Py_ssize_t n, int path):
-    """The exact int32 product q @ w (w given packed) on `path`; q is the signed int8 rows."""
+    """The exact int32 product q @ w (w given packed) on `path` (baseline or vnni); q is the
+    signed int8 rows."""
     cdef Py_ssize_t m = q.shape[0], k = q.shape[1], kp = (k + 3) // 4 * 4
+    if path not in (FNN_QPATH_BASELINE, FNN_QPATH_VNNI) or not fnn_qpath_available(path):
+        raise ValueError(f"int8 path {path} cannot compute raw int32 products here")
     a = np.zeros(((m + 7) // 8 * 8, kp), dtype=np.uint8)
     a[:m, :k] = np.asarray(q).view(np.uint8) ^ (0x80 if path == FNN_QPATH_VNNI else 0)
     out = np.zeros((m, n), dtype=np.int32)
@@ -136,6 +152,7 @@ def dense(const float[:, ::1] x, const int8_t[::1] packed, const int32_t[::1] co
     out = np.empty((rows, n), dtype=np.float32)
     cdef float[:, ::1] ov = out
     cdef int status
+    check_path(path)
     if rows and n:
         with nogil:
             status = qdense(path, rows, k, n, &x[0, 0], <const signed char *> &packed[0],
