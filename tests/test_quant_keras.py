@@ -209,10 +209,9 @@ def test_a_file_with_a_float_kernel_for_an_int8_layer_is_refused(tmp_path):
     model.quantize("int8")
     model.save_weights(tmp_path / "m.weights.h5")
     with h5py.File(tmp_path / "m.weights.h5", "r+") as f:
-        kernel = f["layers/dense/vars/0"] if "layers/dense/vars/0" in f else None
-        name = kernel.name if kernel is not None else None
-        assert kernel is not None and kernel.dtype == np.int8
-        value = kernel[...].astype(np.float32) * 3
+        name = "layers/dense/vars/0"
+        assert f[name].dtype == np.int8
+        value = f[name][...].astype(np.float32) * 3
         del f[name]
         f[name] = value
     before = [w.copy() for w in model.get_weights()]
