@@ -48,6 +48,36 @@ void fnn_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t 
                   const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb, double beta,
                   double *c, ptrdiff_t ldc);
 
+/* ---- quant.c ---------------------------------------------------------------------------- */
+/* int8 Dense as Keras 3's quantize("int8"): per-row input scales at call time, int32 sums. */
+enum { FNN_QPATH_BASELINE = 0, FNN_QPATH_VNNI = 1, FNN_QPATH_AMX = 2 };
+
+/* 1 when this CPU (and build) can run `path`; the baseline always can. Asking for AMX asks
+ * Linux for the tile state (arch_prctl), once per process. */
+int fnn_qpath_available(int path);
+/* Bytes of the packed form of a k x n int8 kernel: 16-column panels of [k'/4][16][4], k' = k
+ * rounded up to 64, panels allocated in pairs. */
+ptrdiff_t fnn_qpack_size(ptrdiff_t k, ptrdiff_t n);
+/* Pack the row-major k x n kernel w; colsum128[j] = 128 * sum_k w[k, j] (n values). */
+void fnn_qpack(ptrdiff_t k, ptrdiff_t n, const int8_t *w, int8_t *packed, int32_t *colsum128);
+/* Keras's AbsMaxQuantizer per row (float32): scale_out[i] = 127 / (max|x_i| + 1e-7), bytes
+ * clip(round_half_even(x * scale), -127, 127) + offset (0 or 128), zero-padded up to ldq
+ * (>= k rounded up to 4) columns. */
+void fnn_quantize_rows(ptrdiff_t rows, ptrdiff_t k, const float *x, ptrdiff_t ldx, int offset,
+                       uint8_t *q, ptrdiff_t ldq, float *scale_out);
+/* c (m x n int32) = q @ w exactly (FNN_QPATH_BASELINE or _VNNI), q quantized with offset 128
+ * for VNNI and 0 for the baseline; `a` has (m rounded up to 8) rows of lda >= k rounded up to 4 bytes. */
+void fnn_qgemm_s32(int path, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const uint8_t *a,
+                   ptrdiff_t lda, const int8_t *packed, const int32_t *colsum128, int32_t *c,
+                   ptrdiff_t ldc);
+/* Bytes of scratch fnn_qdense_f32 needs for `rows` rows of k inputs. */
+ptrdiff_t fnn_qdense_scratch(ptrdiff_t rows, ptrdiff_t k);
+/* out (rows x n) = float(quantize(x) @ w) / (kscale[j] * x_scale[i]), Keras's int8 Dense
+ * before its bias and activation. Single-threaded, re-entrant; scratch is the caller's. */
+void fnn_qdense_f32(int path, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t n, const float *x,
+                    ptrdiff_t ldx, const int8_t *packed, const int32_t *colsum128,
+                    const float *kscale, float *out, ptrdiff_t ldo, void *scratch);
+
 /* ---- activations.c ---------------------------------------------------------------------- */
 /* Activation ids; fastnn._kernels._activations.ACTIVATIONS maps Keras names to them. */
 typedef enum {

@@ -27,7 +27,7 @@ def _blas_info() -> dict[str, Any]:
 def config_info() -> dict[str, Any]:
     """Everything show_config prints, as a dictionary."""
     from fastnn import __version__
-    from fastnn._kernels import _cpu, _openmp_helpers
+    from fastnn._kernels import _cpu, _openmp_helpers, _quant
 
     return {
         "fastnn": __version__,
@@ -39,6 +39,7 @@ def config_info() -> dict[str, Any]:
         "cpus_available": _openmp_helpers.cpu_count(),
         "parallel_min_work": _openmp_helpers.parallel_min_work(),
         "simd": _cpu.simd_path(),
+        "int8": _quant.path_name(),
         "blas": _blas_info(),
     }
 
@@ -57,6 +58,7 @@ def show_config(file=None) -> None:
         *([f"           capped at {info['threadpool_limit']} by a threadpoolctl limit"]
           if info["threadpool_limit"] else []),
         f"  SIMD:    {info['simd']}",
+        f"  int8:    {info['int8']}",
         (f"  BLAS:    {blas['name']} {blas['version'] or ''}, kernel {blas['kernel']}, "
          f"{blas['threads']} threads"),
         f"           {blas['path']}",

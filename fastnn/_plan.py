@@ -16,6 +16,7 @@ import numpy as np
 from fastnn import regularizers as _regularizers
 from fastnn._kernels import _engine
 from fastnn._kernels._activations import ACTIVATIONS
+from fastnn.layers import quantized as _quantized
 from fastnn.layers.python_layers import PythonPiece, is_python_layer
 
 _I = _engine.OP_INT_COLUMNS
@@ -187,6 +188,12 @@ class Plan:
         self.heads, self.inference_heads = train["heads"], graphs[-1]["heads"]
         self.last_activation = self.heads[0]["activation"]
         weights = model.trainable_weights if weights is None else weights
+        # The dense layers' int8 state as planned (layer.quantize on a layer of a built
+        # model makes the model plan again: see current()).
+        self.int8_generation = _quantized.GENERATION[0]
+        self._int8_state = [(layer, layer.quantization_mode) for g in graphs
+                            for layer, op, _, _ in g["ops"] if op["kind"] == "dense"
+                            and hasattr(layer, "quantization_mode")]
         self._assign_buffers(weights, [op for g in graphs for op in g["ops"]])
         self.engines = []
         for g in graphs:
@@ -198,6 +205,7 @@ class Plan:
                 python_ops=[op.get("piece") for _, op, _, _ in g["ops"]],
                 python_penalties=self._python_penalties))
             g["ops_i"], g["ops_f"] = ops_i, ops_f
+            self._set_int8(self.engines[-1], g["ops"])
         self._ops_i, self._ops_f = train["ops_i"], train["ops_f"]
         self.engine = self.engines[0]               # fit, and training-mode calls
         self.inference_engine = self.engines[-1]    # predict and evaluate
@@ -226,6 +234,26 @@ class Plan:
                     f"{col}), which is not an integer in [0, {vocab}) (its input_dim): the "
                     "inputs must be integer codes of the categories, from 0 to "
                     "input_dim - 1.")
+
+    def current(self) -> bool:
+        """False when a layer of this plan was quantized after it was built."""
+        if self.int8_generation == _quantized.GENERATION[0]:
+            return True
+        if any(layer.quantization_mode != mode for layer, mode in self._int8_state):
+            return False
+        self.int8_generation = _quantized.GENERATION[0]    # another model's layers changed
+        return True
+
+    @staticmethod
+    def _set_int8(engine, ops) -> None:
+        """Point the int8 dense ops at their layers' packed kernels and scales."""
+        int8_ops = [(k, op["int8"]) for k, (_, op, _, _) in enumerate(ops) if op.get("int8")]
+        if int8_ops:
+            from fastnn._kernels import _quant
+
+            path = _quant.path()
+            for k, (packed, colsum128, scale) in int8_ops:
+                engine.set_quantized(k, packed, colsum128, scale.value, path)
 
     def _graph(self, model, input_shapes, mode) -> dict:
         """The model's ops for calls in ``mode`` (None: every mode), with their wiring."""

@@ -569,3 +569,27 @@ def gaussian_dropout(x, rate, seed, step, layer, row0):
     """x * N(1, rate / (1 - rate))."""
     x = np.asarray(x, dtype=np.float64)
     return x * gaussian_dropout_factor(x.shape, rate, seed, step, layer, row0)
+
+
+# ---- int8 quantized Dense (Keras 3's quantize("int8")) ----------------------------------------
+
+
+def quantize_rows_int8(x):
+    """Keras's AbsMax per row in float32: (q int8, scale float32 of shape (rows,))."""
+    x = np.asarray(x, dtype=np.float32)
+    amax = np.abs(x).max(axis=1) if x.shape[1] else np.zeros(x.shape[0], np.float32)
+    scale = np.float32(127.0) / (amax + np.float32(1e-7))
+    q = np.rint(x * scale[:, None])          # rint: half to even, as Keras's round
+    return np.clip(q, -127, 127).astype(np.int8), scale.astype(np.float32)
+
+
+def int8_matmul(q, w):
+    """The exact integer product of int8 matrices (int64, so no overflow can hide)."""
+    return np.asarray(q, dtype=np.int64) @ np.asarray(w, dtype=np.int64)
+
+
+def int8_dense(x, w, kernel_scale):
+    """Keras's int8 Dense before bias: float32(q @ w) / (kernel_scale * row_scale)."""
+    q, xs = quantize_rows_int8(x)
+    acc = int8_matmul(q, w).astype(np.float32)
+    return acc / (np.asarray(kernel_scale, np.float32)[None, :] * xs[:, None])

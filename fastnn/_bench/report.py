@@ -124,6 +124,13 @@ def ratio(results, workload, peer, of=statistics.median) -> float | None:
     return theirs / ours if ours and theirs else None
 
 
+def _over(results, workload, peer, int8_workload, of) -> float | None:
+    """`peer`'s time on `workload` over fastnn's on `int8_workload`."""
+    theirs = median(results[workload].get(peer), of)
+    ours = median(results[int8_workload].get("fastnn"), of)
+    return theirs / ours if ours and theirs else None
+
+
 def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[str, str, bool]]:
     """(target, measured from medians (and from minimums), met by the medians; None for the
     reference rows, which have no goal)."""
@@ -173,6 +180,12 @@ def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[st
         10e-6, fmt_time, lower_is_better=True)
     add("predict, 10,000 samples vs TensorFlow's Keras >= 3x",
         versus("predict_10k", "tensorflow"), 3, times)
+
+    add("predict, 10,000 samples, int8 vs fastnn float32 >= 1.8x",
+        lambda of: _over(results, "predict_10k", "fastnn", "predict_10k_int8", of), 1.8, times)
+    add("predict, 10,000 samples, int8 vs ONNX Runtime float32 >= 1.8x",
+        lambda of: _over(results, "predict_10k", "onnxruntime", "predict_10k_int8", of), 1.8,
+        times)
 
     def thread_speedup(of):
         one, two = median(extra.get("threads_1"), of), median(extra.get("threads_2"), of)

@@ -76,6 +76,7 @@ from fastnn._kernels._losses cimport (
     sparse_loss_rows,
 )
 from fastnn._kernels._openmp cimport threads_for
+from fastnn._kernels._quant cimport qdense
 from fastnn._kernels._optimizers cimport (
     adadelta_update_nogil, adagrad_update_nogil, adam_update_nogil, adamax_update_nogil,
     lion_update_nogil, nadam_update_nogil, rmsprop_update_nogil, sgd_update_nogil,
@@ -174,6 +175,12 @@ cdef struct Op:
     bint live                    # a loss depends on its output (set with the losses)
     bint w_acc                   # its weight gradients add to a later call's (shared layer)
     bint fused                   # an output whose loss works on its logits
+    # OP_DENSE of an int8-quantized layer (float32 only): the packed int8 kernel, its column
+    # sums x 128 and per-column scales (fastnn/_kernels/_quant.pyx); NULL otherwise.
+    const signed char *qw
+    const int *qcomp
+    const float *qscale
+    int qpath
 
 
 cdef struct Head:
@@ -369,6 +376,7 @@ cdef class Engine:
     cdef list _external               # per output: its Python loss, or None
     cdef int n_external
     cdef list _python                 # per op: its Python piece (OP_PYTHON), or None
+    cdef list _quant                  # per op: the int8 arrays its Op points into, or None
     cdef list _python_weights         # per op: [(offset, size), ...] of its piece's weights
     cdef list _penalties              # [(offset, size, fn)]: weights' Python regularizers
     cdef int n_penalties
@@ -469,6 +477,7 @@ cdef class Engine:
         for off_size_fn in self._penalties:
             if off_size_fn[0] < 0 or off_size_fn[0] + off_size_fn[1] > params.shape[0]:
                 raise ValueError("a regularized weight lies outside the parameter buffer")
+        self._quant = [None] * self.n_ops
         for k in range(self.n_ops):
             self.n_consumers[k] = 0
         for k in range(self.n_ops):
@@ -477,6 +486,7 @@ cdef class Engine:
             op.n_in, op.n_out, op.act = oi[k, I_N_IN], oi[k, I_N_OUT], oi[k, I_ACT]
             op.w, op.b, op.s = oi[k, I_W], oi[k, I_B], oi[k, I_STATE]
             op.seed = <uint64_t> oi[k, I_SEED]
+            op.qw, op.qcomp, op.qscale, op.qpath = NULL, NULL, NULL, 0
             op.flags = oi[k, I_FLAGS]
             op.col = oi[k, I_COL]
             op.groups = oi[k, I_GROUPS] if oi[k, I_GROUPS] > 0 else 1
@@ -712,6 +722,27 @@ cdef class Engine:
             w.abort = True       # the call's own workspace: concurrent calls keep theirs
             w.error = exc
         return total
+
+    def set_quantized(self, int k, packed, colsum128, kernel_scale, int path):
+        """Make dense op k an int8 one (inference only): its kernel is `packed`
+        (_quant.pack), its per-column scales `kernel_scale`, run on quant `path`."""
+        if not self.f32:
+            raise ValueError("int8 layers run in float32 models only")
+        if not 0 <= k < self.n_ops or self.ops[k].kind != OP_DENSE or self.ops[k].w >= 0:
+            raise ValueError(f"op {k} is not a dense op without a float kernel")
+        arrays = (np.ascontiguousarray(packed, dtype=np.int8),
+                  np.ascontiguousarray(colsum128, dtype=np.int32),
+                  np.ascontiguousarray(kernel_scale, dtype=np.float32))
+        if arrays[1].shape != (self.ops[k].n_out,) or arrays[2].shape != arrays[1].shape:
+            raise ValueError("int8 kernel scales do not match the op's outputs")
+        from fastnn._kernels._quant import check_path
+
+        check_path(path)      # (a path the CPU or OS cannot run would die of SIGILL)
+        self._quant[k] = arrays
+        self.ops[k].qw = <const signed char *> _data(arrays[0])
+        self.ops[k].qcomp = <const int *> _data(arrays[1])
+        self.ops[k].qscale = <const float *> _data(arrays[2])
+        self.ops[k].qpath = path
 
     cdef object _view(self, Workspace w, Py_ssize_t at, Py_ssize_t rows, Py_ssize_t width):
         return w.ws[at * rows:at * rows + rows * width].reshape(rows, width)

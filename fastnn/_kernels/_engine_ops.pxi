@@ -89,7 +89,20 @@ cdef double _forward(Engine e, Workspace w, floating *ws, floating *vecs, const 
         t = training or (op.flags & FLAG_TRAINING) != 0
         out = ws + op.out * rows
         inp = _input(e, ws, x, op, 0, rows)
-        if op.kind == OP_DENSE:
+        if op.kind == OP_DENSE and op.qw != NULL:
+            # int8 layer: Keras's de-scaled int8 product, then bias and activation as below.
+            z = ws + op.z * rows if op.z >= 0 else out
+            if floating is float:
+                if qdense(op.qpath, rows, op.n_in, op.n_out, inp, op.qw, op.qcomp, op.qscale,
+                          z, n_threads) != 0:
+                    with gil:
+                        w.abort = True
+                        w.error = MemoryError(
+                            f"int8 Dense: no memory for the scratch of {op.n_in} inputs")
+                    return penalty
+            act_forward(op.act, &op.ap, rows, op.n_out, z, params + op.b if op.b >= 0 else NULL,
+                        out, z if op.z >= 0 else NULL, n_threads)
+        elif op.kind == OP_DENSE:
             # Dense on rank > 2: each row holds `groups` vectors, stored one after another,
             # so the same products run on rows · groups rows of n_in / groups.
             z = ws + op.z * rows if op.z >= 0 else out

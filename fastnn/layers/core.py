@@ -13,6 +13,7 @@ from fastnn import constraints as _constraints
 from fastnn import initializers as _initializers
 from fastnn import regularizers as _regularizers
 from fastnn._graph import KerasTensor, Node
+from fastnn.layers import quantized as _quantized
 from fastnn.layers.base import Layer
 from fastnn.layers.python_layers import activation_op
 
@@ -121,13 +122,19 @@ class Dense(Layer):
         ``"glorot_uniform"`` (U(±sqrt(6/(in+out))), Glorot & Bengio 2010) and ``"zeros"``.
     kernel_regularizer, bias_regularizer, activity_regularizer : regularizer, optional
     kernel_constraint, bias_constraint : constraint, optional
+    quantization_config : dict, optional
+        Keras's default int8 config or None (``quantize("int8")`` sets it).
+
+    After ``quantize("int8")`` (or with ``dtype="int8_from_float32"``) the layer holds Keras's
+    int8 ``kernel`` and per-output ``kernel_scale`` and computes, per input row x,
+    ``float(q(x) @ kernel) / (kernel_scale * s(x)) + bias`` (layers/quantized.py).
     """
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
-                 **kwargs):
+                 quantization_config=None, **kwargs):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(
                 "Received an invalid value for `units`, expected a positive integer. "
@@ -135,7 +142,13 @@ class Dense(Layer):
             )
         if lora_rank is not None:
             raise ValueError("fastnn's Dense does not support LoRA (lora_rank must be None).")
+        kwargs["dtype"], self._quantization_mode = _quantized.parse_dtype(kwargs.get("dtype"))
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.quantization_config = _quantized.check_quantization_config(quantization_config,
+                                                                        self.name)
+        if self._quantization_mode and self.dtype != "float32":
+            raise ValueError(f"Layer '{self.name}': fastnn runs int8 layers in float32 models "
+                             f"only; received dtype int8_from_{self.dtype}.")
         self.units = int(units)
         self.activation = _activations.get(activation)
         self._python_activation = _activations.python_activation(self.activation)
@@ -160,7 +173,40 @@ class Dense(Layer):
         self.bias = (self.add_weight((self.units,), self.bias_initializer, "bias",
                                      self.bias_regularizer, self.bias_constraint)
                      if self.use_bias else None)
+        if self._quantization_mode:
+            _quantized.quantized_weights(self, self.kernel.shape)
         self.built = True
+
+    @property
+    def quantization_mode(self) -> str | None:
+        """``"int8"`` once quantized, else None (Keras's ``layer.quantization_mode``)."""
+        return self._quantization_mode
+
+    def quantize(self, mode=None, type_check=True, config=None) -> None:
+        """Replace the float kernel by Keras's int8 kernel and per-output scales: inference
+        only from then on (``fit`` refuses the model)."""
+        if type_check and type(self) is not Dense:
+            raise NotImplementedError(f"Layer {type(self).__name__} does not have a "
+                                      "`quantize()` method implemented.")
+        _quantized.check_mode(mode)
+        if config is not None:
+            _quantized.check_quantization_config(config, self.name)
+        if not self.built:
+            raise ValueError(f"Cannot quantize a layer that isn't yet built. Layer "
+                             f"'{self.name}' (of type 'Dense') is not built yet.")
+        if self._quantization_mode is not None:
+            raise ValueError(f"Layer '{self.name}' is already quantized with dtype_policy="
+                             f"'{self._quantization_mode}_from_{self.dtype}'. Received: "
+                             f"mode={mode}")
+        if self.dtype != "float32":
+            raise ValueError(f"Layer '{self.name}': fastnn runs int8 layers in float32 models "
+                             f"only; this layer is {self.dtype}.")
+        from fastnn.quantizers import abs_max_quantize
+
+        kernel, scale = abs_max_quantize(self.kernel.numpy(), axis=0)
+        _quantized.quantized_weights(self, kernel.shape, kernel, scale[0])
+        self._quantization_mode = mode
+        self.quantization_config = _quantized.INT8_CONFIG
 
     def compute_output_shape(self, input_shape) -> tuple:
         return (*input_shape[:-1], self.units)
@@ -178,6 +224,13 @@ class Dense(Layer):
         groups = width // self.kernel.shape[0]
         ops = [{"kind": "dense", "n_out": self.units * groups, "groups": groups,
                 "activation": self._activation_spec, "kernel": self.kernel, "bias": self.bias}]
+        if self._quantization_mode:     # the float kernel is gone: the int8 one instead
+            if groups != 1:
+                raise ValueError(f"Layer '{self.name}': an int8 Dense runs on inputs of rank 2 "
+                                 f"only; this one reads {groups} vectors a row. Quantize a "
+                                 "model whose Dense layers follow a Flatten instead.")
+            ops[0]["kernel"] = None
+            ops[0]["int8"] = (self.kernel.packed, self.kernel.colsum128, self.kernel_scale)
         if self._python_activation is not None:    # your function: a Python op after it
             if groups > 1:     # it would see each row's vectors side by side
                 raise ValueError(
@@ -199,7 +252,14 @@ class Dense(Layer):
             "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": _constraints.serialize(self.kernel_constraint),
             "bias_constraint": _constraints.serialize(self.bias_constraint),
+            **self._quantized_config(),
         }
+
+    def _quantized_config(self) -> dict[str, Any]:
+        if not self._quantization_mode:
+            return {}
+        return {"dtype": _quantized.policy_config(self._quantization_mode, self.dtype),
+                "quantization_config": self.quantization_config}
 
 
 class Activation(Layer):

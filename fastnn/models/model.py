@@ -174,6 +174,32 @@ class Model(ModelIOMixin, Trainer, Layer):
         graph = self.__dict__.get("_traced")
         return graph is not None and graph is not self and graph._has_training_arguments()
 
+    # ---- int8 quantization (Keras 3's model.quantize) --------------------------------------
+
+    def quantize(self, mode=None, config=None, filters=None, **kwargs) -> None:
+        """Quantize every Dense layer (that ``filters`` selects: a regex on the layer name,
+        a list of them, or a callable) to Keras's int8 form; the model then predicts with
+        the int8 kernel and can no longer be trained."""
+        from fastnn.layers.quantized import check_mode, int8_layers
+
+        type_check = kwargs.pop("type_check", True)
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to "
+                             f"{type(self).__name__}: {kwargs}")
+        check_mode(mode)
+        if filters is not None and not isinstance(filters, (str, list, tuple)) \
+                and not callable(filters):
+            raise ValueError("The `filters` argument must be a regex string, a list of regex "
+                             f"strings, or a callable. Received: {type(filters)}")
+        if not self.built:
+            raise ValueError(f"Cannot quantize a layer that isn't yet built. Layer "
+                             f"'{self.name}' (of type '{type(self).__name__}') is not built "
+                             "yet.")
+        for layer, owners in int8_layers(self, filters):
+            layer.quantize(mode, type_check=type_check, config=config)
+            for owner in owners:
+                owner._invalidate_plan()
+
     # ---- the plan ------------------------------------------------------------------------
 
     def _invalidate_plan(self) -> None:
@@ -182,12 +208,12 @@ class Model(ModelIOMixin, Trainer, Layer):
 
     def _ensure_plan(self) -> Plan:
         plan = self._plan
-        if plan is not None:
+        if plan is not None and plan.current():
             return plan
         # One plan per model even when threads ask at once (a predict racing the start of a
         # fit would otherwise replace the plan fit has just given its losses).
         with _PLAN_LOCK:
-            if self._plan is None:
+            if self._plan is None or not self._plan.current():
                 if not self.built:
                     self.build()
                 self._plan = Plan(self, self.dtype)

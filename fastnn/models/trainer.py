@@ -24,6 +24,7 @@ from fastnn import optimizers as _optimizers
 from fastnn._kernels._engine import HYPER, N_HYPER, OPTIMIZERS
 from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
+from fastnn.layers import quantized as _quantized
 from fastnn.losses import python_loss as _python_loss
 from fastnn.metrics import base as _metrics_base
 from fastnn.metrics.compile_metrics import log_value
@@ -311,6 +312,7 @@ class Trainer(MetricsAPIMixin):
              validation_data, shuffle, class_weight, sample_weight, initial_epoch,
              steps_per_epoch, validation_batch_size, validation_freq):
         self._require_compiled("fit")
+        _quantized.refuse_training(self, "fit")
         verbose = _resolve_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
@@ -670,6 +672,7 @@ class Trainer(MetricsAPIMixin):
                        return_dict=False):
         """One optimizer step on (x, y) as a single batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch")
+        _quantized.refuse_training(self, "train")
         with self._unchanged_on_error():
             xs, ys, ws, _ = self._training_arrays(x, y, sample_weight, class_weight)
             if xs.shape[0] == 0:

@@ -40,7 +40,7 @@ def config_context(where: str) -> Iterator[None]:
 
 # Keras-only layer arguments fastnn accepts only at these (default) values.
 _KERAS_ONLY_DEFAULTS = {
-    "Dense": {"quantization_config": None, "lora_rank": None, "lora_alpha": None},
+    "Dense": {"lora_rank": None, "lora_alpha": None},
     "LayerNormalization": {"rms_scaling": False},
 }
 

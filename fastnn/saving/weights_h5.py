@@ -35,6 +35,10 @@ def layer_keys(layers) -> list[str]:
 
 def layer_variables(layer) -> list:
     """A layer's Variables in Keras's file order."""
+    if getattr(layer, "quantization_mode", None):
+        from fastnn.layers.quantized import file_variables
+
+        return file_variables(layer)
     own = layer._weights
     return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
 
@@ -187,6 +191,10 @@ def read(f: h5py.File, model, include_optimizer: bool = True, skip_mismatch: boo
     _read_layers(f, model, "", skip_mismatch, pending)
     for var, value in pending:
         _check_finite(value, var.path)
+        if var.dtype == np.int8 and value.dtype != np.int8:
+            # (a cast would wrap 300 to 44 without a word)
+            raise ValueError(f"Corrupt weights file: {var.path} is an int8 variable but the "
+                             f"file holds {value.dtype}.")
     optimizer = _group(f, "optimizer", "optimizer") if include_optimizer else None
     optimizer_vars = None if optimizer is None else _group(optimizer, "vars", "optimizer/vars")
     state = None if optimizer_vars is None else _read_optimizer(

@@ -22,6 +22,19 @@ def sklearn_fit(sizes):
     return sklearn_peer.sklearn_epoch(MLPClassifier, sizes, "fastnn MLPClassifier")
 
 
+def predict_10k_int8(sizes):
+    """predict_10k after ``model.quantize("int8")`` (Keras 3's int8 Dense)."""
+    x, n_in, layers, weights = w.predict_setup(sizes.predict_rows, "mnist")
+    L = fastnn.layers
+    model = fastnn.Sequential([fastnn.Input((n_in,))]
+                              + [L.Dense(units, activation=act) for units, act in layers])
+    model.set_weights([a for pair in weights for a in pair])
+    model.quantize("int8")
+    w.check_int8(model.predict(x, verbose=0), w.reference_forward(x, weights, layers),
+                 "fastnn int8 predict")
+    return Case(lambda: model.predict(x, verbose=0), x.nbytes)
+
+
 # ---- the kernels alone ------------------------------------------------------------------
 
 def matmul(sizes):
@@ -78,6 +91,7 @@ def optimizer(sizes):
 CASES = {
     **keras_api.cases(lambda: fastnn, "fastnn"),
     "sklearn_fit": sklearn_fit,
+    "predict_10k_int8": predict_10k_int8,
     "matmul": matmul,
     "activation": activation,
     "loss": loss,
