@@ -74,8 +74,8 @@ def _guide_callbacks(out):
     assert lines[:4] == ["Starting training; got log keys: []",
                          "Start epoch 0 of training; got log keys: []",
                          "...Training: start of batch 0; got log keys: []",
-                         "...Training: end of batch 0; got log keys: ['loss', "
-                         "'mean_absolute_error']"]
+                         ("...Training: end of batch 0; got log keys: ['loss', "
+                          "'mean_absolute_error']")]
     assert "End epoch 0 of training; got log keys: ['loss', 'mean_absolute_error', " \
            "'val_loss', 'val_mean_absolute_error']" in lines
     assert lines.count("Stop testing; got log keys: ['loss', 'mean_absolute_error']") == 2
