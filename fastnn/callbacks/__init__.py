@@ -13,13 +13,14 @@ from fastnn.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlat
 from fastnn.callbacks.model_checkpoint import ModelCheckpoint
 from fastnn.callbacks.monitor import MonitorCallback
 from fastnn.callbacks.progbar import ProgbarLogger
+from fastnn.callbacks.tensorboard import TensorBoard
 from fastnn.callbacks.terminate_on_nan import TerminateOnNaN
 
 _CALLBACKS = {
     cls.__name__: cls
     for cls in (Callback, CSVLogger, EarlyStopping, History, LambdaCallback,
                 LearningRateScheduler, ModelCheckpoint, ProgbarLogger, ReduceLROnPlateau,
-                TerminateOnNaN)
+                TensorBoard, TerminateOnNaN)
 }
 _REGISTRY = Registry("callback", _CALLBACKS, module="keras.callbacks")
 
