@@ -346,7 +346,10 @@ class Trainer:
         n_threads = effective_n_threads()
         self.stop_training = False
         stream = _EpochStream(n, batch_size, shuffle, steps_per_epoch)
+        self._initial_epoch = None
         cb.call("on_train_begin", None)
+        # A callback restoring a backup (BackupAndRestore) sets where training resumes.
+        initial_epoch = self._initial_epoch or initial_epoch
         logs: dict[str, float] = {}
         with self._restored_on_python_error():
             for epoch in range(initial_epoch, epochs):
