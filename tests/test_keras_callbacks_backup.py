@@ -11,10 +11,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from _isolated import ROOT, run_python
 
 import fastnn
 from fastnn import callbacks as fcb
-from _isolated import ROOT, run_python
 
 _ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 

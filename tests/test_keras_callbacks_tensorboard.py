@@ -12,8 +12,8 @@ import fastnn
 from fastnn import callbacks as fcb
 
 tensorboardX = pytest.importorskip("tensorboardX")
-from tensorboardX.crc32c import crc32c  # noqa: E402
-from tensorboardX.proto import event_pb2  # noqa: E402
+from tensorboardX.crc32c import crc32c
+from tensorboardX.proto import event_pb2
 
 _rng = np.random.default_rng(3)
 X = _rng.normal(size=(20, 4)).astype(np.float32)
