@@ -14,6 +14,7 @@ from fastnn.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlat
 from fastnn.callbacks.model_checkpoint import ModelCheckpoint
 from fastnn.callbacks.monitor import MonitorCallback
 from fastnn.callbacks.progbar import ProgbarLogger
+from fastnn.callbacks.swap_ema_weights import SwapEMAWeights
 from fastnn.callbacks.tensorboard import TensorBoard
 from fastnn.callbacks.terminate_on_nan import TerminateOnNaN
 
@@ -21,7 +22,7 @@ _CALLBACKS = {
     cls.__name__: cls
     for cls in (BackupAndRestore, Callback, CSVLogger, EarlyStopping, History, LambdaCallback,
                 LearningRateScheduler, ModelCheckpoint, ProgbarLogger, ReduceLROnPlateau,
-                TensorBoard, TerminateOnNaN)
+                SwapEMAWeights, TensorBoard, TerminateOnNaN)
 }
 _REGISTRY = Registry("callback", _CALLBACKS, module="keras.callbacks")
 

@@ -342,7 +342,9 @@ class Trainer:
             cbs.append(ProgbarLogger(verbose))
         cbs.append(history)
         cb = CallbackList(cbs, model=self, verbose=verbose, epochs=epochs, steps=steps)
-        per_batch = cb.needs_batch_hooks or bool(self._plan.constrained)
+        # use_ema: the average is updated after every step, so the engine steps per batch.
+        per_batch = cb.needs_batch_hooks or bool(self._plan.constrained) \
+            or self.optimizer.use_ema
         n_threads = effective_n_threads()
         self.stop_training = False
         stream = _EpochStream(n, batch_size, shuffle, steps_per_epoch)
@@ -366,6 +368,8 @@ class Trainer:
                 cb.call("on_epoch_end", epoch, logs)
                 if self.stop_training:
                     break
+        if epochs > 0:
+            self.optimizer.finalize_variable_values(self._plan.trainable)
         cb.call("on_train_end", logs)
         self.history = history
         return history
@@ -449,6 +453,8 @@ class Trainer:
                 self._sync_optimizer(base, taken)
                 if interrupt is not None:
                     raise interrupt
+                if opt.use_ema and done:
+                    opt.update_ema(self._plan.trainable, opt.iterations - 1)
                 if self._plan.constrained:
                     self._apply_constraints()
                 running = {"loss": loss_sum / rows_done}
