@@ -108,7 +108,28 @@ def _keras_imbalanced(out):
     assert float(logs["val_tp"]) + float(logs["val_fn"]) > 0
 
 
+def _guide_callbacks(out):
+    lines = out.splitlines()
+    # Every hook of fit (with validation), evaluate and predict, each with Keras's log keys.
+    assert lines[:4] == ["Starting training; got log keys: []",
+                         "Start epoch 0 of training; got log keys: []",
+                         "...Training: start of batch 0; got log keys: []",
+                         ("...Training: end of batch 0; got log keys: ['loss', "
+                          "'mean_absolute_error']")]
+    assert "End epoch 0 of training; got log keys: ['loss', 'mean_absolute_error', " \
+           "'val_loss', 'val_mean_absolute_error']" in lines
+    assert lines.count("Stop testing; got log keys: ['loss', 'mean_absolute_error']") == 2
+    assert lines.count("...Predicting: end of batch 6; got log keys: ['outputs']") == 1
+    assert "Stop predicting; got log keys: []" in lines
+    assert re.search(r"^Epoch \d+: early stopping$", out, flags=re.MULTILINE)
+    assert "Epoch 3: Learning rate is 0.05." in lines
+    assert "Epoch 12: Learning rate is 0.001." in lines
+    epoch_losses = [float(v) for v in re.findall(r"loss for epoch \d+ is +([\d.]+)", out)]
+    assert epoch_losses[-1] < 5 < epoch_losses[0]       # the regression learned something
+
+
 CHECKS = {
+    "keras_guide_writing_callbacks.py": _guide_callbacks,
     "tutorial_build_models.py": _two_models,
     "tutorial_train_predict.py": _accuracy_at_least(0.88),
     "keras_mlp_digits.py": _accuracy_at_least(0.95),
@@ -124,10 +145,12 @@ CHECKS = {
 }
 NEEDS_SKLEARN = {"keras_mlp_digits.py", "sklearn_grid_search.py", "keras_guide_functional_api.py",
                  "keras_guide_training_multi_io.py", "scikeras_user_script.py",
-                 "keras_sklearn_wrappers.py", "tf_imbalanced_data.py"}
+                 "keras_sklearn_wrappers.py", "tf_imbalanced_data.py",
+                 "keras_guide_writing_callbacks.py"}
 # The wrapper examples are the original scripts with only their imports changed: each
 # marked line, put back, leaves no fastnn in the script.
 ORIGINAL_IMPORTS = {
+    "keras_guide_writing_callbacks.py": {"import fastnn as keras": "import keras"},
     "scikeras_user_script.py": {"import fastnn as keras": "import keras",
                                 "from fastnn.sklearn import": "from scikeras.wrappers import"},
     "keras_sklearn_wrappers.py": {"from fastnn.layers import": "from keras.layers import",

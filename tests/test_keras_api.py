@@ -60,7 +60,7 @@ KERAS3_NAMES = {
     "backend": "clear_session floatx set_floatx epsilon set_epsilon",
     "callbacks": "Callback History ProgbarLogger EarlyStopping ModelCheckpoint "
                  "LearningRateScheduler ReduceLROnPlateau TerminateOnNaN CSVLogger "
-                 "LambdaCallback",
+                 "LambdaCallback CallbackList TensorBoard BackupAndRestore SwapEMAWeights",
 }
 
 # Keras 2 names old scripts import; Keras 3 dropped them, fastnn keeps them (a superset).

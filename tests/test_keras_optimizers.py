@@ -296,13 +296,14 @@ def test_accepted_supersets_and_ignored_arguments():
     assert optimizers.SGD(learning_rate=1).learning_rate == 1.0  # Keras 3 demands a float
     assert optimizers.SGD(learning_rate=np.float32(0.5)).learning_rate == 0.5
     assert optimizers.SGD(momentum=1).momentum == 1 and optimizers.SGD(momentum=0).momentum == 0
-    for kwargs in ({"use_ema": True}, {"gradient_accumulation_steps": 4}):
+    for kwargs in ({"gradient_accumulation_steps": 4},):
         with pytest.warns(UserWarning, match="does not implement"):
             opt = optimizers.Adam(**kwargs)
         assert opt.get_config()[next(iter(kwargs))] == next(iter(kwargs.values()))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         optimizers.Adam(ema_momentum=0.5, ema_overwrite_frequency=3, loss_scale_factor=128.0)
+        optimizers.Adam(use_ema=True)      # implemented (tests/test_keras_callbacks_ema.py)
 
 
 def test_learning_rate_property_and_setter():

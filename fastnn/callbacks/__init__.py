@@ -5,6 +5,7 @@ overrides a training batch hook (``Callback.overrides_batch_hooks``).
 """
 
 from fastnn._registry import Registry
+from fastnn.callbacks.backup_and_restore import BackupAndRestore
 from fastnn.callbacks.base import Callback, CallbackList, History
 from fastnn.callbacks.csv_logger import CSVLogger
 from fastnn.callbacks.early_stopping import EarlyStopping
@@ -13,13 +14,15 @@ from fastnn.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlat
 from fastnn.callbacks.model_checkpoint import ModelCheckpoint
 from fastnn.callbacks.monitor import MonitorCallback
 from fastnn.callbacks.progbar import ProgbarLogger
+from fastnn.callbacks.swap_ema_weights import SwapEMAWeights
+from fastnn.callbacks.tensorboard import TensorBoard
 from fastnn.callbacks.terminate_on_nan import TerminateOnNaN
 
 _CALLBACKS = {
     cls.__name__: cls
-    for cls in (Callback, CSVLogger, EarlyStopping, History, LambdaCallback,
+    for cls in (BackupAndRestore, Callback, CSVLogger, EarlyStopping, History, LambdaCallback,
                 LearningRateScheduler, ModelCheckpoint, ProgbarLogger, ReduceLROnPlateau,
-                TerminateOnNaN)
+                SwapEMAWeights, TensorBoard, TerminateOnNaN)
 }
 _REGISTRY = Registry("callback", _CALLBACKS, module="keras.callbacks")
 

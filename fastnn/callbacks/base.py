@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+_TEST_BATCH_HOOKS = ("on_test_batch_begin", "on_test_batch_end")
+_PREDICT_BATCH_HOOKS = ("on_predict_batch_begin", "on_predict_batch_end")
+_ALL_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+              "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+              "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+              "on_predict_batch_begin", "on_predict_batch_end")
 
 
 class Callback:
@@ -48,9 +56,7 @@ class Callback:
     def overrides_batch_hooks(self) -> bool:
         """True if a training batch hook does something (the engine then steps per batch):
         overridden in a subclass or set on the instance (LambdaCallback)."""
-        cls = type(self)
-        return any(getattr(cls, h) is not getattr(Callback, h) or h in vars(self)
-                   for h in _BATCH_HOOKS)
+        return _overrides(self, _BATCH_HOOKS)
 
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments (none for the base class)."""
@@ -80,32 +86,94 @@ class History(Callback):
 
 
 def _plain(value):
+    # Scalars become floats; arrays (predict's batch outputs) and structures stay as they are.
+    if isinstance(value, (list, tuple, dict)) or (isinstance(value, np.ndarray) and value.ndim):
+        return value
     try:
         return float(value)
     except (TypeError, ValueError):
         return value
 
 
-class CallbackList:
-    """Calls each hook on every callback in order."""
+def _overrides(cb: Callback, hooks: tuple[str, ...]) -> bool:
+    cls = type(cb)
+    return any(getattr(cls, h) is not getattr(Callback, h) or h in vars(cb) for h in hooks)
 
-    def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
+
+class CallbackList:
+    """Calls each hook on every callback in order (Keras 3's ``keras.callbacks.CallbackList``).
+
+    ``add_history`` and ``add_progbar`` append a History and a ProgbarLogger as Keras does;
+    ``params`` (Keras's keys: ``verbose``, ``epochs``, ``steps``) go to every callback.
+    Every hook hands the callbacks a dict of plain floats, ``{}`` when there is nothing yet.
+    """
+
+    def __init__(self, callbacks=None, add_history: bool = False, add_progbar: bool = False,
+                 model=None, **params):
+        self.callbacks = list(callbacks or [])
+        if not all(isinstance(cb, Callback) for cb in self.callbacks):
+            raise ValueError("`callbacks` must be a list of fastnn.callbacks.Callback objects.")
+        if add_progbar and not any(type(cb).__name__ == "ProgbarLogger"
+                                   for cb in self.callbacks):
+            from fastnn.callbacks.progbar import ProgbarLogger
+
+            self.callbacks.append(ProgbarLogger(params.get("verbose", 1) or 1))
+        if add_history and not any(isinstance(cb, History) for cb in self.callbacks):
+            self.callbacks.append(History())
+        self.model = None
+        self.params = params
+        if model is not None:
+            self.set_model(model)
+        if params:
+            self.set_params(params)
+
+    def append(self, callback: Callback) -> None:
+        self.callbacks.append(callback)
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def set_model(self, model) -> None:
+        self.model = model
         for cb in self.callbacks:
             cb.set_model(model)
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+        for cb in self.callbacks:
             cb.set_params(params)
 
     @property
     def needs_batch_hooks(self) -> bool:
+        """Some callback acts between training batches (fit then steps batch by batch)."""
         return any(cb.overrides_batch_hooks() for cb in self.callbacks)
+
+    @property
+    def needs_test_batch_hooks(self) -> bool:
+        return any(_overrides(cb, _TEST_BATCH_HOOKS) for cb in self.callbacks)
+
+    @property
+    def needs_predict_batch_hooks(self) -> bool:
+        return any(_overrides(cb, _PREDICT_BATCH_HOOKS) for cb in self.callbacks)
 
     def call(self, hook: str, *args) -> None:
         if args and (args[-1] is None or isinstance(args[-1], dict)):
-            # Keras 3 hands every hook a dict of plain floats, {} when there is nothing yet
-            # (callbacks written for it call logs.keys()).
-            args = (*args[:-1], {k: _plain(v) for k, v in sorted((args[-1] or {}).items())})
+            logs = args[-1] or {}
+            args = (*args[:-1], {k: _plain(logs[k]) for k in sorted(logs)})
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
             if hook in ("on_train_batch_begin", "on_train_batch_end"):
                 # Keras 2 scripts override the old names.
                 getattr(cb, hook.replace("train_", ""))(*args)
+
+
+def _hook(name: str):
+    def hook(self, *args, **kwargs):
+        self.call(name, *args, *kwargs.values())
+    hook.__name__ = name
+    hook.__doc__ = f"Calls ``{name}`` on every callback."
+    return hook
+
+
+for _name in _ALL_HOOKS:
+    setattr(CallbackList, _name, _hook(_name))

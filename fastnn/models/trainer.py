@@ -347,13 +347,17 @@ class Trainer(MetricsAPIMixin):
         if verbose:
             cbs.append(ProgbarLogger(verbose))
         cbs.append(history)
-        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-        cb = CallbackList(cbs, self, params)
-        per_batch = cb.needs_batch_hooks or bool(self._plan.constrained)
+        cb = CallbackList(cbs, model=self, verbose=verbose, epochs=epochs, steps=steps)
+        # use_ema: the average is updated after every step, so the engine steps per batch.
+        per_batch = cb.needs_batch_hooks or bool(self._plan.constrained) \
+            or self.optimizer.use_ema
         n_threads = effective_n_threads()
         self.stop_training = False
         stream = _EpochStream(n, batch_size, shuffle, steps_per_epoch)
+        self._initial_epoch = None
         cb.call("on_train_begin", None)
+        # A callback restoring a backup (BackupAndRestore) sets where training resumes.
+        initial_epoch = self._initial_epoch or initial_epoch
         logs: dict[str, float] = {}
         with self._restored_on_python_error():
             for epoch in range(initial_epoch, epochs):
@@ -364,12 +368,14 @@ class Trainer(MetricsAPIMixin):
                 logs = self._train_one_epoch(xs, ys, ws, order, batch_size, per_batch,
                                              verbose, cb, n_threads)
                 if val is not None and _validate_now(epoch, validation_freq):
-                    val_logs = self._evaluate_arrays(*val, val_batch, n_threads)
+                    val_logs = self._evaluate_arrays(*val, val_batch, n_threads, cb)
                     logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 logs = dict(sorted(logs.items()))
                 cb.call("on_epoch_end", epoch, logs)
                 if self.stop_training:
                     break
+        if epochs > 0:
+            self.optimizer.finalize_variable_values(self._plan.trainable)
         cb.call("on_train_end", logs)
         self.history = history
         return history
@@ -461,9 +467,18 @@ class Trainer(MetricsAPIMixin):
                 self._sync_optimizer(base, taken)
                 if interrupt is not None:
                     raise interrupt
+                if opt.use_ema and done:
+                    opt.update_ema(self._plan.trainable, opt.iterations - 1)
                 if self._plan.constrained:
                     self._apply_constraints()
                 running = {"loss": loss_sum / rows_done}
+                if per_batch and self._metric_objects:
+                    # Keras hands batch hooks the metrics so far too (an extra update per batch).
+                    seen = order[lo:lo + rows]
+                    running.update(self._update_metrics(
+                        [None if y is None else y[seen] for y in ys],
+                        [None if p is None else p[lo:lo + rows] for p in preds],
+                        [None if w is None else w[seen] for w in ws]))
                 cb.call("on_train_batch_end", batch - 1, running)
                 if not per_batch and verbose == 1:
                     # Grow the chunk so that the bar repaints about every _REPAINT_SECONDS.
@@ -575,7 +590,11 @@ class Trainer(MetricsAPIMixin):
             if xs.shape[0] == 0:
                 raise ValueError("Expected input data to be non-empty.")
         started = time.perf_counter()
-        logs = self._evaluate_arrays(xs, ys, ws, batch_size, effective_n_threads())
+        cb = None
+        if callbacks:
+            cb = CallbackList(callbacks, model=self, verbose=verbose, epochs=1,
+                              steps=-(-xs.shape[0] // batch_size))
+        logs = self._evaluate_arrays(xs, ys, ws, batch_size, effective_n_threads(), cb)
         if verbose:
             from fastnn.callbacks.progbar import Progbar
 
@@ -585,7 +604,57 @@ class Trainer(MetricsAPIMixin):
             bar.update(steps_done, dict(sorted(logs.items())), final=True)
         return self._format_results(logs, return_dict)
 
-    def _evaluate_arrays(self, xs, ys, ws, batch_size, n_threads) -> dict[str, float]:
+    def _evaluate_arrays(self, xs, ys, ws, batch_size, n_threads, cb=None) -> dict[str, float]:
+        """The logs of an evaluation; with callbacks (evaluate's, or fit's for validation),
+        between on_test_begin and on_test_end, batch by batch when a test batch hook acts."""
+        if cb is None:
+            return self._evaluate_all(xs, ys, ws, batch_size, n_threads)
+        cb.call("on_test_begin", None)
+        if cb.needs_test_batch_hooks and xs.shape[0]:
+            logs = self._evaluate_batches(xs, ys, ws, batch_size, n_threads, cb)
+        else:
+            logs = self._evaluate_all(xs, ys, ws, batch_size, n_threads)
+        cb.call("on_test_end", logs)
+        return logs
+
+    def _evaluate_batches(self, xs, ys, ws, batch_size, n_threads, cb) -> dict[str, float]:
+        """Keras's evaluation loop, one engine call per batch, with the running logs."""
+        plan = self._plan
+        preds = self._prediction_buffers(xs.shape[0])
+        head_sums = np.zeros(len(plan.out_dims))
+        total, logs = 0.0, {}
+        for metric, _, _ in self._metric_objects:
+            metric.reset_state()
+        for batch, lo in enumerate(range(0, xs.shape[0], batch_size)):
+            hi = min(xs.shape[0], lo + batch_size)
+            cb.call("on_test_batch_begin", batch, None)
+            ys_b, ws_b, preds_b = ([None if v is None else v[lo:hi] for v in vs]
+                                   for vs in (ys, ws, preds))
+            self._bind_python_losses(ys_b, ws_b)
+            total += plan.inference_engine.evaluate(
+                xs[lo:hi], ys_b, ws_b, hi - lo, preds_b, n_threads, head_sums=head_sums,
+                step=plan.inference_step())
+            logs = {"loss": total / hi, **self._output_losses(head_sums, hi)}
+            if self._metric_objects:
+                logs.update(self._update_metrics(ys_b, preds_b, ws_b))
+            cb.call("on_test_batch_end", batch, logs)
+        return logs
+
+    def _update_metrics(self, ys, preds, sample_weights) -> dict[str, float]:
+        """Each metric updated with one batch; their results so far, keyed as in the logs."""
+        results: dict[str, float] = {}
+        seen: dict[str, int] = {}
+        names = self._output_names()
+        prefix = len(preds) > 1
+        with self._metric_lock:
+            for metric, weighted, h in self._metric_objects:
+                metric.update_state(ys[h], preds[h],
+                                    sample_weight=sample_weights[h] if weighted else None)
+                key = _log_key(metric.name, weighted, seen, names[h] if prefix else None)
+                results[key] = float(metric.result())
+        return results
+
+    def _evaluate_all(self, xs, ys, ws, batch_size, n_threads) -> dict[str, float]:
         plan = self._plan
         if xs.shape[0] == 0:
             return self._empty_logs()
@@ -646,19 +715,44 @@ class Trainer(MetricsAPIMixin):
             raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; received {verbose!r}.")
         batch_size = _check_batch_size(batch_size)
         xs = self._inputs(x)
+        if callbacks:
+            return self._predict_with_callbacks(xs, batch_size, verbose, callbacks)
+        return self._structure_outputs(self._predict_outputs(xs, batch_size))
+
+    def _predict_outputs(self, xs, batch_size) -> list:
+        """The outputs for the rows xs, one array per output."""
         plan = self._plan
         if plan.plain_output:     # one 2-D output: the per-call path of small predicts
             out = np.empty((xs.shape[0], plan.out_dim), dtype=plan.dtype)
             if xs.shape[0]:
                 plan.inference_engine.predict(xs, out, max(batch_size, _INFERENCE_ROWS),
                                               effective_n_threads())
-            return self._structure_outputs([out])
+            return [out]
         outs = [np.empty((xs.shape[0], d), dtype=plan.dtype) for d in plan.out_dims]
         if xs.shape[0]:
             plan.inference_engine.predict(xs, outs if len(outs) > 1 else outs[0],
                                           _inference_rows(plan, batch_size),
                                           effective_n_threads(), step=plan.inference_step())
-        outs = plan.shaped_outputs(outs)
+        return plan.shaped_outputs(outs)
+
+    def _predict_with_callbacks(self, xs, batch_size, verbose, callbacks):
+        """predict between on_predict_begin and on_predict_end; batch by batch, each batch's
+        outputs in the logs as Keras gives them, when a predict batch hook acts."""
+        n = xs.shape[0]
+        cb = CallbackList(callbacks, model=self, verbose=_resolve_verbose(verbose), epochs=1,
+                          steps=-(-n // batch_size))
+        cb.call("on_predict_begin", None)
+        if not cb.needs_predict_batch_hooks or n == 0:
+            outs = self._predict_outputs(xs, batch_size)
+        else:
+            parts = []
+            for batch, lo in enumerate(range(0, n, batch_size)):
+                cb.call("on_predict_batch_begin", batch, None)
+                parts.append(self._predict_outputs(xs[lo:lo + batch_size], batch_size))
+                cb.call("on_predict_batch_end", batch,
+                        {"outputs": self._structure_outputs(parts[-1])})
+            outs = [np.concatenate(column) for column in zip(*parts)]
+        cb.call("on_predict_end", None)
         return self._structure_outputs(outs)
 
     def _structure_outputs(self, outs: list):
@@ -681,7 +775,7 @@ class Trainer(MetricsAPIMixin):
             metric.reset_state()
         order = np.arange(xs.shape[0], dtype=np.int64)
         logs = self._train_one_epoch(xs, ys, ws, order, xs.shape[0], True, 0,
-                                     CallbackList([], self, {}), effective_n_threads())
+                                     CallbackList(model=self), effective_n_threads())
         return self._format_results(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):

@@ -242,7 +242,7 @@ class Optimizer:
                 f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
                 f"global_clipnorm={global_clipnorm}"
             )
-        ignored = {"use_ema": use_ema, "gradient_accumulation_steps": gradient_accumulation_steps}
+        ignored = {"gradient_accumulation_steps": gradient_accumulation_steps}
         for what in [k for k, v in ignored.items() if v]:
             warnings.warn(f"fastnn does not implement `{what}`; it is ignored.", stacklevel=3)
         self.name = name if name is not None else _auto_name(type(self).__name__)
@@ -266,6 +266,10 @@ class Optimizer:
         self._flat_params: np.ndarray | None = None
         self._exclude_ids: set[int] = set()
         self._exclude_pattern: re.Pattern | None = None
+        # use_ema: the moving average of each trainable variable, in the order of
+        # _ema_owners (the variables, held to notice a model whose variables changed).
+        self._ema_owners: list = []
+        self._model_variables_moving_average: list[np.ndarray] = []
         self.built = False
 
     # ---- construction helpers ----------------------------------------------------------
@@ -618,6 +622,43 @@ class Optimizer:
     def scale_loss(self, loss: Any) -> Any:
         """``loss * loss_scale_factor`` when the factor is set, else ``loss``."""
         return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
+
+    # ---- use_ema: a moving average of the trainable weights ------------------------------
+
+    def update_ema(self, variables: Sequence[Any], iterations_before: int) -> None:
+        """After one optimizer step (the step count before it given): each average becomes
+        ``m * average + (1 - m) * variable`` (the variable itself at the first step, as
+        Keras's momentum is 0 while ``iterations`` is 0); every
+        ``ema_overwrite_frequency`` steps the variables take their averages.
+
+        fit calls it per step in NumPy (fit then steps batch by batch: one engine call and
+        one pass over the weights per batch)."""
+        if not self.use_ema:
+            return
+        if [id(v) for v in self._ema_owners] != [id(v) for v in variables]:
+            self._ema_owners = list(variables)
+            self._model_variables_moving_average = [np.array(v.value) for v in variables]
+        for var, average in zip(variables, self._model_variables_moving_average):
+            value = var.value
+            m = value.dtype.type(self.ema_momentum if iterations_before != 0 else 0.0)
+            average[...] = m * average + (value.dtype.type(1) - m) * value
+        if self.ema_overwrite_frequency and (
+                iterations_before + 1) % self.ema_overwrite_frequency == 0:
+            self.finalize_variable_values(variables)
+
+    def finalize_variable_values(self, var_list: Sequence[Any]) -> None:
+        """With use_ema, the variables take their moving averages (fit does this at its
+        end, as Keras's)."""
+        if not self.use_ema or not self._model_variables_moving_average:
+            return
+        if len(var_list) != len(self._model_variables_moving_average):
+            raise ValueError(
+                f"The length of model variables ({len(var_list)}) to override does not match "
+                "the length of model variables stored in the optimizer "
+                f"({len(self._model_variables_moving_average)}). Please check if the "
+                "optimizer was called on your model.")
+        for var, average in zip(var_list, self._model_variables_moving_average):
+            var.assign(average)
 
     # ---- Keras's optimizer.variables ---------------------------------------------------
 
