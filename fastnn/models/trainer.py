@@ -27,6 +27,7 @@ from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
 from fastnn.losses import python_loss as _python_loss
 from fastnn.metrics import base as _metrics_base
 from fastnn.models import data as _data
+from fastnn.models import streaming as _streaming
 from fastnn.optimizers.base import KERNEL_SLOTS
 
 # A progress bar repaints about this often (seconds); the engine runs that long per call.
@@ -296,6 +297,12 @@ class Trainer:
             raise RuntimeError(f"Model '{self.name}' is already being trained (fit) in another "
                                "thread; train a model in one thread at a time.")
         try:
+            if _streaming.involved(self, x, validation_data):
+                return _streaming.fit(
+                    self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                    validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                    steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
+                    lambda v, b: (_resolve_verbose(v), _check_batch_size(b)))
             return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
                              validation_data, shuffle, class_weight, sample_weight,
                              initial_epoch, steps_per_epoch, validation_batch_size,
@@ -559,6 +566,9 @@ class Trainer:
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
+        if _streaming.source_kind(self, x):   # generators, PyDatasets, memmaps, ...
+            return _streaming.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
+                                       return_dict)
         with self._unchanged_on_error():
             xs, ys, ws = self._eval_arrays(x, y, sample_weight)
             if xs.shape[0] == 0:
@@ -625,6 +635,8 @@ class Trainer:
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; received {verbose!r}.")
         batch_size = _check_batch_size(batch_size)
+        if type(x) is not np.ndarray and _streaming.source_kind(self, x):
+            return _streaming.predict(self, x, batch_size, steps)
         xs = self._inputs(x)
         plan = self._plan
         if plan.plain_output:     # one 2-D output: the per-call path of small predicts
