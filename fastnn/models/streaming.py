@@ -162,7 +162,8 @@ def _train_epoch(model, feed, epoch, per_batch, cb, n_threads):
                 break
     except BatchError as err:
         _restore(model, snapshot)
-        raise BatchError(f"{err} The model is as it was before epoch {epoch + 1} began."
+        text = str(err) if str(err).endswith(".") else f"{err}."
+        raise BatchError(f"{text} The model is as it was before epoch {epoch + 1} began."
                          ) from err.__cause__
     except Exception as err:
         _restore(model, snapshot)
@@ -592,7 +593,7 @@ def predict(model, x, batch_size, steps):
         first = stream.peek()
         if first is None:
             raise ValueError("Expected input data to be non-empty.")
-        blocks = (_adapters.unpack(b, stream.kind, i)[0] for i, b in enumerate(stream.epoch()))
+        blocks = stream.epoch()
         expected = stream.num_batches
         label = stream.kind
     else:
@@ -608,6 +609,8 @@ def predict(model, x, batch_size, steps):
     try:
         for index, raw in enumerate(blocks):
             try:
+                if stream is not None:
+                    raw = _adapters.unpack(raw, stream.kind, index)[0]
                 xs = model._inputs(raw)
             except ValueError as err:
                 raise _batch_error(err, index, label, None) from err
