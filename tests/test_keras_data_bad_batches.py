@@ -53,16 +53,16 @@ def _ragged(batch):
 
 
 CASES = [
-    (17, _with_nan, r"Batch 17 of epoch 2 from the PyDataset cannot be used: `x` contains NaN "
-                    r"or infinity \(the first at row 3, column 1"),
+    (17, _with_nan, (r"Batch 17 of epoch 2 from the PyDataset cannot be used: `x` contains NaN "
+                    r"or infinity \(the first at row 3, column 1")),
     (5, lambda b: (*b, b[1], b[1]), r"Batch 5 of epoch 2 .*found a tuple of 4 items"),
     (9, _ragged, r"Batch 9 of epoch 2 .*could not be converted to a numeric array"),
     (3, lambda b: (np.hstack([b[0], b[0][:, :1]]), b[1]),
-     r"Batch 3 of epoch 2 .*expected axis -1 of input shape to have value 4, but received "
-     r"input with shape \(8, 5\)"),
+     (r"Batch 3 of epoch 2 .*expected axis -1 of input shape to have value 4, but received "
+     r"input with shape \(8, 5\)")),
     (11, lambda b: (b[0].astype(str), b[1]), r"Batch 11 of epoch 2 .*must be numeric"),
-    (2, lambda b: (b[0], b[1][:, :1]), r"Batch 2 of epoch 2 .*target.shape=\(8, 1\), "
-                                       r"output.shape=\(None, 2\)"),
+    (2, lambda b: (b[0], b[1][:, :1]), (r"Batch 2 of epoch 2 .*target.shape=\(8, 1\), "
+                                       r"output.shape=\(None, 2\)")),
     (4, lambda b: (b[0],), r"Batch 4 of epoch 2 .*holds no targets"),
 ]
 
