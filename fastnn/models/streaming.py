@@ -103,7 +103,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     if verbose:
         cbs.append(ProgbarLogger(verbose))
     cbs.append(history)
-    cb = CallbackList(cbs, model, {"verbose": verbose, "epochs": epochs, "steps": steps})
+    params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+    cb = CallbackList(cbs, model, params)
     per_batch = cb.needs_batch_hooks or bool(model._plan.constrained)
     n_threads = effective_n_threads()
     model.stop_training = False
@@ -116,6 +117,9 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             epoch_logs = _train_epoch(model, feed, epoch, per_batch, cb, n_threads)
             if epoch_logs is None:
                 break
+            if params["steps"] is None:
+                # Keras learns a stream's length from its first pass (the bar's "n/n").
+                params["steps"] = feed.stream.batches_seen
             logs = epoch_logs
             if val is not None and _trainer._validate_now(epoch, validation_freq):
                 logs.update({f"val_{k}": v for k, v in val.run(n_threads).items()})
