@@ -470,8 +470,11 @@ class _Validation:
             blocks = _row_blocks(self.model, self.rows, np.arange(len(self.rows)), self.ys,
                                  self.ws, self.batch_size, None)
             return _evaluate_blocks(self.model, blocks, n_threads)
-        return _evaluate_blocks(self.model, _stream_eval_blocks(self.model, self.stream),
+        logs = _evaluate_blocks(self.model, _stream_eval_blocks(self.model, self.stream),
                                 n_threads)
+        # A generator used up by an earlier validation has nothing left: no val_ logs
+        # (Keras re-reads its two peeked batches instead).
+        return logs if self.stream.batches_seen else {}
 
     def close(self) -> None:
         if self.stream is not None:
