@@ -151,3 +151,17 @@ def test_float64_memmap_trains_in_bounded_anonymous_memory(tmp_path):
     # arrays of the data's length.
     print(report)
     assert report["growth"] < 64 * 2**20, report
+
+
+def test_h5py_dataset_is_read_in_blocks(tmp_path, small_blocks):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["x"] = X64
+    with h5py.File(tmp_path / "x.h5", "r") as f:
+        ref = _model()
+        ref.fit(X64.astype(np.float32), Y, batch_size=16, epochs=2, verbose=0)
+        model = _model()
+        model.fit(f["x"], Y, batch_size=16, epochs=2, verbose=0)   # shuffled: rows by index
+        _same_weights(ref, model)
+        np.testing.assert_array_equal(model.predict(f["x"]),
+                                      model.predict(X64.astype(np.float32)))
