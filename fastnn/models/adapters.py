@@ -46,10 +46,11 @@ def is_py_dataset(x) -> bool:
             and not hasattr(x, "shape") and not isinstance(x, (list, tuple, dict, str)))
 
 
-def is_row_source(x, model_dtype) -> bool:
-    """An array fastnn reads block by block instead of converting it whole."""
+def is_row_source(x, model) -> bool:
+    """An array fastnn reads block by block instead of converting it whole (a memmap already
+    in the model's dtype and layout is used as it is, without a copy)."""
     if isinstance(x, np.memmap):
-        return x.dtype != model_dtype or not x.flags.c_contiguous
+        return x.dtype != np.dtype(model.dtype) or not x.flags.c_contiguous
     if isinstance(x, np.ndarray) or not all(hasattr(x, a) for a in ("shape", "dtype",
                                                                     "__getitem__")):
         return False

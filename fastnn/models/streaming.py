@@ -46,7 +46,7 @@ def source_kind(model, x) -> str | None:
         return None
     if _adapters.is_batch_stream(x):
         return "stream"
-    if _adapters.is_row_source(x, np.dtype(model.dtype)):
+    if _adapters.is_row_source(x, model):
         return "rows"
     return None
 
