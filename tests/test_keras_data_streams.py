@@ -234,6 +234,10 @@ def test_named_inputs_from_a_dict_and_a_data_frame():
     from_dict.fit({"income": X[:, 1], "age": X[:, 0]}, Y, batch_size=BATCH, shuffle=False,
                   verbose=0)
     _same_weights(ref, from_dict)
+    from_stream = model()
+    _quiet_fit(from_stream, ((frame.iloc[lo:lo + BATCH], Y[lo:lo + BATCH])
+                             for lo in range(0, len(Y), BATCH)))
+    _same_weights(ref, from_stream)
     with pytest.raises(ValueError, match='Missing data for input "income"'):
         from_dict.predict(frame.drop(columns=["income"]))
 
