@@ -567,8 +567,10 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
         if _streaming.source_kind(self, x):   # generators, PyDatasets, memmaps, ...
-            return _streaming.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
-                                       return_dict)
+            from fastnn.models import stream_inference
+
+            return stream_inference.evaluate(self, x, y, batch_size, verbose, sample_weight,
+                                             steps, return_dict)
         with self._unchanged_on_error():
             xs, ys, ws = self._eval_arrays(x, y, sample_weight)
             if xs.shape[0] == 0:
@@ -636,7 +638,9 @@ class Trainer:
             raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; received {verbose!r}.")
         batch_size = _check_batch_size(batch_size)
         if type(x) is not np.ndarray and _streaming.source_kind(self, x):
-            return _streaming.predict(self, x, batch_size, steps)
+            from fastnn.models import stream_inference
+
+            return stream_inference.predict(self, x, batch_size, steps)
         xs = self._inputs(x)
         plan = self._plan
         if plan.plain_output:     # one 2-D output: the per-call path of small predicts
