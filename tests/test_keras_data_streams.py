@@ -257,3 +257,27 @@ def test_split_dataset():
         split(X, left_size=50, right_size=50)
     with pytest.raises(ValueError, match="same number of rows"):
         split((X, Y[:5]))
+
+
+class BatchLog(fastnn.callbacks.Callback):
+    def __init__(self, stop_at=None):
+        super().__init__()
+        self.seen, self.stop_at = [], stop_at
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.seen.append(("begin", batch))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(("end", batch, round(logs["loss"], 6)))
+        if batch == self.stop_at:
+            self.model.stop_training = True
+
+
+@pytest.mark.parametrize("stop_at", [None, 2])
+def test_batch_hooks_see_what_they_see_with_arrays(stop_at):
+    ref, ref_log = _model(), BatchLog(stop_at)
+    ref.fit(X, Y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0, callbacks=[ref_log])
+    model, log = _model(), BatchLog(stop_at)
+    _quiet_fit(model, _batches(repeat=2), steps_per_epoch=6, epochs=2, callbacks=[log])
+    assert log.seen == ref_log.seen
+    _same_weights(ref, model)
