@@ -281,3 +281,32 @@ def test_batch_hooks_see_what_they_see_with_arrays(stop_at):
     _quiet_fit(model, _batches(repeat=2), steps_per_epoch=6, epochs=2, callbacks=[log])
     assert log.seen == ref_log.seen
     _same_weights(ref, model)
+
+
+def test_python_loss_and_metric_over_a_stream_and_a_memmap(tmp_path):
+    ops = fastnn.ops
+
+    def sparse_ce(y_true, y_pred):
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        return -ops.log(ops.clip(ops.sum(ops.one_hot(labels, 3) * y_pred, axis=-1), 1e-7, 1))
+
+    def top_share(y_true, y_pred):
+        return ops.max(y_pred, axis=-1)
+
+    def model():
+        m = _model()
+        m.compile("adam", sparse_ce, metrics=[top_share])
+        return m
+
+    ref = model()
+    h_ref = ref.fit(X, Y, batch_size=BATCH, shuffle=False, verbose=0)
+    streamed = model()
+    h = _quiet_fit(streamed, _batches())
+    _same_weights(ref, streamed)
+    assert h.history["top_share"] == pytest.approx(h_ref.history["top_share"], rel=1e-6)
+    mm = np.memmap(tmp_path / "x.f64", dtype=np.float64, mode="w+", shape=X.shape)
+    mm[:] = X
+    mapped = model()
+    h = mapped.fit(mm, Y, batch_size=BATCH, shuffle=False, verbose=0)
+    _same_weights(ref, mapped)
+    assert h.history["loss"] == pytest.approx(h_ref.history["loss"], rel=1e-6)
