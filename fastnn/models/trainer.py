@@ -27,7 +27,6 @@ from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
 from fastnn.losses import python_loss as _python_loss
 from fastnn.metrics import base as _metrics_base
 from fastnn.models import data as _data
-from fastnn.models import streaming as _streaming
 from fastnn.optimizers.base import KERNEL_SLOTS
 
 # A progress bar repaints about this often (seconds); the engine runs that long per call.
@@ -43,6 +42,13 @@ def _inference_rows(plan, batch_size: int) -> int:
     # layer forced into training mode (batch statistics, a mask per batch) sees the batches
     # Keras would.
     return batch_size if plan.forces_training else max(batch_size, _INFERENCE_ROWS)
+
+
+def _streams(model, x) -> bool:
+    """Whether x is a stream or row source (the module loads on the first call with one)."""
+    from fastnn.models import streaming
+
+    return streaming.source_kind(model, x) is not None
 
 
 def _resolve_verbose(verbose) -> int:
@@ -297,6 +303,8 @@ class Trainer:
             raise RuntimeError(f"Model '{self.name}' is already being trained (fit) in another "
                                "thread; train a model in one thread at a time.")
         try:
+            from fastnn.models import streaming as _streaming  # loaded on first use
+
             if _streaming.involved(self, x, validation_data):
                 return _streaming.fit(
                     self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
@@ -566,7 +574,7 @@ class Trainer:
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
-        if _streaming.source_kind(self, x):   # generators, PyDatasets, memmaps, ...
+        if _streams(self, x):   # generators, PyDatasets, memmaps, ...
             from fastnn.models import stream_inference
 
             return stream_inference.evaluate(self, x, y, batch_size, verbose, sample_weight,
@@ -637,7 +645,7 @@ class Trainer:
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; received {verbose!r}.")
         batch_size = _check_batch_size(batch_size)
-        if type(x) is not np.ndarray and _streaming.source_kind(self, x):
+        if type(x) is not np.ndarray and _streams(self, x):
             from fastnn.models import stream_inference
 
             return stream_inference.predict(self, x, batch_size, steps)
