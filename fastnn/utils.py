@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from fastnn import _random
 from fastnn.backend import clear_session
 from fastnn.config import floatx
+from fastnn.data_utils import PyDataset, Sequence, split_dataset
 from fastnn.saving.object_registration import (
     CustomObjectScope,
     custom_object_scope,
@@ -21,9 +22,10 @@ from fastnn.saving.object_registration import (
     register_keras_serializable,
 )
 
-__all__ = ["CustomObjectScope", "clear_session", "custom_object_scope", "get_custom_objects",
-           "get_registered_name", "model_to_dot", "normalize", "plot_history", "plot_model",
-           "register_keras_serializable", "set_random_seed", "to_categorical"]
+__all__ = ["CustomObjectScope", "PyDataset", "Sequence", "clear_session", "custom_object_scope",
+           "get_custom_objects", "get_registered_name", "model_to_dot", "normalize",
+           "plot_history", "plot_model", "register_keras_serializable", "set_random_seed",
+           "split_dataset", "to_categorical"]
 
 
 def plot_model(model, to_file="model.png", **kwargs):

@@ -170,6 +170,13 @@ def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[st
     add("tutorial fit, custom loss vs TensorFlow's Keras (same loss) >= 30x",
         versus("custom_loss_fit", "tensorflow"), 30, times)
     add("MNIST-scale epoch vs scikit-learn >= 3x", versus("mnist_epoch", "sklearn"), 3, times)
+
+    def generator_over_arrays(of):
+        streamed = median(results.get("mnist_epoch_generator", {}).get("fastnn"), of)
+        arrays = median(results["mnist_epoch"].get("fastnn"), of)
+        return streamed / arrays if streamed and arrays else None
+    add("MNIST-scale epoch from a generator of batches <= 1.3x from arrays",
+        generator_over_arrays, 1.3, times, lower_is_better=True)
     matmul_step, epoch = results["matmul"].get("numpy"), results["mnist_epoch"].get("fastnn")
 
     def bound_share(of):

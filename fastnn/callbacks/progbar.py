@@ -57,9 +57,11 @@ class Progbar:
                          for k, v in (logs or {}).items())
         ndigits = int(math.log10(self.target)) + 1 if self.target else 1
         step = self._step_time(current, now)
+        # A stream of unknown length: Keras's "n/Unknown", and "n/n" once it has ended.
+        target = self.target or (current if final else "Unknown")
         if self.verbose == 2:
             if final:
-                self.stream.write(f"{current:>{ndigits}}/{self.target} - "
+                self.stream.write(f"{current:>{ndigits}}/{target} - "
                                   f"{now - self.start:.0f}s -{format_step_time(step)}{values}\n")
                 self.stream.flush()
             return
@@ -67,7 +69,7 @@ class Progbar:
         bar = f"{_DONE}{'━' * filled}{_TODO}{'━' * (_BAR_WIDTH - filled)}{_RESET}"
         when = (now - self.start if final
                 else step * max(self.target - current, 0))
-        text = (f"{_BOLD}{current:>{ndigits}}/{self.target}{_RESET} {bar} "
+        text = (f"{_BOLD}{current:>{ndigits}}/{target}{_RESET} {bar} "
                 f"{_BOLD}{when:.0f}s{_RESET}{format_step_time(step)}{values}")
         pad = max(self.previous_width - len(text), 0)
         self.stream.write("\b" * self.previous_width + "\r" + text + " " * pad

@@ -169,6 +169,15 @@ class Functional(Model):
 
 
 def _match(value, names: list[str], count: int, kind: str, model: str, what: str = "x"):
+    if count > 1 and _is_data_frame(value):
+        # A DataFrame for named inputs: one column per input, found by the input's name.
+        missing = [n for n in names if n not in value.columns]
+        if missing:
+            raise ValueError(
+                f"Missing data for {kind} \"{missing[0]}\". You passed a DataFrame with "
+                f"columns {[str(c) for c in value.columns]}. Expected a column for each of "
+                f"the model's {kind}s: {names}")
+        return [value[n] for n in names]
     if isinstance(value, dict):
         missing = [n for n in names if n not in value]
         if missing:
@@ -258,3 +267,7 @@ def _signature(model: Functional) -> list:
     sig = [(("input", inputs[id(n)]) if id(n) in inputs else id(n.layer), n.as_list,
             tuple(source(t) for t in n.inputs)) for n in model._nodes]
     return sig + [tuple(source(t) for t in model._output_tensors)]
+
+
+def _is_data_frame(value) -> bool:
+    return type(value).__module__.startswith("pandas") and hasattr(value, "columns")

@@ -47,6 +47,13 @@ def _inference_rows(plan, batch_size: int) -> int:
     return batch_size if plan.forces_training else max(batch_size, _INFERENCE_ROWS)
 
 
+def _streams(model, x) -> bool:
+    """Whether x is a stream or row source (the module loads on the first call with one)."""
+    from fastnn.models import streaming
+
+    return streaming.source_kind(model, x) is not None
+
+
 def _resolve_verbose(verbose) -> int:
     if verbose == "auto":
         return 1
@@ -301,6 +308,14 @@ class Trainer(MetricsAPIMixin):
             raise RuntimeError(f"Model '{self.name}' is already being trained (fit) in another "
                                "thread; train a model in one thread at a time.")
         try:
+            from fastnn.models import streaming as _streaming  # loaded on first use
+
+            if _streaming.involved(self, x, validation_data):
+                return _streaming.fit(
+                    self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                    validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                    steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
+                    lambda v, b: (_resolve_verbose(v), _check_batch_size(b)))
             return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
                              validation_data, shuffle, class_weight, sample_weight,
                              initial_epoch, steps_per_epoch, validation_batch_size,
@@ -585,6 +600,11 @@ class Trainer(MetricsAPIMixin):
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
+        if _streams(self, x):   # generators, PyDatasets, memmaps, ...
+            from fastnn.models import stream_inference
+
+            return stream_inference.evaluate(self, x, y, batch_size, verbose, sample_weight,
+                                             steps, return_dict)
         with self._unchanged_on_error():
             xs, ys, ws = self._eval_arrays(x, y, sample_weight)
             if xs.shape[0] == 0:
@@ -714,6 +734,10 @@ class Trainer(MetricsAPIMixin):
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; received {verbose!r}.")
         batch_size = _check_batch_size(batch_size)
+        if type(x) is not np.ndarray and _streams(self, x):
+            from fastnn.models import stream_inference
+
+            return stream_inference.predict(self, x, batch_size, steps)
         xs = self._inputs(x)
         if callbacks:
             return self._predict_with_callbacks(xs, batch_size, verbose, callbacks)

@@ -63,6 +63,24 @@ def cases(keras: Callable[[], object], label: str) -> dict:
         return Case(lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0),
                     x.nbytes + y.nbytes)
 
+    def mnist_epoch_generator(sizes):
+        # The same epoch fed by a Python generator of batches of 128 (views of the arrays):
+        # what a stream costs per batch over arrays.
+        x, y = w.mnist_data(sizes.mnist_samples)
+        model = build(w.MNIST_FEATURES, w.MNIST_LAYERS, w.initial_weights(784, w.MNIST_LAYERS))
+
+        def batches():
+            for lo in range(0, len(x), 128):
+                yield x[lo:lo + 128], y[lo:lo + 128]
+
+        def run():
+            return model.fit(batches(), epochs=1, verbose=0, shuffle=False)
+
+        first = run().history["loss"][0]
+        second = run().history["loss"][0]
+        w.check_loss_falls(first, second, f"{label} MNIST-scale epoch from a generator")
+        return Case(run, x.nbytes + y.nbytes)
+
     def wide_deep_epoch(sizes):
         # A functional graph: concatenate, a residual Add, two heads with a loss each.
         k = keras()
@@ -93,5 +111,5 @@ def cases(keras: Callable[[], object], label: str) -> dict:
         return Case(lambda: model.predict(x, verbose=0), x.nbytes)
 
     return {"tutorial_fit": tutorial_fit, "custom_loss_fit": custom_loss_fit,
-            "mnist_epoch": mnist_epoch,
+            "mnist_epoch": mnist_epoch, "mnist_epoch_generator": mnist_epoch_generator,
             "wide_deep_epoch": wide_deep_epoch, **predict_cases(predict)}
