@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from fastnn import _thread_policy
 from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
 from fastnn.metrics import base as _metrics_base
@@ -200,8 +201,8 @@ def _train_block(model, xs, ys, ws, batch_size, batch, per_batch, stopping, cb, 
         base, taken = opt.iterations, engine.steps_taken
         lrs = opt.learning_rates(base, -(-(hi - lo) // batch_size))
         try:
-            part, rows, done, interrupt = engine.train_epoch(
-                xs, ys, ws, order[lo:hi], batch_size, lrs, base + 1,
+            part, rows, done, interrupt, _ = _thread_policy.train_epoch(
+                engine, xs, ys, ws, order[lo:hi], batch_size, lrs, base + 1,
                 [None if p is None else p[lo:hi] for p in preds], n_threads,
                 head_sums=acc.head_sums)
         finally:

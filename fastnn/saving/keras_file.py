@@ -22,8 +22,7 @@ import h5py
 
 from fastnn import _random
 from fastnn.layers.base import value_budget
-from fastnn.saving import (archive, assets, legacy_h5, model_config, object_registration,
-                           weights_h5)
+from fastnn.saving import archive, assets, legacy_h5, model_config, object_registration, weights_h5
 from fastnn.saving.atomic import atomic_path
 
 # The Keras release whose file format fastnn writes.
