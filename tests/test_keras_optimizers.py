@@ -520,7 +520,7 @@ def _engine_steps(opt, flat_w, flat_g_steps, offsets, n_threads):
     names = spec.slot_names
     slots = dict(zip(names, opt.slots_for(flat_w.size, flat_w.dtype)))
     args = [slots.get(name) for name in KERNEL_SLOTS[spec.kind]]
-    it0 = opt.iterations
+    it0 = int(opt.iterations)
     lrs = opt.learning_rates(it0, len(flat_g_steps))
     u_product = getattr(opt, "u_product", 1.0)
     for k, g in enumerate(flat_g_steps):

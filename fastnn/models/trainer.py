@@ -422,13 +422,15 @@ class Trainer:
         n_batches = -(-n_rows // batch_size)
         preds = self._prediction_buffers(n_rows)
         head_sums = np.zeros(len(self._plan.out_dims))
-        lrs = opt.learning_rates(opt.iterations, n_batches)
+        # With batch hooks each batch reads the rate when it starts (below), so a callable
+        # learning rate is called once per step, as in Keras.
+        lrs = None if per_batch else opt.learning_rates(opt.iterations, n_batches)
         loss_sum, rows_done, batch = 0.0, 0, 0
         # Keras checks `stop_training` after each batch, so an epoch runs at least one batch
         # even when a callback set it before the epoch began.
         stopping = self.stop_training
         chunk = 1 if (per_batch or verbose == 1 or stopping) else n_batches
-        base, taken = opt.iterations, engine.steps_taken
+        base, taken = int(opt.iterations), engine.steps_taken
         try:
             while batch < n_batches and not (batch and self.stop_training
                                              and (per_batch or stopping)):
@@ -436,9 +438,14 @@ class Trainer:
                 hi = min(n_rows, (batch + chunk) * batch_size)
                 if per_batch:
                     cb.call("on_train_batch_begin", batch, None)
+                    # A callback may have assigned optimizer.learning_rate (Keras reads it
+                    # at each step): this batch uses the rate as it is now.
+                    step_lrs = opt.learning_rates(base + batch, 1)
+                else:
+                    step_lrs = lrs[batch:]
                 started = time.perf_counter()
                 part_sum, rows, done, interrupt = engine.train_epoch(
-                    xs, ys, ws, order[lo:hi], batch_size, lrs[batch:], base + batch + 1,
+                    xs, ys, ws, order[lo:hi], batch_size, step_lrs, base + batch + 1,
                     [None if p is None else p[lo:hi] for p in preds], n_threads,
                     head_sums=head_sums)
                 loss_sum += part_sum
@@ -486,7 +493,7 @@ class Trainer:
         plan, opt = self._plan, self.optimizer
         slots = opt.slots_for(plan.params.size, plan.dtype)
         saved = (plan.params.copy(), plan.state.copy(), [s.copy() for s in slots],
-                 opt.iterations, getattr(opt, "u_product", None))
+                 int(opt.iterations), getattr(opt, "u_product", None))
         try:
             yield
         except Exception as exc:
