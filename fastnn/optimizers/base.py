@@ -70,6 +70,8 @@ class OptimizerKind(IntEnum):
     ADAMAX = 5
     NADAM = 6
     LION = 7
+    FTRL = 8
+    LAMB = 9
 
 
 # Each kernel's slot arguments, by Keras slot name, in the kernel's argument order. A name the
@@ -84,6 +86,8 @@ KERNEL_SLOTS: dict[OptimizerKind, tuple[str, ...]] = {
     OptimizerKind.ADAMAX: ("momentum", "norm"),
     OptimizerKind.NADAM: ("momentum", "velocity"),
     OptimizerKind.LION: ("momentum",),
+    OptimizerKind.FTRL: ("accumulator", "linear"),
+    OptimizerKind.LAMB: ("momentum", "velocity"),
 }
 
 
@@ -111,6 +115,11 @@ class EngineSpec(NamedTuple):
     clipnorm: float = 0.0
     global_clipnorm: float = 0.0
     clipvalue: float = 0.0
+    learning_rate_power: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    l2_shrinkage: float = 0.0
+    beta: float = 0.0
 
 
 _NAME_COUNTS: dict[str, int] = {}
