@@ -122,7 +122,10 @@ class PythonLoss:
             weighted = values
         total = anp.sum(weighted)
         if self.reduction in ("sum_over_batch_size", "mean"):
-            return total / max(1, int(np.prod(shape)) if shape else 1)
+            # One number for the batch (Dice's axis=None) times per-row weights is, as in
+            # Keras, a value per row: the mean divides by the rows.
+            count = np.shape(weighted)
+            return total / max(1, int(np.prod(count)) if count else 1)
         if self.reduction == "mean_with_sample_weight":
             denominator = rows if sample_weight is None else float(np.sum(sample_weight))
             return total / denominator

@@ -25,6 +25,7 @@ from fastnn._kernels._engine import HYPER, N_HYPER, OPTIMIZERS
 from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
 from fastnn.losses import python_loss as _python_loss
+from fastnn.losses.ops_losses import depends_on_batch
 from fastnn.metrics import base as _metrics_base
 from fastnn.models import data as _data
 from fastnn.optimizers.base import KERNEL_SLOTS
@@ -590,8 +591,13 @@ class Trainer:
         head_sums = np.zeros(len(plan.out_dims))
         # Keras weights each batch's mean loss by its size, which is the plain mean over rows
         # whatever the batch size; one engine call of many rows computes the same.
+        # ... except for a loss that depends on the batch's composition (Circle, Dice over
+        # the whole batch): it is evaluated batch by batch, as Keras does.
+        rows = batch_size if any(
+            isinstance(s, _python_loss.PythonLoss) and depends_on_batch(s.loss)
+            for s in self._loss_specs) else _inference_rows(plan, batch_size)
         total = plan.inference_engine.evaluate(
-            xs, ys, ws, _inference_rows(plan, batch_size), preds, n_threads,
+            xs, ys, ws, rows, preds, n_threads,
             head_sums=head_sums, step=plan.inference_step())
         logs = {"loss": total / xs.shape[0], **self._output_losses(head_sums, xs.shape[0])}
         if self._metric_objects:
