@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from fastnn import config, ops
 from fastnn.losses.classes import Loss, LossFunctionWrapper
 
@@ -168,9 +170,15 @@ class Tversky(_OpsLoss):
 
 
 class Circle(_OpsLoss):
-    """:func:`circle` over the pairs of rows of each batch, reduced."""
+    """:func:`circle` over the pairs of rows of each batch, reduced. As in Keras, rows whose
+    loss is exactly 0 (no positive or no negative pair) are masked out of the mean."""
 
     _fn = staticmethod(circle)
+    masks_zero_values = True
+
+    def _values_and_mask(self, y_true, y_pred):
+        values = self.call(y_true, y_pred)
+        return values, np.asarray(values) > 0
 
     def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction=_SBS,
                  name="circle", dtype=None):

@@ -120,6 +120,16 @@ class PythonLoss:
             weighted = values * w
         else:
             weighted = values
+        if getattr(self.loss, "masks_zero_values", False) and shape:
+            # Keras masks the values that are exactly 0 (Circle's rows without a pair): they
+            # leave the mean's count, the others weigh n / valid each.
+            from autograd.tracer import getval
+
+            mask = (np.asarray(getval(values)) > 0).astype(self.dtype)
+            if self.reduction in ("sum_over_batch_size", "mean"):
+                valid = mask.sum()
+                mask *= mask.size / valid if valid else 0
+            weighted = weighted * mask
         total = anp.sum(weighted)
         if self.reduction in ("sum_over_batch_size", "mean"):
             # One number for the batch (Dice's axis=None) times per-row weights is, as in
