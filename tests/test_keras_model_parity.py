@@ -502,7 +502,7 @@ _LONG_FIT = textwrap.dedent("""
         weights = model.get_weights()
         finite = all(np.isfinite(w).all() for w in weights)
         steps = weights[-1][0] / lr
-        print("interrupted", caught, finite, steps, model.optimizer.iterations, flush=True)
+        print("interrupted", caught, finite, steps, int(model.optimizer.iterations), flush=True)
 """)
 
 
