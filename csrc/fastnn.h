@@ -233,6 +233,20 @@ void fnn_nadam_chunk_f64(double *w, const double *g, double *m, double *v, size_
 void fnn_lion_chunk_f32(float *w, const float *g, float *m, size_t n, float lr, float beta_1, float beta_2, float wd_lr, float grad_scale, float clip_value);
 void fnn_lion_chunk_f64(double *w, const double *g, double *m, size_t n, double lr, double beta_1, double beta_2, double wd_lr, double grad_scale, double clip_value);
 
+/* Ftrl: g2 = g' + 2 l2_shrinkage w'; acc' = acc + g'^2; lin += g2 - (acc'^-p - acc^-p)/lr w'
+ * (p = lr_power <= 0); w = (clip(lin, -l1, l1) - lin) / (acc'^-p/lr + 2 l2_reg), l2_reg =
+ * l2 + beta/(2 lr); acc = acc' (acc starts at initial_accumulator_value, lin at 0). */
+void fnn_ftrl_chunk_f32(float *w, const float *g, float *acc, float *lin, size_t n, float lr, float lr_power, float l1, float l2_reg, float l2_shrinkage, float wd_lr, float grad_scale, float clip_value);
+void fnn_ftrl_chunk_f64(double *w, const double *g, double *acc, double *lin, size_t n, double lr, double lr_power, double l1, double l2_reg, double l2_shrinkage, double wd_lr, double grad_scale, double clip_value);
+/* Lamb, in two passes over a variable (its trust ratio needs the whole variable's norms).
+ * Moments pass: w' stored, m += (g'-m)(1-beta_1), v += (g'^2-v)(1-beta_2); sums[0] = sum w'^2,
+ * sums[1] = sum u^2 (in double, element order) with u = (m/one_m_b1t)/(sqrt(v/one_m_b2t)+eps).
+ * Apply pass: w -= ratio_lr u (ratio_lr = lr |w'|/|u|, or lr when either norm is 0). */
+void fnn_lamb_moments_chunk_f32(float *w, const float *g, float *m, float *v, size_t n, float beta_1, float beta_2, float epsilon, float one_m_b1t, float one_m_b2t, float wd_lr, float grad_scale, float clip_value, double *sums);
+void fnn_lamb_moments_chunk_f64(double *w, const double *g, double *m, double *v, size_t n, double beta_1, double beta_2, double epsilon, double one_m_b1t, double one_m_b2t, double wd_lr, double grad_scale, double clip_value, double *sums);
+void fnn_lamb_apply_chunk_f32(float *w, const float *m, const float *v, size_t n, float ratio_lr, float one_m_b1t, float one_m_b2t, float epsilon);
+void fnn_lamb_apply_chunk_f64(double *w, const double *m, const double *v, size_t n, double ratio_lr, double one_m_b1t, double one_m_b2t, double epsilon);
+
 /* One step of any of the rules above, as data: the Cython layer fills it once per step and
  * hands CHUNK-sized pieces of the buffers to fnn_opt_step_chunk_*, which calls the rule's
  * kernel with the scalars rounded to the buffers' type. The rules take different scalars, so
@@ -245,9 +259,11 @@ void fnn_lion_chunk_f64(double *w, const double *g, double *m, size_t n, double 
  *   ADAMAX    a = alpha, b = beta_1, c = beta_2, d = epsilon         s0 = m, s1 = u
  *   NADAM     a = beta_1, b = beta_2, c = epsilon, d = coef_m, e = coef_g, f = one_m_b2t
  *                                                                    s0 = m, s1 = v
- *   LION      a = beta_1, b = beta_2                                 s0 = m */
+ *   LION      a = beta_1, b = beta_2                                 s0 = m
+ *   FTRL      a = lr_power, b = l1, c = l2_reg, d = l2_shrinkage     s0 = acc, s1 = lin
+ * (Lamb is not a one-pass rule: the Cython layer calls its two kernels itself.) */
 enum { FNN_OPT_SGD, FNN_OPT_ADAM, FNN_OPT_RMSPROP, FNN_OPT_ADAGRAD, FNN_OPT_ADADELTA,
-       FNN_OPT_ADAMAX, FNN_OPT_NADAM, FNN_OPT_LION };
+       FNN_OPT_ADAMAX, FNN_OPT_NADAM, FNN_OPT_LION, FNN_OPT_FTRL };
 typedef struct {
     int rule, flag;
     double lr, a, b, c, d, e, f;

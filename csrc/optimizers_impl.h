@@ -93,6 +93,47 @@ FNN_CLONES void SUF(fnn_lion_chunk)(T *restrict w, const T *restrict g, T *restr
     FNN_OPT_LOOP(SUF(fnn_rule_lion)(wi, gi, &m[i], lr, beta_1, one_m_b1, beta_2, one_m_b2))
 }
 
+FNN_CLONES void SUF(fnn_ftrl_chunk)(T *restrict w, const T *restrict g, T *restrict acc,
+                                    T *restrict lin, size_t n, T lr, T lr_power, T l1, T l2_reg,
+                                    T l2_shrinkage, T wd_lr, T grad_scale, T clip_value)
+{
+    const T neg_p = -lr_power;
+    FNN_OPT_LOOP(SUF(fnn_rule_ftrl)(wi, gi, &acc[i], &lin[i], lr, neg_p, l1, l2_reg,
+                                    l2_shrinkage))
+}
+
+/* Lamb's first pass: clip g, decay w (stored), update m and v; sums[0] += sum of w'^2 and
+ * sums[1] += sum of update^2, accumulated in double in element order. */
+FNN_CLONES void SUF(fnn_lamb_moments_chunk)(T *restrict w, const T *restrict g, T *restrict m,
+                                            T *restrict v, size_t n, T beta_1, T beta_2,
+                                            T epsilon, T one_m_b1t, T one_m_b2t, T wd_lr,
+                                            T grad_scale, T clip_value, double *sums)
+{
+    const T one_m_b1 = 1 - beta_1, one_m_b2 = 1 - beta_2;
+    double sw = 0, su = 0;
+    for (size_t i = 0; i < n; i++) {
+        const T gi = SUF(fnn_opt_grad)(g[i], grad_scale, clip_value);
+        const T wi = SUF(fnn_opt_decay)(w[i], wd_lr);
+        SUF(fnn_rule_lamb_moments)(gi, &m[i], &v[i], one_m_b1, one_m_b2);
+        const T u = SUF(fnn_lamb_update)(m[i], v[i], one_m_b1t, one_m_b2t, epsilon);
+        w[i] = wi;
+        sw += (double)wi * wi;
+        su += (double)u * u;
+    }
+    sums[0] = sw;
+    sums[1] = su;
+}
+
+/* Lamb's second pass: w -= ratio_lr * update, update recomputed from m and v. */
+FNN_CLONES void SUF(fnn_lamb_apply_chunk)(T *restrict w, const T *restrict m,
+                                          const T *restrict v, size_t n, T ratio_lr,
+                                          T one_m_b1t, T one_m_b2t, T epsilon)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = w[i] - ratio_lr * SUF(fnn_lamb_update)(m[i], v[i], one_m_b1t, one_m_b2t,
+                                                      epsilon);
+}
+
 /* fnn_opt_step: one rule's kernel on n elements, its scalars rounded to T (fastnn.h). */
 void SUF(fnn_opt_step_chunk)(const fnn_opt_step *s, T *w, const T *g, T *s0, T *s1, T *s2,
                              size_t n)
@@ -124,6 +165,10 @@ void SUF(fnn_opt_step_chunk)(const fnn_opt_step *s, T *w, const T *g, T *s0, T *
     case FNN_OPT_NADAM:
         SUF(fnn_nadam_chunk)(w, g, s0, s1, n, s->lr, s->a, s->b, s->c, s->d, s->e, s->f,
                              s->wd_lr, s->grad_scale, s->clip_value);
+        break;
+    case FNN_OPT_FTRL:
+        SUF(fnn_ftrl_chunk)(w, g, s0, s1, n, s->lr, s->a, s->b, s->c, s->d, s->wd_lr,
+                            s->grad_scale, s->clip_value);
         break;
     default: /* FNN_OPT_LION */
         SUF(fnn_lion_chunk)(w, g, s0, n, s->lr, s->a, s->b, s->wd_lr, s->grad_scale,

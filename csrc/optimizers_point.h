@@ -126,3 +126,37 @@ static inline T SUF(fnn_rule_lion)(T w, T g, T *m, T lr, T b1, T one_m_b1, T b2,
     *m = *m * b2 + g * one_m_b2;
     return w - lr * SUF(fnn_opt_sign)(c);
 }
+
+/* Ftrl (McMahan et al., 2013), Keras's form with p = learning_rate_power (<= 0):
+ * g2 = g + 2 l2_shrinkage w; acc' = acc + g^2; lin += g2 - (acc'^-p - acc^-p) / lr * w;
+ * quad = acc'^-p / lr + 2 l2_reg (l2_reg = l2 + beta / (2 lr), precomputed);
+ * w = (clip(lin, -l1, l1) - lin) / quad; acc = acc'. */
+static inline T SUF(fnn_rule_ftrl)(T w, T g, T *acc, T *lin, T lr, T neg_p, T l1, T l2_reg,
+                                   T l2_shrinkage)
+{
+    const T g2 = g + 2 * l2_shrinkage * w;
+    const T new_acc = *acc + g * g;
+    const T pw_new = pow(new_acc, neg_p);
+    const T li = *lin + (g2 - ((pw_new - pow(*acc, neg_p)) / lr) * w);
+    const T quad = pw_new / lr + 2 * l2_reg;
+    const T clipped = li > l1 ? l1 : (li < -l1 ? -l1 : li);
+    *lin = li;
+    *acc = new_acc;
+    return (clipped - li) / quad;
+}
+
+/* Lamb's moments and its unscaled update (You et al., 2020), Keras's form:
+ * m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
+ * update = (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps). The step w -= ratio lr update
+ * needs the whole variable's norms first, so the rule is split: this part runs in the first
+ * pass, fnn_lamb_apply_chunk recomputes update from the stored m and v in the second. */
+static inline T SUF(fnn_lamb_update)(T m, T v, T one_m_b1t, T one_m_b2t, T eps)
+{
+    return (m / one_m_b1t) / (sqrt(v / one_m_b2t) + eps);
+}
+
+static inline void SUF(fnn_rule_lamb_moments)(T g, T *m, T *v, T one_m_b1, T one_m_b2)
+{
+    *m = *m + (g - *m) * one_m_b1;
+    *v = *v + (g * g - *v) * one_m_b2;
+}

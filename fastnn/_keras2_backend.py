@@ -203,6 +203,23 @@ def int_shape(x):
     return ops.shape(x)
 
 
+def get_value(x):
+    """The value of a variable (``optimizer.learning_rate``, a layer's weight) as NumPy;
+    anything without ``numpy()`` is returned as is, as Keras 2 does for non-tensors."""
+    return x.numpy() if hasattr(x, "numpy") else x
+
+
+def set_value(x, value):
+    """``x.assign(value)`` with value cast to x's dtype first (as Keras 2: a float32
+    learning rate receives the float32 rounding of the value)."""
+    x.assign(np.asarray(value, dtype=np.dtype(str(x.dtype))))
+
+
+def batch_set_value(tuples):
+    for x, value in tuples:
+        set_value(x, value)
+
+
 def _of_x_and_y(name: str):
     """Keras 2's ``K.<name>(x, y)``: keras.ops's function of the same name (whose arguments
     are named x1, x2)."""

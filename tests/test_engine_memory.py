@@ -48,7 +48,7 @@ w1, b1, w2, b2 = (a.astype(np.float64) for a in weights)
 reference = np.maximum(small @ w1 + b1, 0) @ w2 + b2
 print(np.array_equal(after, before), np.allclose(after, reference, rtol=1e-4, atol=1e-5))
 model.fit(small, np.ones((300, 1), np.float32), epochs=1, batch_size=300, verbose=0)
-print(model.optimizer.iterations)
+print(int(model.optimizer.iterations))
 """
 
 

@@ -133,7 +133,7 @@ read, write = os.pipe()
 pid = os.fork()
 if pid == 0:
     model.fit(x, y, epochs=1, batch_size=256, verbose=0)
-    os.write(write, json.dumps([model.optimizer.iterations, serial_after_fork()]).encode())
+    os.write(write, json.dumps([int(model.optimizer.iterations), serial_after_fork()]).encode())
     os._exit(0)
 os.close(write)
 child = json.loads(os.read(read, 1000))

@@ -152,7 +152,7 @@ def test_weights_stored_outside_the_file_are_refused(good, tmp_path, kind):
     model = load_model(path)
     model.fit(np.ones((4, 2)), np.ones((4, 3)), verbose=0)
     before = [w.copy() for w in model.get_weights()]
-    iterations = model.optimizer.iterations
+    iterations = int(model.optimizer.iterations)
     with pytest.raises(ValueError, match=ATTACKS[kind]):
         model.load_weights(weights_file)
     for a, b in zip(model.get_weights(), before):

@@ -31,7 +31,7 @@ def _pair(lib, seed=0):
 
 
 def _state(model):
-    return [w.copy() for w in model.get_weights()], model.optimizer.iterations
+    return [w.copy() for w in model.get_weights()], int(model.optimizer.iterations)
 
 
 def _assert_unchanged(model, state):
@@ -81,7 +81,7 @@ def test_train_on_batch_after_a_stopped_fit_still_steps():
     model = _pair(fastnn)
     model.fit(X, Y, epochs=2, verbose=0, callbacks=[_stopper(fastnn, "train begin")])
     assert model.stop_training
-    before = model.optimizer.iterations
+    before = int(model.optimizer.iterations)
     loss = model.train_on_batch(X, Y)
     assert np.isfinite(loss).all() and model.optimizer.iterations == before + 1
 

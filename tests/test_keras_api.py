@@ -45,7 +45,7 @@ KERAS3_NAMES = {
                "BinaryCrossentropy CategoricalCrossentropy SparseCategoricalCrossentropy "
                "binary_accuracy categorical_accuracy sparse_categorical_accuracy "
                "top_k_categorical_accuracy get serialize deserialize",
-    "optimizers": "Optimizer SGD Adam AdamW RMSprop Adagrad Adadelta Adamax Nadam Lion get "
+    "optimizers": "Optimizer SGD Adam AdamW RMSprop Adagrad Adadelta Adamax Nadam Lion Ftrl Lamb get "
                   "serialize deserialize schedules",
     "optimizers.schedules": "LearningRateSchedule ExponentialDecay PiecewiseConstantDecay "
                             "PolynomialDecay InverseTimeDecay CosineDecay CosineDecayRestarts",

@@ -52,6 +52,11 @@ def make_data(fn_name, rng, n=37, logits=False):
         return onehot, rng.normal(0, 1, (n, c)).astype(f32)
     if fn_name in ("hinge", "squared_hinge"):
         return rng.integers(0, 2, (n, 3)).astype(f32), rng.normal(0, 1, (n, 3)).astype(f32)
+    if fn_name == "circle":  # integer labels, L2-normalized embeddings
+        e = rng.normal(0, 1, (n, 3)).astype(f32)
+        return rng.integers(0, 5, n), e / np.linalg.norm(e, axis=1, keepdims=True)
+    if fn_name == "categorical_focal_crossentropy":
+        return onehot, probs
     if fn_name == "poisson":
         return rng.poisson(2, (n, 3)).astype(f32), rng.uniform(0.05, 4, (n, 3)).astype(f32)
     return rng.normal(0, 2, (n, 3)).astype(f32), rng.normal(0, 2, (n, 3)).astype(f32)

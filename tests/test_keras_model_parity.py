@@ -276,6 +276,11 @@ OPTIMIZERS = [
     ("Adamax", {"learning_rate": 0.01}),
     ("Nadam", {"learning_rate": 0.01}),
     ("Lion", {"learning_rate": 0.003}),
+    ("Ftrl", {"learning_rate": 0.1}),
+    ("Ftrl", {"learning_rate": 0.1, "l1_regularization_strength": 0.001,
+              "l2_regularization_strength": 0.01, "beta": 0.1}),
+    ("Lamb", {"learning_rate": 0.01}),
+    ("Lamb", {"learning_rate": 0.01, "weight_decay": 0.1}),
     ("SGD", {"learning_rate": 0.5, "clipnorm": 0.05}),
     ("Adam", {"learning_rate": 0.01, "global_clipnorm": 0.05}),
     ("SGD", {"learning_rate": 0.5, "clipvalue": 0.01}),
@@ -497,7 +502,7 @@ _LONG_FIT = textwrap.dedent("""
         weights = model.get_weights()
         finite = all(np.isfinite(w).all() for w in weights)
         steps = weights[-1][0] / lr
-        print("interrupted", caught, finite, steps, model.optimizer.iterations, flush=True)
+        print("interrupted", caught, finite, steps, int(model.optimizer.iterations), flush=True)
 """)
 
 

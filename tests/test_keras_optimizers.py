@@ -13,7 +13,8 @@ from fastnn._kernels import _optimizers, _reductions
 from fastnn.optimizers import schedules
 from fastnn.optimizers.base import KERNEL_SLOTS, EngineSpec, OptimizerKind
 
-NAMES = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion"]
+NAMES = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion",
+         "Ftrl", "Lamb"]
 
 # shared/reference/keras.md 5.2, verified against Keras 3.15.1: w0 = [1, -2], g = [0.5, -0.1].
 GOLDEN = [
@@ -40,6 +41,23 @@ GOLDEN = [
     ("Adamax", {}, [0.999, -1.999], [0.998, -1.998]),
     ("Nadam", {}, [0.9989372, -1.9989372], [0.9981636, -1.9981638]),
     ("Lion", {}, [0.999, -1.999], [0.998, -1.998]),
+    # Ftrl by hand, with acc' = acc + g², lin += g - (sqrt(acc') - sqrt(acc)) / lr * w and
+    # w = (clip(lin, ±l1) - lin) / (sqrt(acc') / lr + 2 l2_reg): step 1 of w0 = 1 gives
+    # lin = 0.5 - (sqrt(0.35) - sqrt(0.1)) / 0.001 = -274.880, w = 274.880 / 591.608.
+    ("Ftrl", {}, [0.4646324, -0.0927733], [0.4639869, -0.0924846]),
+    (
+        "Ftrl",
+        {"learning_rate": 0.1, "l1_regularization_strength": 0.3,
+         "l2_regularization_strength": 0.1, "l2_shrinkage_regularization_strength": 0.05,
+         "beta": 0.2},
+        [0.2284110, 0.0],
+        [0.1758429, 0.0],
+    ),
+    # Lamb: the Adam direction u = [1, -1] (to eps) at step 1, scaled by |w| / |u| =
+    # sqrt(5) / sqrt(2): w -= 0.001 * 1.5811 * u.
+    ("Lamb", {}, [0.9984189, -1.9984189], [0.9968392, -1.9968392]),
+    ("Lamb", {"learning_rate": 0.01, "weight_decay": 0.1}, [0.9832044, -1.9822044],
+     [0.9665910, -1.9645921]),
     (
         "SGD",
         {"learning_rate": 1.0, "clipnorm": 0.1},
@@ -95,6 +113,15 @@ PARITY = [
     ("Nadam", {"learning_rate": SCHEDULE, "weight_decay": 0.1, "clipnorm": 0.5}),
     ("Lion", {"learning_rate": 0.01}),
     ("Lion", {"learning_rate": 0.01, "beta_1": 0.5, "weight_decay": 0.1, "global_clipnorm": 0.5}),
+    ("Ftrl", {"learning_rate": 0.1}),
+    ("Ftrl", {"learning_rate": 0.1, "learning_rate_power": -0.3, "initial_accumulator_value": 0.5,
+              "l1_regularization_strength": 0.01, "l2_regularization_strength": 0.02,
+              "l2_shrinkage_regularization_strength": 0.03, "beta": 0.1, "clipnorm": 0.9}),
+    ("Ftrl", {"learning_rate": SCHEDULE, "learning_rate_power": 0.0, "weight_decay": 0.1}),
+    ("Lamb", {"learning_rate": 0.01}),
+    ("Lamb", {"learning_rate": SCHEDULE, "beta_1": 0.8, "weight_decay": 0.1,
+              "global_clipnorm": 0.7}),
+    ("Lamb", {"learning_rate": 0.01, "epsilon": 1e-3, "clipvalue": 0.4}),
 ]
 SHAPES = [(5, 3), (3,), (3, 2), (1,)]
 
@@ -186,11 +213,12 @@ def test_get_passes_instances_and_none_through_and_rejects_the_rest():
     opt = optimizers.Adam()
     assert optimizers.get(opt) is opt
     assert optimizers.get(None) is None
-    for bad in ("adamm", "ftrl", "", 3, object()):
+    for bad in ("adamm", "ftrll", "", 3, object()):
         with pytest.raises(ValueError, match="optimizer"):
             optimizers.get(bad)
     with pytest.raises(
-        ValueError, match="Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, Nadam, RMSprop, SGD"
+        ValueError,
+        match="Adadelta, Adagrad, Adam, AdamW, Adamax, Ftrl, Lamb, Lion, Nadam, RMSprop, SGD",
     ):
         optimizers.get("nope")
 
@@ -281,6 +309,12 @@ def test_keras2_decay_is_honoured_as_time_based_decay():
         (lambda: optimizers.AdamW(weight_decay=None), "weight_decay"),
         (lambda: optimizers.Lion(beta_1=0.0), "beta_1"),
         (lambda: optimizers.Lion(beta_1=1.5), "beta_1"),
+        (lambda: optimizers.Ftrl(learning_rate_power=0.5), "learning_rate_power"),
+        (lambda: optimizers.Ftrl(initial_accumulator_value=-1.0), "initial_accumulator"),
+        (lambda: optimizers.Ftrl(l1_regularization_strength=-0.1), "l1_regularization"),
+        (lambda: optimizers.Ftrl(l2_shrinkage_regularization_strength=-1.0), "shrinkage"),
+        (lambda: optimizers.Ftrl(beta=float("nan")), "beta"),
+        (lambda: optimizers.Lamb(beta_2=float("inf")), "beta_2"),
         (lambda: optimizers.Adam(betas=(0.9, 0.99)), "not recognized"),
         (lambda: optimizers.Adam(gradient_accumulation_steps=1), "gradient_accumulation"),
         (lambda: optimizers.Adam(use_ema=True, ema_momentum=1.5), "ema_momentum"),
@@ -521,7 +555,7 @@ def _engine_steps(opt, flat_w, flat_g_steps, offsets, n_threads):
     names = spec.slot_names
     slots = dict(zip(names, opt.slots_for(flat_w.size, flat_w.dtype)))
     args = [slots.get(name) for name in KERNEL_SLOTS[spec.kind]]
-    it0 = opt.iterations
+    it0 = int(opt.iterations)
     lrs = opt.learning_rates(it0, len(flat_g_steps))
     u_product = getattr(opt, "u_product", 1.0)
     for k, g in enumerate(flat_g_steps):
@@ -589,6 +623,16 @@ def _engine_steps(opt, flat_w, flat_g_steps, offsets, n_threads):
                 _optimizers.adagrad_update(
                     w_, g_, *s_, lr, spec.epsilon, wd, scale, clip, n_threads
                 )
+            elif spec.kind == OptimizerKind.FTRL:
+                _optimizers.ftrl_update(
+                    w_, g_, *s_, lr, spec.learning_rate_power, spec.l1, spec.l2,
+                    spec.l2_shrinkage, spec.beta, wd, scale, clip, n_threads
+                )
+            elif spec.kind == OptimizerKind.LAMB:  # one call per variable: its own norms
+                _optimizers.lamb_update(
+                    w_, g_, *s_, lr, spec.beta_1, spec.beta_2, spec.epsilon, t, wd, scale,
+                    clip, n_threads
+                )
             elif spec.kind == OptimizerKind.SGD:
                 _optimizers.sgd_update(
                     w_, g_, *s_, lr, spec.momentum, spec.nesterov, wd, scale, clip, n_threads
@@ -618,6 +662,8 @@ ENGINE_CASES = [
     ("Nadam", {"learning_rate": 0.01, "global_clipnorm": 0.5}),
     ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.3, "clipvalue": 0.5}),
     ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("Ftrl", {"learning_rate": 0.1, "l1_regularization_strength": 0.01, "clipnorm": 0.5}),
+    ("Lamb", {"learning_rate": 0.01, "weight_decay": 0.1, "global_clipnorm": 0.5}),
 ]
 
 
@@ -647,3 +693,26 @@ def test_engine_and_python_steps_share_state(name, kwargs, dtype, n_threads):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(shared.variables, reference.variables):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["Ftrl", "Lamb"])
+def test_fit_gives_the_same_bits_on_one_and_two_threads(name):
+    """A kernel of 300 x 200 (past the serial cut-off and several chunks, so Lamb's norms are
+    summed from chunks that two threads computed)."""
+    from _threads import assert_same_bits_on_one_and_two_threads
+
+    import fastnn
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(64, 300)).astype(np.float32)
+    y = rng.normal(size=(64, 1)).astype(np.float32)
+
+    def train():
+        fastnn.utils.set_random_seed(4)
+        m = fastnn.Sequential([fastnn.Input((300,)), fastnn.layers.Dense(200, "tanh"),
+                               fastnn.layers.Dense(1)])
+        m.compile(getattr(fastnn.optimizers, name)(0.01, weight_decay=0.01), "mse")
+        m.fit(x, y, batch_size=16, epochs=2, verbose=0)
+        return m
+
+    assert_same_bits_on_one_and_two_threads(train)

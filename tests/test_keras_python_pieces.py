@@ -183,7 +183,7 @@ def test_custom_copy_of_a_builtin_loss_trains_the_same_weights():
 
 def _fails_and_changes_nothing(model, fit, error, match):
     before = [w.copy() for w in model.get_weights()]
-    steps = model.optimizer.iterations
+    steps = int(model.optimizer.iterations)
     with pytest.raises(error, match=match) as info:
         fit()
     for a, b in zip(before, model.get_weights()):

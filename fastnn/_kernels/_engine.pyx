@@ -79,7 +79,8 @@ from fastnn._kernels._openmp cimport threads_for
 from fastnn._kernels._quant cimport qdense
 from fastnn._kernels._optimizers cimport (
     adadelta_update_nogil, adagrad_update_nogil, adam_update_nogil, adamax_update_nogil,
-    lion_update_nogil, nadam_update_nogil, rmsprop_update_nogil, sgd_update_nogil,
+    ftrl_update_nogil, lamb_update_nogil, lion_update_nogil, nadam_update_nogil,
+    rmsprop_update_nogil, sgd_update_nogil,
 )
 from fastnn._kernels._reductions cimport column_sums_nogil, sum_squares_nogil
 from fastnn._kernels._rng cimport (
@@ -113,11 +114,13 @@ cdef enum:                     # bits of ops_i[:, I_FLAGS]
     FLAG_TRAINING = 4                 # called with training=True: training mode in every call
 
 cdef enum:
-    OPT_SGD, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD, OPT_ADADELTA, OPT_ADAMAX, OPT_NADAM, OPT_LION
+    OPT_SGD, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD, OPT_ADADELTA, OPT_ADAMAX, OPT_NADAM, OPT_LION,
+    OPT_FTRL, OPT_LAMB
 
 cdef enum:                      # entries of the optimizer's hyperparameter array
     H_BETA_1, H_BETA_2, H_EPSILON, H_RHO, H_MOMENTUM, H_NESTEROV, H_CENTERED, H_AMSGRAD,
-    H_WEIGHT_DECAY, H_CLIPNORM, H_GLOBAL_CLIPNORM, H_CLIPVALUE, N_H
+    H_WEIGHT_DECAY, H_CLIPNORM, H_GLOBAL_CLIPNORM, H_CLIPVALUE,
+    H_LEARNING_RATE_POWER, H_L1, H_L2, H_L2_SHRINKAGE, H_BETA, N_H
 
 cdef enum:
     MAX_HEADS = 64              # model outputs per engine
@@ -143,11 +146,13 @@ N_OP_INT, N_OP_FLOAT = N_I, N_F
 FLAGS = {"batch_stats": FLAG_BATCH_STATS, "normalize": FLAG_NORMALIZE, "training": FLAG_TRAINING}
 OPTIMIZERS = {"sgd": OPT_SGD, "adam": OPT_ADAM, "rmsprop": OPT_RMSPROP, "adagrad": OPT_ADAGRAD,
               "adadelta": OPT_ADADELTA, "adamax": OPT_ADAMAX, "nadam": OPT_NADAM,
-              "lion": OPT_LION}
+              "lion": OPT_LION, "ftrl": OPT_FTRL, "lamb": OPT_LAMB}
 HYPER = {"beta_1": H_BETA_1, "beta_2": H_BETA_2, "epsilon": H_EPSILON, "rho": H_RHO,
          "momentum": H_MOMENTUM, "nesterov": H_NESTEROV, "centered": H_CENTERED,
          "amsgrad": H_AMSGRAD, "weight_decay": H_WEIGHT_DECAY, "clipnorm": H_CLIPNORM,
-         "global_clipnorm": H_GLOBAL_CLIPNORM, "clipvalue": H_CLIPVALUE}
+         "global_clipnorm": H_GLOBAL_CLIPNORM, "clipvalue": H_CLIPVALUE,
+         "learning_rate_power": H_LEARNING_RATE_POWER, "l1": H_L1, "l2": H_L2,
+         "l2_shrinkage": H_L2_SHRINKAGE, "beta": H_BETA}
 N_HYPER = N_H
 
 # How often train_epoch looks for Ctrl-C, in seconds.
@@ -894,7 +899,8 @@ cdef class Engine:
 
         Slots, each of the parameters' layout, in order: SGD [momentum or None]; Adam [m, v,
         vhat or None]; RMSprop [v, avg_g or None, momentum or None]; Adagrad [acc];
-        Adadelta [acc_g, acc_delta]; Adamax [m, u]; Nadam [m, v]; Lion [m].
+        Adadelta [acc_g, acc_delta]; Adamax [m, u]; Nadam [m, v]; Lion [m]; Ftrl [acc, lin];
+        Lamb [m, v].
         """
         cdef Py_ssize_t i
         if len(hyper) != N_H or len(slots) > 3 \

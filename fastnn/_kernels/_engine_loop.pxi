@@ -401,4 +401,12 @@ cdef void _update(Engine e, floating *w, floating *g, double lr, long t,
         elif e.opt_kind == OPT_LION:
             lion_update_nogil(w + off, g + off, s0 + off, n, lr, h[H_BETA_1], h[H_BETA_2],
                               decay, scale, clip_value, n_threads)
+        elif e.opt_kind == OPT_FTRL:
+            ftrl_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr,
+                              h[H_LEARNING_RATE_POWER], h[H_L1], h[H_L2], h[H_L2_SHRINKAGE],
+                              h[H_BETA], decay, scale, clip_value, n_threads)
+        elif e.opt_kind == OPT_LAMB:  # per variable: its trust ratio uses its own norms
+            lamb_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_BETA_1],
+                              h[H_BETA_2], h[H_EPSILON], t, decay, scale, clip_value,
+                              n_threads)
     e.nadam_u_product = product

@@ -39,3 +39,11 @@ cdef double nadam_update_nogil(floating *w, const floating *g, floating *m, floa
 cdef void lion_update_nogil(floating *w, const floating *g, floating *m, Py_ssize_t n,
                             double lr, double beta_1, double beta_2, double weight_decay,
                             double grad_scale, double clip_value, int n_threads) noexcept nogil
+cdef void ftrl_update_nogil(floating *w, const floating *g, floating *acc, floating *lin,
+                            Py_ssize_t n, double lr, double lr_power, double l1, double l2,
+                            double l2_shrinkage, double beta, double weight_decay,
+                            double grad_scale, double clip_value, int n_threads) noexcept nogil
+cdef void lamb_update_nogil(floating *w, const floating *g, floating *m, floating *v,
+                            Py_ssize_t n, double lr, double beta_1, double beta_2,
+                            double epsilon, long t, double weight_decay, double grad_scale,
+                            double clip_value, int n_threads) noexcept nogil

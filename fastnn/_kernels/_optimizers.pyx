@@ -50,6 +50,7 @@ cdef extern from "fastnn.h":
         FNN_OPT_ADAMAX
         FNN_OPT_NADAM
         FNN_OPT_LION
+        FNN_OPT_FTRL
     ctypedef struct fnn_opt_step:
         int rule, flag
         double lr, a, b, c, d, e, f
@@ -58,6 +59,21 @@ cdef extern from "fastnn.h":
                                 float *s1, float *s2, size_t n) noexcept nogil
     void fnn_opt_step_chunk_f64(const fnn_opt_step *s, double *w, const double *g,
                                 double *s0, double *s1, double *s2, size_t n) noexcept nogil
+    void fnn_lamb_moments_chunk_f32(float *w, const float *g, float *m, float *v, size_t n,
+                                    float beta_1, float beta_2, float epsilon, float one_m_b1t,
+                                    float one_m_b2t, float wd_lr, float grad_scale,
+                                    float clip_value, double *sums) noexcept nogil
+    void fnn_lamb_moments_chunk_f64(double *w, const double *g, double *m, double *v,
+                                    size_t n, double beta_1, double beta_2, double epsilon,
+                                    double one_m_b1t, double one_m_b2t, double wd_lr,
+                                    double grad_scale, double clip_value,
+                                    double *sums) noexcept nogil
+    void fnn_lamb_apply_chunk_f32(float *w, const float *m, const float *v, size_t n,
+                                  float ratio_lr, float one_m_b1t, float one_m_b2t,
+                                  float epsilon) noexcept nogil
+    void fnn_lamb_apply_chunk_f64(double *w, const double *m, const double *v, size_t n,
+                                  double ratio_lr, double one_m_b1t, double one_m_b2t,
+                                  double epsilon) noexcept nogil
 
 
 # Elements per prange task: a chunk of Adam's five buffers (80 KB in float32) stays in L2.
@@ -198,6 +214,82 @@ cdef void lion_update_nogil(floating *w, const floating *g, floating *m, Py_ssiz
            clip_value, n_threads)
 
 
+cdef void ftrl_update_nogil(floating *w, const floating *g, floating *acc, floating *lin,
+                            Py_ssize_t n, double lr, double lr_power, double l1, double l2,
+                            double l2_shrinkage, double beta, double weight_decay,
+                            double grad_scale, double clip_value, int n_threads) noexcept nogil:
+    cdef fnn_opt_step s
+    s.rule, s.lr, s.a, s.b, s.d = FNN_OPT_FTRL, lr, lr_power, l1, l2_shrinkage
+    s.c = l2 + beta / (2.0 * lr)  # Keras's l2_reg
+    _apply(&s, w, g, acc, lin, <floating *> NULL, n, weight_decay, grad_scale, clip_value,
+           n_threads)
+
+
+cdef inline void _lamb_moments(floating *w, const floating *g, floating *m, floating *v,
+                               Py_ssize_t o, Py_ssize_t n, double b1, double b2, double eps,
+                               double c1, double c2, double wd_lr, double scale, double clip,
+                               double *sums) noexcept nogil:
+    if floating is float:
+        fnn_lamb_moments_chunk_f32(w + o, g + o, m + o, v + o, n, b1, b2, eps, c1, c2, wd_lr,
+                                   scale, clip, sums)
+    else:
+        fnn_lamb_moments_chunk_f64(w + o, g + o, m + o, v + o, n, b1, b2, eps, c1, c2, wd_lr,
+                                   scale, clip, sums)
+
+
+cdef inline void _lamb_apply(floating *w, const floating *m, const floating *v, Py_ssize_t o,
+                             Py_ssize_t n, double ratio_lr, double c1, double c2,
+                             double eps) noexcept nogil:
+    if floating is float:
+        fnn_lamb_apply_chunk_f32(w + o, m + o, v + o, n, ratio_lr, c1, c2, eps)
+    else:
+        fnn_lamb_apply_chunk_f64(w + o, m + o, v + o, n, ratio_lr, c1, c2, eps)
+
+
+cdef enum:
+    LAMB_BLOCK = 256  # chunks whose sums one pass of Lamb's first loop keeps on the stack
+
+
+cdef void lamb_update_nogil(floating *w, const floating *g, floating *m, floating *v,
+                            Py_ssize_t n, double lr, double beta_1, double beta_2,
+                            double epsilon, long t, double weight_decay, double grad_scale,
+                            double clip_value, int n_threads) noexcept nogil:
+    """One Lamb step of one variable (n elements).
+
+    Its trust ratio |w'| / |update| needs the variable's two norms before any weight moves:
+    a first pass updates the moments and sums the squares per chunk, blocks of LAMB_BLOCK
+    chunks at a time into a stack array; the chunks' sums are added in chunk order (the same
+    bits for any thread count), then a second pass applies the scaled update."""
+    cdef Py_ssize_t c, b, nb, n_chunks = _n_chunks(n)
+    cdef int nt = threads_for(n, n_threads)
+    cdef double c1 = 1 - pow(beta_1, t), c2 = 1 - pow(beta_2, t), wd_lr = weight_decay * lr
+    cdef double sw = 0.0, su = 0.0, ratio = 1.0
+    cdef double sums[2 * LAMB_BLOCK]
+    b = 0
+    while b < n_chunks:
+        nb = min(<Py_ssize_t> LAMB_BLOCK, n_chunks - b)
+        if nt == 1:
+            for c in range(b, b + nb):
+                _lamb_moments(w, g, m, v, c * CHUNK, _len(n, c), beta_1, beta_2, epsilon,
+                              c1, c2, wd_lr, grad_scale, clip_value, &sums[2 * (c - b)])
+        else:
+            for c in prange(b, b + nb, schedule="static", num_threads=nt):
+                _lamb_moments(w, g, m, v, c * CHUNK, _len(n, c), beta_1, beta_2, epsilon,
+                              c1, c2, wd_lr, grad_scale, clip_value, &sums[2 * (c - b)])
+        for c in range(nb):
+            sw += sums[2 * c]
+            su += sums[2 * c + 1]
+        b += nb
+    if sw > 0 and su > 0:  # Keras: ratio 1 unless both norms are positive
+        ratio = sqrt(sw) / sqrt(su)
+    if nt == 1:
+        for c in range(n_chunks):
+            _lamb_apply(w, m, v, c * CHUNK, _len(n, c), ratio * lr, c1, c2, epsilon)
+    else:
+        for c in prange(n_chunks, schedule="static", num_threads=nt):
+            _lamb_apply(w, m, v, c * CHUNK, _len(n, c), ratio * lr, c1, c2, epsilon)
+
+
 def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] m, double lr,
                double momentum, bint nesterov, double weight_decay, double grad_scale,
                double clip_value, int n_threads):
@@ -279,3 +371,22 @@ def lion_update(floating[::1] w, const floating[::1] g, floating[::1] m, double 
     with nogil:
         lion_update_nogil(&w[0], &g[0], &m[0], w.shape[0], lr, beta_1, beta_2, weight_decay,
                           grad_scale, clip_value, n_threads)
+
+
+def ftrl_update(floating[::1] w, const floating[::1] g, floating[::1] acc, floating[::1] lin,
+                double lr, double lr_power, double l1, double l2, double l2_shrinkage,
+                double beta, double weight_decay, double grad_scale, double clip_value,
+                int n_threads):
+    """Ftrl step in place; acc starts filled with initial_accumulator_value, lin with 0."""
+    with nogil:
+        ftrl_update_nogil(&w[0], &g[0], &acc[0], &lin[0], w.shape[0], lr, lr_power, l1, l2,
+                          l2_shrinkage, beta, weight_decay, grad_scale, clip_value, n_threads)
+
+
+def lamb_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+                double lr, double beta_1, double beta_2, double epsilon, long t,
+                double weight_decay, double grad_scale, double clip_value, int n_threads):
+    """Lamb step in place on one whole variable (its trust ratio uses the norms of all of w)."""
+    with nogil:
+        lamb_update_nogil(&w[0], &g[0], &m[0], &v[0], w.shape[0], lr, beta_1, beta_2, epsilon,
+                          t, weight_decay, grad_scale, clip_value, n_threads)

@@ -56,12 +56,26 @@ from fastnn.losses.functions import (
     squared_hinge,
     squeeze_or_expand_to_same_rank,
 )
+from fastnn.losses.ops_losses import (
+    OPS_CLASSES,
+    OPS_FUNCTIONS,
+    CategoricalFocalCrossentropy,
+    Circle,
+    Dice,
+    Tversky,
+    categorical_focal_crossentropy,
+    circle,
+    dice,
+    tversky,
+)
 from fastnn.losses.reduction import REDUCTIONS, reduce_weighted_values
 
 # Every accepted name: Keras 3's, then the Keras 2 names old scripts use (from "logcosh" on).
 _OBJECTS: dict[str, Any] = {
     **BUILTIN_FUNCTIONS,
     **{cls.__name__: cls for cls in BUILTIN_CLASSES},
+    **OPS_FUNCTIONS,
+    **{cls.__name__: cls for cls in OPS_CLASSES},
     "LossFunctionWrapper": LossFunctionWrapper,
     "mse": mean_squared_error,
     "MSE": mean_squared_error,
@@ -127,8 +141,11 @@ __all__ = [
     "BinaryCrossentropy",
     "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
     "CategoricalHinge",
+    "Circle",
     "CosineSimilarity",
+    "Dice",
     "Hinge",
     "Huber",
     "KLDivergence",
@@ -143,12 +160,16 @@ __all__ = [
     "Poisson",
     "SparseCategoricalCrossentropy",
     "SquaredHinge",
+    "Tversky",
     "binary_crossentropy",
     "binary_focal_crossentropy",
     "categorical_crossentropy",
+    "categorical_focal_crossentropy",
     "categorical_hinge",
+    "circle",
     "cosine_similarity",
     "deserialize",
+    "dice",
     "engine_spec",
     "fused_logits_spec",
     "get",
@@ -175,4 +196,5 @@ __all__ = [
     "sparse_categorical_crossentropy",
     "squared_hinge",
     "squeeze_or_expand_to_same_rank",
+    "tversky",
 ]

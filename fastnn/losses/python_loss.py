@@ -120,9 +120,22 @@ class PythonLoss:
             weighted = values * w
         else:
             weighted = values
+        if getattr(self.loss, "masks_zero_values", False) and shape:
+            # Keras masks the values that are exactly 0 (Circle's rows without a pair): they
+            # leave the mean's count, the others weigh n / valid each.
+            from autograd.tracer import getval
+
+            mask = (np.asarray(getval(values)) > 0).astype(self.dtype)
+            if self.reduction in ("sum_over_batch_size", "mean"):
+                valid = mask.sum()
+                mask *= mask.size / valid if valid else 0
+            weighted = weighted * mask
         total = anp.sum(weighted)
         if self.reduction in ("sum_over_batch_size", "mean"):
-            return total / max(1, int(np.prod(shape)) if shape else 1)
+            # One number for the batch (Dice's axis=None) times per-row weights is, as in
+            # Keras, a value per row: the mean divides by the rows.
+            count = np.shape(weighted)
+            return total / max(1, int(np.prod(count)) if count else 1)
         if self.reduction == "mean_with_sample_weight":
             denominator = rows if sample_weight is None else float(np.sum(sample_weight))
             return total / denominator

@@ -198,7 +198,7 @@ def _train_block(model, xs, ys, ws, batch_size, batch, per_batch, stopping, cb, 
         lo, hi = done_batches * batch_size, min(n_rows, (done_batches + chunk) * batch_size)
         if per_batch:
             cb.call("on_train_batch_begin", batch, None)
-        base, taken = opt.iterations, engine.steps_taken
+        base, taken = int(opt.iterations), engine.steps_taken
         lrs = opt.learning_rates(base, -(-(hi - lo) // batch_size))
         try:
             part, rows, done, interrupt, _ = _thread_policy.train_epoch(
@@ -267,7 +267,7 @@ class _MetricSums:
 def _snapshot(model):
     plan, opt = model._plan, model.optimizer
     slots = opt.slots_for(plan.params.size, plan.dtype)
-    return (plan.params.copy(), plan.state.copy(), [s.copy() for s in slots], opt.iterations,
+    return (plan.params.copy(), plan.state.copy(), [s.copy() for s in slots], int(opt.iterations),
             getattr(opt, "u_product", None), slots)
 
 

@@ -26,6 +26,7 @@ from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
 from fastnn.layers import quantized as _quantized
 from fastnn.losses import python_loss as _python_loss
+from fastnn.losses.ops_losses import depends_on_batch
 from fastnn.metrics import base as _metrics_base
 from fastnn.metrics.compile_metrics import log_value
 from fastnn.models import data as _data
@@ -457,13 +458,15 @@ class Trainer(MetricsAPIMixin):
         n_batches = -(-n_rows // batch_size)
         preds = self._prediction_buffers(n_rows)
         head_sums = np.zeros(len(self._plan.out_dims))
-        lrs = opt.learning_rates(opt.iterations, n_batches)
+        # With batch hooks each batch reads the rate when it starts (below), so a callable
+        # learning rate is called once per step, as in Keras.
+        lrs = None if per_batch else opt.learning_rates(opt.iterations, n_batches)
         loss_sum, rows_done, batch = 0.0, 0, 0
         # Keras checks `stop_training` after each batch, so an epoch runs at least one batch
         # even when a callback set it before the epoch began.
         stopping = self.stop_training
         chunk = 1 if (per_batch or verbose == 1 or stopping) else n_batches
-        base, taken = opt.iterations, engine.steps_taken
+        base, taken = int(opt.iterations), engine.steps_taken
         try:
             while batch < n_batches and not (batch and self.stop_training
                                              and (per_batch or stopping)):
@@ -471,11 +474,16 @@ class Trainer(MetricsAPIMixin):
                 hi = min(n_rows, (batch + chunk) * batch_size)
                 if per_batch:
                     cb.call("on_train_batch_begin", batch, None)
+                    # A callback may have assigned optimizer.learning_rate (Keras reads it
+                    # at each step): this batch uses the rate as it is now.
+                    step_lrs = opt.learning_rates(base + batch, 1)
+                else:
+                    step_lrs = lrs[batch:]
                 started = time.perf_counter()
                 part_sum, rows, done, interrupt, _ = _thread_policy.train_epoch(
-                    engine, xs, ys, ws, order[lo:hi], batch_size, lrs[batch:],
-                    base + batch + 1, [None if p is None else p[lo:hi] for p in preds],
-                    n_threads, head_sums=head_sums)
+                    engine, xs, ys, ws, order[lo:hi], batch_size, step_lrs, base + batch + 1,
+                    [None if p is None else p[lo:hi] for p in preds], n_threads,
+                    head_sums=head_sums)
                 loss_sum += part_sum
                 rows_done += rows
                 batch += done
@@ -531,7 +539,7 @@ class Trainer(MetricsAPIMixin):
         plan, opt = self._plan, self.optimizer
         slots = opt.slots_for(plan.params.size, plan.dtype)
         saved = (plan.params.copy(), plan.state.copy(), [s.copy() for s in slots],
-                 opt.iterations, getattr(opt, "u_product", None))
+                 int(opt.iterations), getattr(opt, "u_product", None))
         try:
             yield
         except Exception as exc:
@@ -683,8 +691,13 @@ class Trainer(MetricsAPIMixin):
         head_sums = np.zeros(len(plan.out_dims))
         # Keras weights each batch's mean loss by its size, which is the plain mean over rows
         # whatever the batch size; one engine call of many rows computes the same.
+        # ... except for a loss that depends on the batch's composition (Circle, Dice over
+        # the whole batch): it is evaluated batch by batch, as Keras does.
+        rows = batch_size if any(
+            isinstance(s, _python_loss.PythonLoss) and depends_on_batch(s.loss)
+            for s in self._loss_specs) else _inference_rows(plan, batch_size)
         total = plan.inference_engine.evaluate(
-            xs, ys, ws, _inference_rows(plan, batch_size), preds, n_threads,
+            xs, ys, ws, rows, preds, n_threads,
             head_sums=head_sums, step=plan.inference_step())
         logs = {"loss": total / xs.shape[0], **self._output_losses(head_sums, xs.shape[0])}
         self._track_losses(logs, xs.shape[0])

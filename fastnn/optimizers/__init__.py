@@ -17,6 +17,8 @@ from fastnn.optimizers.adagrad import Adagrad
 from fastnn.optimizers.adam import Adam, AdamW
 from fastnn.optimizers.adamax import Adamax
 from fastnn.optimizers.base import EngineSpec, Optimizer, OptimizerKind
+from fastnn.optimizers.ftrl import Ftrl
+from fastnn.optimizers.lamb import Lamb
 from fastnn.optimizers.lion import Lion
 from fastnn.optimizers.nadam import Nadam
 from fastnn.optimizers.rmsprop import RMSprop
@@ -30,6 +32,8 @@ __all__ = [
     "AdamW",
     "Adamax",
     "EngineSpec",
+    "Ftrl",
+    "Lamb",
     "Lion",
     "Nadam",
     "Optimizer",
@@ -45,7 +49,8 @@ _REGISTRY = Registry(
     "optimizer",
     {
         cls.__name__: cls
-        for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion)
+        for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl,
+                    Lamb)
     },
     case_sensitive=False,
     module="keras.optimizers",

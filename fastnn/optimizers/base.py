@@ -52,6 +52,7 @@ from fastnn._kernels import _reductions
 from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.optimizers import schedules
 from fastnn.optimizers.schedules import LearningRateSchedule
+from fastnn.optimizers.variable import OptimizerVariable, _plain
 
 __all__ = ["KERNEL_SLOTS", "EngineSpec", "LearningRate", "Optimizer", "OptimizerKind"]
 
@@ -69,6 +70,8 @@ class OptimizerKind(IntEnum):
     ADAMAX = 5
     NADAM = 6
     LION = 7
+    FTRL = 8
+    LAMB = 9
 
 
 # Each kernel's slot arguments, by Keras slot name, in the kernel's argument order. A name the
@@ -83,6 +86,8 @@ KERNEL_SLOTS: dict[OptimizerKind, tuple[str, ...]] = {
     OptimizerKind.ADAMAX: ("momentum", "norm"),
     OptimizerKind.NADAM: ("momentum", "velocity"),
     OptimizerKind.LION: ("momentum",),
+    OptimizerKind.FTRL: ("accumulator", "linear"),
+    OptimizerKind.LAMB: ("momentum", "velocity"),
 }
 
 
@@ -110,6 +115,11 @@ class EngineSpec(NamedTuple):
     clipnorm: float = 0.0
     global_clipnorm: float = 0.0
     clipvalue: float = 0.0
+    learning_rate_power: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    l2_shrinkage: float = 0.0
+    beta: float = 0.0
 
 
 _NAME_COUNTS: dict[str, int] = {}
@@ -141,6 +151,14 @@ def check_finite(**values: Any) -> None:
         if value is not None and not (_is_real(value) and math.isfinite(value)):
             raise ValueError(f"Argument `{name}` must be a finite number. Received: "
                              f"{name}={value!r}")
+
+
+_SCHEDULE_NOT_SETTABLE = (
+    "This optimizer was created with a `LearningRateSchedule` object as its "
+    "`learning_rate` constructor argument, hence its learning rate is not "
+    "settable. If you need the learning rate to be settable, you should "
+    "instantiate the optimizer with a float `learning_rate` argument."
+)
 
 
 def _warn_lr_alias(stacklevel: int) -> None:
@@ -290,6 +308,7 @@ class Optimizer:
 
     @staticmethod
     def _checked_learning_rate(value: Any) -> Any:
+        value = _plain(value)
         if isinstance(value, LearningRateSchedule) or callable(value):
             return value
         if _is_real(value):
@@ -305,20 +324,41 @@ class Optimizer:
     # ---- learning rate and step count --------------------------------------------------
 
     @property
-    def iterations(self) -> int:
-        """Steps applied so far (Keras's ``optimizer.iterations``)."""
-        return self._iterations
+    def iterations(self) -> OptimizerVariable:
+        """Steps applied so far, as Keras 3's int64 variable (``int()``, ``.numpy()``,
+        ``.assign()``, arithmetic); assigning a number sets it too."""
+        return OptimizerVariable("iteration", "int64", lambda: self._iterations,
+                                 self._set_iterations)
 
     @iterations.setter
-    def iterations(self, value: int) -> None:
+    def iterations(self, value: Any) -> None:
+        self._set_iterations(value)
+
+    def _set_iterations(self, value: Any) -> None:
+        value = _plain(value)
+        if not isinstance(value, numbers.Integral) and not (
+            _is_real(value) and float(value).is_integer()
+        ):
+            raise ValueError(f"`iterations` must be an integer. Received: {value!r}")
+        if value < 0:
+            raise ValueError(f"`iterations` must be >= 0. Received: {value!r}")
         self._iterations = int(value)
 
     @property
-    def learning_rate(self) -> float:
-        """The learning rate of the next step: the float, or the schedule or callable
-        evaluated now. Keras 2's ``decay`` is not included, as in Keras 2. Assigning a number
-        changes a float learning rate (callbacks do this); a schedule cannot be overwritten by
-        a number (TypeError), but a new schedule or callable replaces the old one."""
+    def learning_rate(self) -> OptimizerVariable:
+        """The learning rate of the next step, as Keras 3's float32 variable: ``.numpy()``,
+        ``.assign(v)``, ``float()``, arithmetic and comparisons. For a float learning rate it is
+        settable (``.assign`` or ``optimizer.learning_rate = v``; callbacks do this; it takes
+        effect from the next step); for a schedule or a callable it is the value evaluated
+        now, read-only, as in Keras. Keras 2's ``decay`` is not included, as in Keras 2.
+        Assigning a new schedule or callable replaces the old learning rate."""
+        if isinstance(self._learning_rate, LearningRateSchedule) or callable(self._learning_rate):
+            return OptimizerVariable("learning_rate", "float32", self._current_learning_rate,
+                                     None, _SCHEDULE_NOT_SETTABLE)
+        return OptimizerVariable("learning_rate", "float32", self._current_learning_rate,
+                                 self._set_learning_rate)
+
+    def _current_learning_rate(self) -> float:
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
             return float(lr(self._iterations))
@@ -326,19 +366,18 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value: LearningRate) -> None:
+        self._set_learning_rate(value)
+
+    def _set_learning_rate(self, value: Any) -> None:
+        value = _plain(value)
         if not (isinstance(value, LearningRateSchedule) or callable(value)) and isinstance(
             self._learning_rate, LearningRateSchedule
         ):
-            raise TypeError(
-                "This optimizer was created with a `LearningRateSchedule` object as its "
-                "`learning_rate` constructor argument, hence its learning rate is not "
-                "settable. If you need the learning rate to be settable, you should "
-                "instantiate the optimizer with a float `learning_rate` argument."
-            )
+            raise TypeError(_SCHEDULE_NOT_SETTABLE)
         self._learning_rate = self._checked_learning_rate(value)
 
     @property
-    def lr(self) -> float:
+    def lr(self) -> OptimizerVariable:
         """Keras 2's name of :attr:`learning_rate` (DeprecationWarning; Keras 3 has none)."""
         _warn_lr_alias(stacklevel=2)
         return self.learning_rate
@@ -358,6 +397,7 @@ class Optimizer:
         """
         if n_steps < 0:
             raise ValueError(f"n_steps must be >= 0, got {n_steps}")
+        start_iteration = int(start_iteration)
         steps = np.arange(start_iteration, start_iteration + n_steps, dtype=np.int64)
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):

@@ -166,7 +166,7 @@ class _BaseMLP(BaseEstimator):
                     # Each epoch permutes the previous epoch's order, as scikit-learn does,
                     # so that a seed gives scikit-learn's batches.
                     order = order[self._random_state.permutation(n)]
-                lr = self._optimizer.learning_rate if sgd else self.learning_rate_init
+                lr = float(self._optimizer.learning_rate) if sgd else self.learning_rate_init
                 loss, interrupt = net.train_epoch(xs, ys, ws, order, batch_size, lr,
                                                   n_threads)
                 if interrupt is not None:
