@@ -81,6 +81,15 @@ def import_seconds(rounds: int = 5) -> float:
                                     text=True, check=True).stdout) for _ in range(rounds))
 
 
+def memmap_memory(quick: bool) -> dict:
+    """fit and predict on a float64 memmap in a fresh process (fastnn._bench.memmap_memory):
+    the growth of its anonymous memory, with the file's size."""
+    size = "0.25" if quick else "4"
+    out = subprocess.run([sys.executable, "-m", "fastnn._bench.memmap_memory", "--gigabytes",
+                          size], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def median(result: dict | None, of=statistics.median) -> float | None:
     if result and result.get("status") == "ok":
         return of(result["times"])
@@ -212,6 +221,12 @@ def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[st
 
     add("MNIST-scale fit peak memory < data + 100 MB", memory_over_data, 100,
         "data + {:.0f} MB".format, lower_is_better=True)
+    memmap = extra.get("memmap_memory")
+    add(f"fit + predict on a {memmap['file_bytes'] / 2**30:.2g} GiB float64 memmap: "
+        "anonymous memory growth < 200 MB" if memmap else
+        "fit + predict on a float64 memmap: anonymous memory growth < 200 MB",
+        lambda of: memmap and memmap["rss_anon_growth_bytes"] / 2**20, 200,
+        "{:.0f} MB".format, lower_is_better=True)
     add("import fastnn < 0.3 s", lambda of: extra.get("import_seconds"), 0.3, "{:.3f} s".format,
         lower_is_better=True)
     flops = workloads.mnist_epoch_flops(sizes.mnist_samples)
@@ -263,6 +278,7 @@ def run_all(quick: bool, log=print) -> tuple[dict, dict]:
     extra = thread_counts(quick)
     extra.update(concurrent_predict(quick))
     extra["import_seconds"] = import_seconds()
+    extra["memmap_memory"] = memmap_memory(quick)
     return results, extra
 
 
