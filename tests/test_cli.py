@@ -488,4 +488,4 @@ def test_the_console_script_and_the_cli_extra_are_declared():
     assert project["scripts"] == {"fastnn": "fastnn.cli:main"}
     extras = project["optional-dependencies"]
     assert {re.split(r"[<>=]", r)[0] for r in extras["cli"]} >= {"scikit-learn", "matplotlib"}
-    assert {re.split(r"[<>=]", r)[0] for r in extras["plot"]} == {"matplotlib"}
+    assert {re.split(r"[<>=]", r)[0] for r in extras["plot"]} == {"matplotlib", "pydot"}
