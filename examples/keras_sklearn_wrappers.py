@@ -5,8 +5,8 @@ SKLearnClassifier and SKLearnRegressor documentation, with only the imports chan
 Run: python examples/keras_sklearn_wrappers.py   (needs scikit-learn)
 """
 
-from fastnn.layers import Dense, Input  # was: from keras.layers import Dense, Input
-from fastnn.models import Model  # was: from keras.models import Model
+from fastnn.layers import Dense, Input      # was: from keras.layers import Dense, Input
+from fastnn.models import Model             # was: from keras.models import Model
 
 
 def dynamic_model(X, y, loss, layers=[10]):
@@ -27,9 +27,8 @@ def dynamic_model(X, y, loss, layers=[10]):
     return model
 
 
-from sklearn.datasets import make_classification
-
-from fastnn.wrappers import SKLearnClassifier
+from sklearn.datasets import make_classification  # noqa: E402
+from fastnn.wrappers import SKLearnClassifier  # noqa: E402  was: from keras.wrappers import ...
 
 X, y = make_classification(n_samples=1000, n_features=10)
 est = SKLearnClassifier(
@@ -44,7 +43,7 @@ est.fit(X, y, epochs=5)
 print(f"Classifier accuracy: {est.score(X, y):.4f}")
 
 
-def dynamic_model(X, y, loss, layers=[10]):
+def dynamic_model(X, y, loss, layers=[10]):  # noqa: F811  (the regressor's own example)
     # Creates a basic MLP model dynamically choosing the input and
     # output shapes.
     n_features_in = X.shape[1]
@@ -62,9 +61,8 @@ def dynamic_model(X, y, loss, layers=[10]):
     return model
 
 
-from sklearn.datasets import make_regression
-
-from fastnn.wrappers import SKLearnRegressor
+from sklearn.datasets import make_regression  # noqa: E402
+from fastnn.wrappers import SKLearnRegressor  # noqa: E402  was: from keras.wrappers import ...
 
 X, y = make_regression(n_samples=1000, n_features=10)
 est = SKLearnRegressor(

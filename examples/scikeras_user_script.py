@@ -13,8 +13,8 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-import fastnn as keras  # was: import keras
-from fastnn.sklearn import KerasClassifier, KerasRegressor  # was: from scikeras.wrappers ...
+import fastnn as keras                                        # was: import keras
+from fastnn.sklearn import KerasClassifier, KerasRegressor    # was: from scikeras.wrappers ...
 
 X, y = make_classification(1000, 20, n_informative=10, n_classes=3, random_state=0)
 X = X.astype(np.float32)

@@ -61,6 +61,7 @@ def test_a_peer_not_installed_is_skipped_and_shown(monkeypatch):
     monkeypatch.setattr(report, "thread_counts", lambda quick: {})
     monkeypatch.setattr(report, "concurrent_predict", lambda quick: {})
     monkeypatch.setattr(report, "import_seconds", lambda: 0.1)
+    monkeypatch.setattr(report, "memmap_memory", lambda quick: {})
     results, _ = report.run_all(quick=True, log=lambda line: None)
     assert "torch_int8" not in started and "onnxruntime_int8" in started
     assert results["predict_10k"]["torch_int8"] == {"status": "not installed"}

@@ -4,6 +4,7 @@ Incremental over partial_fit, and Ray's joblib backend. The reference for each i
 search or the same partial_fit sequence run serially in this process: the scores and weights
 must be equal, and each worker must use the threads its scheduler gives it."""
 
+import os
 import warnings
 
 import joblib
@@ -67,6 +68,9 @@ def _threads_in_worker():
 @pytest.fixture(scope="module")
 def dask_client():
     distributed = pytest.importorskip("distributed")
+    # Dask's nanny sets OMP_NUM_THREADS=1 (and BLAS's) in this process's environment to start
+    # its workers, and leaves it: later tests' subprocesses would inherit one thread.
+    environ = dict(os.environ)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")       # the cluster's port and resource notices
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -75,6 +79,8 @@ def dask_client():
     yield client
     client.close()
     cluster.close()
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 def test_grid_search_on_dask_workers(serial, dask_client):

@@ -225,7 +225,7 @@ def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[st
     add(f"fit + predict on a {memmap['file_bytes'] / 2**30:.2g} GiB float64 memmap: "
         "anonymous memory growth < 200 MB" if memmap else
         "fit + predict on a float64 memmap: anonymous memory growth < 200 MB",
-        lambda of: memmap and memmap["rss_anon_growth_bytes"] / 2**20, 200,
+        lambda of: memmap["rss_anon_growth_bytes"] / 2**20 if memmap else None, 200,
         "{:.0f} MB".format, lower_is_better=True)
     add("import fastnn < 0.3 s", lambda of: extra.get("import_seconds"), 0.3, "{:.3f} s".format,
         lower_is_better=True)

@@ -17,8 +17,20 @@ import warnings
 
 import numpy as np
 
-from fastnn import config, ops
+from fastnn import config
 from fastnn.losses.classes import Loss, LossFunctionWrapper
+
+
+class _LazyOps:
+    """fastnn.ops, imported when a loss first runs: `import fastnn` does not load autograd."""
+
+    def __getattr__(self, name):
+        import fastnn.ops as module
+
+        return getattr(module, name)
+
+
+ops = _LazyOps()
 
 _SBS = "sum_over_batch_size"
 

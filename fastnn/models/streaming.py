@@ -107,7 +107,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         cbs.append(ProgbarLogger(verbose))
     cbs.append(history)
     params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-    cb = CallbackList(cbs, model, params)
+    cb = CallbackList(cbs, model=model, **params)
+    params = cb.params      # the one dict every callback holds (its steps are learnt below)
     per_batch = cb.needs_batch_hooks or bool(model._plan.constrained)
     n_threads = effective_n_threads()
     model.stop_training = False
