@@ -138,6 +138,36 @@ def test_training_trajectory_matches_keras(tf_keras, name, kwargs, activation, w
     assert hf.history["loss"][-1] < hf.history["loss"][0]  # it trains
     # evaluate batches as fit does: Circle and Dice/Tversky with axis=None depend on the batch
     fm.set_weights(km.get_weights())
-    np.testing.assert_allclose(fm.evaluate(x, y, batch_size=8, verbose=0, sample_weight=sw),
-                               km.evaluate(x, y, batch_size=8, verbose=0, sample_weight=sw),
-                               rtol=1e-5)
+    for batch_size in (8, 12):      # 12: a last batch of 8 rows
+        np.testing.assert_allclose(
+            fm.evaluate(x, y, batch_size=batch_size, verbose=0, sample_weight=sw),
+            km.evaluate(x, y, batch_size=batch_size, verbose=0, sample_weight=sw), rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss, activation", [
+    (L.Dice(), "sigmoid"),
+    (L.Tversky(alpha=0.3, beta=0.7, axis=-1), "sigmoid"),
+    (L.CategoricalFocalCrossentropy(gamma=1.5), "softmax"),
+], ids=["dice", "tversky_rows", "focal"])
+def test_compiled_fit_gives_the_same_bits_on_one_and_two_threads(loss, activation):
+    """Batches of 4096 x 9 outputs: past the kernels' serial cut-off, so two threads split the
+    loss's rows (the whole-batch sums stay on one thread)."""
+    from _threads import assert_same_bits_on_one_and_two_threads
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(8192, 5)).astype(np.float32)
+    if activation == "softmax":
+        y = np.eye(9, dtype=np.float32)[rng.integers(0, 9, size=8192)]
+    else:
+        y = (rng.random((8192, 9)) > 0.5).astype(np.float32)
+
+    def train():
+        m = fastnn.Sequential([fastnn.Input((5,)), fastnn.layers.Dense(9, activation)])
+        m.set_weights([np.linspace(-1, 1, 45, dtype=np.float32).reshape(5, 9),
+                       np.zeros(9, np.float32)])
+        m.compile(fastnn.optimizers.Adam(0.01), loss)
+        m.fit(x, y, batch_size=4096, epochs=2, shuffle=False, verbose=0)
+        assert not isinstance(m._loss_specs[0], PythonLoss)
+        return m
+
+    assert_same_bits_on_one_and_two_threads(train)
