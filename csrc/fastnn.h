@@ -185,10 +185,8 @@ typedef struct {
 
 /* Rows [0, n) of (n, c) y_true / y_pred, any dense-label loss: values_out[i] = per-sample loss,
  * reduced over the row as Keras does. If grad_out is not NULL it gets d values_out[i] / d y_pred
- * (d / d logits for the fused forms) times sample_weight[i] (1 when NULL) times scale. The _BATCH
- * ids write the rows' one value V to every values_out[i] and scale * sum(sample_weight) * dV/dp
- * to grad_out (Keras's V * mean(w)); _losses.pyx runs them through fnn_overlap_* instead, to
- * split the gradient pass across threads. */
+ * (d / d logits for the fused forms) times sample_weight[i] (1 when NULL) times scale. Not the
+ * _BATCH ids: their value depends on every row (fnn_overlap_* below). */
 void fnn_loss_rows_f32(const fnn_loss_spec *spec, size_t n, size_t c, const float *y_true,
                        const float *y_pred, const float *sample_weight, float scale,
                        float *values_out, float *grad_out);

@@ -349,21 +349,6 @@ void FNN_CLONES SUF(fnn_loss_rows)(const fnn_loss_spec *spec, size_t n, size_t c
         else
             ELEMENTWISE_ROWS(1, SMOOTH_HALF, SUF(fnn_pt_focal)(y, p, gamma, alpha, balance, &d))
         break;
-    case FNN_LOSS_DICE_BATCH:
-    case FNN_LOSS_TVERSKY_BATCH: {
-        /* One value for all rows (callers that split rows go through the two passes). */
-        double sums[5] = {0, 0, 0, 0, 0}, wsum = 0;
-        for (size_t i = 0; i < n; i++) {
-            SUF(overlap_accumulate)(c, y_true + i * c, y_pred + i * c, sums);
-            wsum += sample_weight ? sample_weight[i] : 1;
-        }
-        T v = (T)fnn_overlap_value(spec, sums);
-        for (size_t i = 0; i < n; i++)
-            values_out[i] = v;
-        if (grad_out)
-            SUF(fnn_overlap_grad_rows)(spec, n, c, y_true, sums, (T)(scale * wsum), grad_out);
-        break;
-    }
     case FNN_LOSS_CATEGORICAL_FOCAL_CROSSENTROPY:
     case FNN_LOSS_SOFTMAX_CATEGORICAL_FOCAL_CROSSENTROPY:
     case FNN_LOSS_DICE:
@@ -394,7 +379,7 @@ void FNN_CLONES SUF(fnn_loss_rows)(const fnn_loss_spec *spec, size_t n, size_t c
             values_out[i] = v;
         }
         break;
-    default: /* the sparse-label ids go through fnn_sparse_loss_row */
+    default: /* sparse-label ids: fnn_sparse_loss_row; whole-batch ids: fnn_overlap_* */
         break;
     }
 #undef SAME
