@@ -158,12 +158,19 @@ typedef enum fnn_loss_id {
     FNN_LOSS_SOFTMAX_CATEGORICAL_CROSSENTROPY = 16,         /* y_pred holds logits */
     FNN_LOSS_SOFTMAX_SPARSE_CATEGORICAL_CROSSENTROPY = 17,  /* logits, integer labels only */
     FNN_LOSS_SIGMOID_BINARY_CROSSENTROPY = 18,              /* y_pred holds logits */
-    FNN_LOSS_COUNT = 19
+    FNN_LOSS_CATEGORICAL_FOCAL_CROSSENTROPY = 19,
+    FNN_LOSS_SOFTMAX_CATEGORICAL_FOCAL_CROSSENTROPY = 20,   /* y_pred holds logits */
+    FNN_LOSS_DICE = 21,                     /* per row (axis=-1) */
+    FNN_LOSS_TVERSKY = 22,                  /* per row (axis=-1) */
+    FNN_LOSS_DICE_BATCH = 23,               /* axis=None: one value for the whole batch */
+    FNN_LOSS_TVERSKY_BATCH = 24,            /* axis=None: one value for the whole batch */
+    FNN_LOSS_COUNT = 25
 } fnn_loss_id;
 
 /* A loss and its parameters. label_smoothing: BCE, focal, CCE and their fused forms; delta:
- * huber; gamma, alpha, apply_class_balancing, from_logits: binary focal; hinge_binary_labels:
- * hinge and squared_hinge map y -> 2y - 1 (Keras decides it for the whole batch). */
+ * huber; gamma, alpha, apply_class_balancing, from_logits: binary focal; gamma, alpha:
+ * categorical focal; alpha, beta: Tversky; hinge_binary_labels: hinge and squared_hinge map
+ * y -> 2y - 1 (Keras decides it for the whole batch). */
 typedef struct {
     int loss;
     double label_smoothing;
@@ -173,17 +180,36 @@ typedef struct {
     int apply_class_balancing;
     int from_logits;
     int hinge_binary_labels;
+    double beta;
 } fnn_loss_spec;
 
 /* Rows [0, n) of (n, c) y_true / y_pred, any dense-label loss: values_out[i] = per-sample loss,
  * reduced over the row as Keras does. If grad_out is not NULL it gets d values_out[i] / d y_pred
- * (d / d logits for the fused forms) times sample_weight[i] (1 when NULL) times scale. */
+ * (d / d logits for the fused forms) times sample_weight[i] (1 when NULL) times scale. Not the
+ * _BATCH ids: their value depends on every row (fnn_overlap_* below). */
 void fnn_loss_rows_f32(const fnn_loss_spec *spec, size_t n, size_t c, const float *y_true,
                        const float *y_pred, const float *sample_weight, float scale,
                        float *values_out, float *grad_out);
 void fnn_loss_rows_f64(const fnn_loss_spec *spec, size_t n, size_t c, const double *y_true,
                        const double *y_pred, const double *sample_weight, double scale,
                        double *values_out, double *grad_out);
+
+/* Dice and Tversky over the whole batch (the _BATCH ids), in two passes. fnn_overlap_sums:
+ * the batch's sums (sum y p, sum y (1 - p), sum p (1 - y), sum y, sum p) in double, row after
+ * row, whatever the thread count. fnn_overlap_value: the loss from those sums.
+ * fnn_overlap_grad_rows: rows [0, n) of the gradient of that one value times `factor`, in
+ * closed form per element (rows may be split across threads: each element is independent). */
+void fnn_overlap_sums_f32(size_t n, size_t c, const float *y_true, const float *y_pred,
+                          double sums[5]);
+void fnn_overlap_sums_f64(size_t n, size_t c, const double *y_true, const double *y_pred,
+                          double sums[5]);
+double fnn_overlap_value(const fnn_loss_spec *spec, const double sums[5]);
+void fnn_overlap_grad_rows_f32(const fnn_loss_spec *spec, size_t n, size_t c,
+                               const float *y_true, const double sums[5], float factor,
+                               float *grad_out);
+void fnn_overlap_grad_rows_f64(const fnn_loss_spec *spec, size_t n, size_t c,
+                               const double *y_true, const double sums[5], double factor,
+                               double *grad_out);
 
 /* One row of c predictions with the integer label `label` (< c): returns the sparse categorical
  * cross-entropy (probabilities, or logits for the SOFTMAX_ id); if grad_out is not NULL writes

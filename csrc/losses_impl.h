@@ -6,6 +6,44 @@
 
 #define EPS ((T)1e-7)
 
+/* ---- Dice and Tversky: sums, value and closed-form gradient ----------------------------- */
+
+void SUF(fnn_overlap_sums)(size_t n, size_t c, const T *y_true, const T *y_pred, double sums[5])
+{
+    for (int k = 0; k < 5; k++)
+        sums[k] = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < c; j++) {
+            T y = y_true[i * c + j], p = y_pred[i * c + j];
+            sums[0] += (double)(y * p);
+            sums[1] += (double)((1 - p) * y);
+            sums[2] += (double)(p * (1 - y));
+            sums[3] += y;
+            sums[4] += p;
+        }
+}
+
+/* With inter = I = sum y p (not named I: <complex.h>, through <tgmath.h>, takes that name).
+ * Dice: V = 1 - 2 I / D, D = sum y + sum p + eps; dV/dp = -2 (y D - I) / D^2.
+ * Tversky: V = 1 - I / E, E = I + alpha FP + beta FN + eps with FP = sum y (1 - p) and
+ * FN = sum p (1 - y); dE/dp = y (1 - alpha) + beta (1 - y), dV/dp = -(y E - I dE/dp) / E^2.
+ * Neither gradient depends on p itself: only y and the sums. */
+void SUF(fnn_overlap_grad_rows)(const fnn_loss_spec *spec, size_t n, size_t c,
+                                const T *y_true, const double sums[5], T factor, T *grad_out)
+{
+    const double inter = sums[0];
+    const int dice = spec->loss == FNN_LOSS_DICE || spec->loss == FNN_LOSS_DICE_BATCH;
+    const double a = spec->alpha, b = spec->beta;
+    const double den = dice ? sums[3] + sums[4] + (double)EPS
+                            : inter + sums[1] * a + sums[2] * b + (double)EPS;
+    const double k = factor / (den * den);
+    for (size_t i = 0; i < n * c; i++) {
+        double y = y_true[i];
+        double dden = dice ? 1 : y * (1 - a) + b * (1 - y);
+        grad_out[i] = (T)(dice ? -2 * k * (y * den - inter) : -k * (y * den - inter * dden));
+    }
+}
+
 /* Loops over the rows for a loss that is a mean (MEAN = 1) or a sum (MEAN = 0) of per-element
  * terms. TERM is an expression in y, p and &d (see losses_point.h); YMAP maps y_true first. */
 #define ELEMENTWISE_ROWS(MEAN, YMAP, TERM)                                                   \
@@ -151,6 +189,106 @@ static inline T SUF(cosine_row)(size_t c, const T *y, const T *p, T f, T *g)
     return loss;
 }
 
+/* categorical_focal_crossentropy on probabilities: q = p / sum(p) clipped to [eps, 1 - eps],
+ * sum_j alpha (1 - q_j)^gamma (-y_s_j log q_j) with y_s the smoothed labels (as cce_row).
+ * d/dq_j = alpha ((1 - q)^gamma (-y_s / q) - gamma (1 - q)^(gamma - 1) (-y_s log q)), 0 where
+ * q is clipped; 1 - q >= eps there, so (1 - q)^(gamma - 1) = (1 - q)^gamma / (1 - q) costs no
+ * second pow. The renormalisation's gradient is cce_row's. */
+static inline T SUF(focal_term)(T ys, T q, T gamma, T alpha, T *a)
+{
+    const T lo = EPS, hi = 1 - EPS;
+    T qc = SUF(fnn_loss_clip)(q, lo, hi);
+    T om = 1 - qc, pw = pow(om, gamma), ce = -ys * log(qc);
+    if (a)
+        *a = (q >= lo && q <= hi) ? alpha * (pw * (-ys / qc) - gamma * (pw / om) * ce) : 0;
+    return pw * alpha * ce;
+}
+
+static inline T SUF(cfce_row)(size_t c, const T *y, const T *p, T ls, T gamma, T alpha, T f,
+                              T *g)
+{
+    double s = 0, loss = 0, aq = 0;
+    for (size_t j = 0; j < c; j++)
+        s += p[j];
+    T sum = (T)s;
+    for (size_t j = 0; j < c; j++) {
+        T ys = y[j] * (1 - ls) + ls / (T)c, q = p[j] / sum, a = 0;
+        loss += SUF(focal_term)(ys, q, gamma, alpha, g ? &a : NULL);
+        if (g) {
+            g[j] = a;
+            aq += (double)a * q;
+        }
+    }
+    if (g) {
+        T t = (T)aq, fs = f / sum;
+        for (size_t j = 0; j < c; j++)
+            g[j] = fs * (g[j] - t);
+    }
+    return (T)loss;
+}
+
+/* categorical_focal_crossentropy on logits, as Keras computes it: q = softmax(z), then the
+ * probability form above on q (its renormalisation and clipping included), then the softmax's
+ * backward d/dz_i = q_i (g_i - sum_k g_k q_k). Unlike cce, Keras keeps the clipping here, so
+ * this is the same function as softmax followed by cfce_row, not a logsumexp form. q_j is
+ * recomputed from exp(z_j - max) / s where needed rather than stored (g is the only row
+ * buffer); the same expression gives the same bits each time. */
+static inline T SUF(softmax_cfce_row)(size_t c, const T *y, const T *z, T ls, T gamma, T alpha,
+                                      T f, T *g)
+{
+    T m;
+    T inv = (T)(1 / SUF(shifted_exp_sum)(c, z, &m, NULL));
+#define SOFTMAX_Q(j) ((T)exp(z[j] - m) * inv)
+    double s = 0, loss = 0, aq = 0;
+    for (size_t j = 0; j < c; j++)
+        s += SOFTMAX_Q(j);
+    T sum = (T)s;
+    for (size_t j = 0; j < c; j++) {
+        T ys = y[j] * (1 - ls) + ls / (T)c, o = SOFTMAX_Q(j) / sum, a = 0;
+        loss += SUF(focal_term)(ys, o, gamma, alpha, g ? &a : NULL);
+        if (g) {
+            g[j] = a;
+            aq += (double)a * o;
+        }
+    }
+    if (g) {
+        T t = (T)aq;
+        double qg = 0;
+        for (size_t j = 0; j < c; j++) {
+            g[j] = (g[j] - t) / sum;           /* d/dq_j */
+            qg += (double)g[j] * SOFTMAX_Q(j);
+        }
+        T u = (T)qg;
+        for (size_t j = 0; j < c; j++)
+            g[j] = f * SOFTMAX_Q(j) * (g[j] - u);
+    }
+#undef SOFTMAX_Q
+    return (T)loss;
+}
+
+/* Dice and Tversky: the sums both read (see fnn_overlap_sums), added row after row. */
+static inline void SUF(overlap_accumulate)(size_t c, const T *y, const T *p, double s[5])
+{
+    for (size_t j = 0; j < c; j++) {
+        s[0] += (double)(y[j] * p[j]);
+        s[1] += (double)((1 - p[j]) * y[j]);
+        s[2] += (double)(p[j] * (1 - y[j]));
+        s[3] += y[j];
+        s[4] += p[j];
+    }
+}
+
+/* Dice / Tversky over one row (axis=-1): value, and f times its gradient into g. */
+static inline T SUF(overlap_row)(const fnn_loss_spec *spec, size_t c, const T *y, const T *p,
+                                 T f, T *g)
+{
+    double s[5] = {0, 0, 0, 0, 0};
+    SUF(overlap_accumulate)(c, y, p, s);
+    if (g)
+        SUF(fnn_overlap_grad_rows)(spec, 1, c, y, s, f, g);
+    return (T)fnn_overlap_value(spec, s);
+}
+
 void FNN_CLONES SUF(fnn_loss_rows)(const fnn_loss_spec *spec, size_t n, size_t c, const T *y_true,
                                    const T *y_pred, const T *sample_weight, T scale,
                                    T *values_out, T *grad_out)
@@ -211,6 +349,10 @@ void FNN_CLONES SUF(fnn_loss_rows)(const fnn_loss_spec *spec, size_t n, size_t c
         else
             ELEMENTWISE_ROWS(1, SMOOTH_HALF, SUF(fnn_pt_focal)(y, p, gamma, alpha, balance, &d))
         break;
+    case FNN_LOSS_CATEGORICAL_FOCAL_CROSSENTROPY:
+    case FNN_LOSS_SOFTMAX_CATEGORICAL_FOCAL_CROSSENTROPY:
+    case FNN_LOSS_DICE:
+    case FNN_LOSS_TVERSKY:
     case FNN_LOSS_CATEGORICAL_HINGE:
     case FNN_LOSS_CATEGORICAL_CROSSENTROPY:
     case FNN_LOSS_SOFTMAX_CATEGORICAL_CROSSENTROPY:
@@ -226,12 +368,18 @@ void FNN_CLONES SUF(fnn_loss_rows)(const fnn_loss_spec *spec, size_t n, size_t c
                 v = SUF(cce_row)(c, yr, pr, ls, f, gr);
             else if (spec->loss == FNN_LOSS_SOFTMAX_CATEGORICAL_CROSSENTROPY)
                 v = SUF(softmax_cce_row)(c, yr, pr, ls, f, gr);
+            else if (spec->loss == FNN_LOSS_CATEGORICAL_FOCAL_CROSSENTROPY)
+                v = SUF(cfce_row)(c, yr, pr, ls, gamma, alpha, f, gr);
+            else if (spec->loss == FNN_LOSS_SOFTMAX_CATEGORICAL_FOCAL_CROSSENTROPY)
+                v = SUF(softmax_cfce_row)(c, yr, pr, ls, gamma, alpha, f, gr);
+            else if (spec->loss == FNN_LOSS_DICE || spec->loss == FNN_LOSS_TVERSKY)
+                v = SUF(overlap_row)(spec, c, yr, pr, f, gr);
             else
                 v = SUF(cosine_row)(c, yr, pr, f, gr);
             values_out[i] = v;
         }
         break;
-    default: /* the sparse-label ids go through fnn_sparse_loss_row */
+    default: /* sparse-label ids: fnn_sparse_loss_row; whole-batch ids: fnn_overlap_* */
         break;
     }
 #undef SAME

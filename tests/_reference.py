@@ -220,8 +220,49 @@ def _focal(y, p, z, gamma, alpha, balance):
     return w * factor * bce, w * (dfactor * bce + factor * dbce)
 
 
+def _categorical_focal(ys, p, gamma, alpha):
+    """Categorical focal cross-entropy of probabilities p (renormalized, clipped) per row, and
+    its gradient: d/dq of alpha (1 - q)^gamma (-ys log q), 0 where q is clipped, then through
+    q = p / sum(p)."""
+    s = p.sum(-1, keepdims=True)
+    q = p / s
+    qc, inside = _clip_with_mask(q, EPS, 1.0 - EPS)
+    ce = -ys * np.log(qc)
+    value = (alpha * (1.0 - qc) ** gamma * ce).sum(-1)
+    dq = alpha * ((1.0 - qc) ** gamma * (-ys / qc)
+                  - (gamma * (1.0 - qc) ** (gamma - 1.0) * ce if gamma else 0.0))
+    a = np.where(inside, dq, 0.0)
+    return value, (a - (a * q).sum(-1, keepdims=True)) / s
+
+
+def overlap_reference(name, y_true, y_pred, alpha=0.5, beta=0.5, axis=-1):
+    """Dice ("dice") or Tversky ("tversky") over the last axis (values (n,), d value_i / d
+    y_pred_i) or, with axis=None, over everything (one value, its gradient of shape (n, c)).
+    Dice: 1 - 2 TP / (sum y + sum p + eps); Tversky: 1 - TP / (TP + alpha FP + beta FN + eps),
+    TP = sum y p, FP = sum y (1 - p), FN = sum p (1 - y): quotient rule on each."""
+    y = np.asarray(y_true, np.float64)
+    p = np.asarray(y_pred, np.float64)
+    keep = axis is not None
+
+    def total(x):
+        return x.sum(-1, keepdims=True) if keep else x.sum()
+
+    tp = total(y * p)
+    if name == "dice":
+        den, dden = total(y) + total(p) + EPS, np.ones_like(p)
+        value, grad = 1.0 - 2.0 * tp / den, -2.0 * (y * den - tp * dden) / den**2
+    elif name == "tversky":
+        den = tp + alpha * total(y * (1.0 - p)) + beta * total(p * (1.0 - y)) + EPS
+        dden = y - alpha * y + beta * (1.0 - y)
+        value, grad = 1.0 - tp / den, -(y * den - tp * dden) / den**2
+    else:
+        raise ValueError(name)
+    return (value[:, 0] if keep else value), grad
+
+
 def loss_reference(name, y_true, y_pred, label_smoothing=0.0, delta=1.0, gamma=2.0, alpha=0.25,
-                   apply_class_balancing=False, from_logits=False, hinge_binary_labels=False):
+                   apply_class_balancing=False, from_logits=False, hinge_binary_labels=False,
+                   beta=0.5):
     """(values of shape (n,), d values / d y_pred of shape (n, c)) of a dense-label loss.
 
     The gradient is the one TF's autodiff gives: zero where a clip is active, the fused
@@ -284,6 +325,16 @@ def loss_reference(name, y_true, y_pred, label_smoothing=0.0, delta=1.0, gamma=2
     elif name == "softmax_categorical_crossentropy":
         ys = y * (1.0 - ls) + ls / c
         return -(ys * _log_softmax(p)).sum(-1), _softmax(p) - ys
+    elif name == "categorical_focal_crossentropy":
+        return _categorical_focal(y * (1.0 - ls) + ls / c, p, gamma, alpha)
+    elif name == "softmax_categorical_focal_crossentropy":
+        # Keras: softmax, then the probability form (which renormalizes and clips); the
+        # gradient goes back through the softmax: q (g - sum g q).
+        q = _softmax(p)
+        value, g = _categorical_focal(y * (1.0 - ls) + ls / c, q, gamma, alpha)
+        return value, q * (g - (g * q).sum(-1, keepdims=True))
+    elif name in ("dice", "tversky"):
+        return overlap_reference(name, y, p, alpha, beta)
     elif name == "categorical_hinge":
         pos = (y * p).sum(-1)
         masked = (1.0 - y) * p

@@ -59,6 +59,10 @@ def make_data(fn_name, rng, n=37, logits=False):
         return onehot, probs
     if fn_name == "poisson":
         return rng.poisson(2, (n, 3)).astype(f32), rng.uniform(0.05, 4, (n, 3)).astype(f32)
+    if fn_name in ("dice", "tversky"):
+        # Their domain: masks and probabilities. On normal(0, 2) data the batch's denominator
+        # can cancel to near 0, and float32 rounding then moves the value by whole units.
+        return rng.integers(0, 2, (n, 3)).astype(f32), rng.uniform(0, 1, (n, 3)).astype(f32)
     return rng.normal(0, 2, (n, 3)).astype(f32), rng.normal(0, 2, (n, 3)).astype(f32)
 
 

@@ -1,6 +1,8 @@
 """CategoricalFocalCrossentropy, Dice, Tversky and Circle (fastnn/losses/ops_losses.py) against
-TF Keras: values (functions and classes, reductions, sample weights), configs, gradients
-against central differences, and training trajectories on the Python-loss path."""
+TF Keras: values (functions and classes, reductions, sample weights), configs, gradients of the
+autograd versions against central differences, and training trajectories: on the engine's
+compiled kernels (focal cross-entropy with one alpha, Dice and Tversky over the last axis or
+the whole batch) and on the Python-loss path (Circle, a per-class alpha)."""
 
 import numpy as np
 import pytest
@@ -90,16 +92,27 @@ def test_gradients_match_central_differences(name, kwargs, y, p):
 FIT_CASES = [
     ("CategoricalFocalCrossentropy", {}, "softmax"),
     ("CategoricalFocalCrossentropy", {"from_logits": True, "alpha": 0.5}, None),
+    ("CategoricalFocalCrossentropy", {"gamma": 1.5, "label_smoothing": 0.1}, "softmax"),
+    ("CategoricalFocalCrossentropy", {"alpha": [0.2, 0.3, 0.5]}, "softmax"),
     ("Dice", {}, "sigmoid"),
+    ("Dice", {"axis": -1}, "sigmoid"),
     ("Tversky", {"alpha": 0.3, "beta": 0.7, "axis": -1}, "sigmoid"),
+    ("Tversky", {"alpha": 0.7, "beta": 0.3}, "sigmoid"),
     ("Circle", {"gamma": 2.0}, None),
 ]
 
 
+def _compiled(name, kwargs) -> bool:
+    """Which FIT_CASES the engine runs with its own kernel (the rest: the Python head)."""
+    return name != "Circle" and not isinstance(kwargs.get("alpha"), list)
+
+
 @pytest.mark.parametrize("name, kwargs, activation", FIT_CASES,
                          ids=[f"{n}{k}" for n, k, _ in FIT_CASES])
-def test_training_trajectory_matches_keras(tf_keras, name, kwargs, activation):
+@pytest.mark.parametrize("weighted", [False, True], ids=["", "weighted"])
+def test_training_trajectory_matches_keras(tf_keras, name, kwargs, activation, weighted):
     rng = np.random.default_rng(8)
+    sw = rng.uniform(0.2, 2.0, size=32).astype(np.float32) if weighted else None
     x = rng.normal(size=(32, 5)).astype(np.float32)
     if name == "Circle":
         # Some rows of a batch of 8 have no positive pair (loss 0, masked out of the mean).
@@ -116,13 +129,45 @@ def test_training_trajectory_matches_keras(tf_keras, name, kwargs, activation):
         models.append(m)
     km, fm = models
     fm.set_weights(km.get_weights())
-    kw = {"batch_size": 8, "epochs": 3, "shuffle": False, "verbose": 0}
+    kw = {"batch_size": 8, "epochs": 3, "shuffle": False, "verbose": 0, "sample_weight": sw}
     hk, hf = km.fit(x, y, **kw), fm.fit(x, y, **kw)
+    assert isinstance(fm._loss_specs[0], PythonLoss) != _compiled(name, kwargs)
     np.testing.assert_allclose(hf.history["loss"], hk.history["loss"], rtol=1e-4, atol=1e-6)
     for a, b in zip(fm.get_weights(), km.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     assert hf.history["loss"][-1] < hf.history["loss"][0]  # it trains
     # evaluate batches as fit does: Circle and Dice/Tversky with axis=None depend on the batch
     fm.set_weights(km.get_weights())
-    np.testing.assert_allclose(fm.evaluate(x, y, batch_size=8, verbose=0),
-                               km.evaluate(x, y, batch_size=8, verbose=0), rtol=1e-5)
+    for batch_size in (8, 12):      # 12: a last batch of 8 rows
+        np.testing.assert_allclose(
+            fm.evaluate(x, y, batch_size=batch_size, verbose=0, sample_weight=sw),
+            km.evaluate(x, y, batch_size=batch_size, verbose=0, sample_weight=sw), rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss, activation", [
+    (L.Dice(), "sigmoid"),
+    (L.Tversky(alpha=0.3, beta=0.7, axis=-1), "sigmoid"),
+    (L.CategoricalFocalCrossentropy(gamma=1.5), "softmax"),
+], ids=["dice", "tversky_rows", "focal"])
+def test_compiled_fit_gives_the_same_bits_on_one_and_two_threads(loss, activation):
+    """Batches of 4096 x 9 outputs: past the kernels' serial cut-off, so two threads split the
+    loss's rows (the whole-batch sums stay on one thread)."""
+    from _threads import assert_same_bits_on_one_and_two_threads
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(8192, 5)).astype(np.float32)
+    if activation == "softmax":
+        y = np.eye(9, dtype=np.float32)[rng.integers(0, 9, size=8192)]
+    else:
+        y = (rng.random((8192, 9)) > 0.5).astype(np.float32)
+
+    def train():
+        m = fastnn.Sequential([fastnn.Input((5,)), fastnn.layers.Dense(9, activation)])
+        m.set_weights([np.linspace(-1, 1, 45, dtype=np.float32).reshape(5, 9),
+                       np.zeros(9, np.float32)])
+        m.compile(fastnn.optimizers.Adam(0.01), loss)
+        m.fit(x, y, batch_size=4096, epochs=2, shuffle=False, verbose=0)
+        assert not isinstance(m._loss_specs[0], PythonLoss)
+        return m
+
+    assert_same_bits_on_one_and_two_threads(train)

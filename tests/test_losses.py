@@ -91,6 +91,25 @@ CASES = [
     ("softmax_cce_ls", "softmax_categorical_crossentropy", {"label_smoothing": 0.2}, "soft_logits"),
     ("sigmoid_bce", "sigmoid_binary_crossentropy", {}, "binary_logits"),
     ("sigmoid_bce_ls", "sigmoid_binary_crossentropy", {"label_smoothing": 0.1}, "binary_logits"),
+    ("cfce", "categorical_focal_crossentropy", {}, "onehot_prob"),
+    (
+        "cfce_all",
+        "categorical_focal_crossentropy",
+        {"gamma": 1.5, "alpha": 0.4, "label_smoothing": 0.1},
+        "onehot_prob",
+    ),
+    ("cfce_gamma0", "categorical_focal_crossentropy", {"gamma": 0.0}, "onehot_prob"),
+    ("softmax_cfce", "softmax_categorical_focal_crossentropy", {}, "onehot_logits"),
+    (
+        "softmax_cfce_all",
+        "softmax_categorical_focal_crossentropy",
+        {"gamma": 3.0, "alpha": 0.5, "label_smoothing": 0.2},
+        "soft_logits",
+    ),
+    ("dice", "dice", {}, "soft_prob"),
+    ("dice01", "dice", {}, "binary_prob"),
+    ("tversky", "tversky", {"alpha": 0.5, "beta": 0.5}, "binary_prob"),
+    ("tversky_skew", "tversky", {"alpha": 0.3, "beta": 0.7}, "soft_prob"),
 ]
 CASE_IDS = [case[0] for case in CASES]
 # Every layout on the small shapes; the large one (past the parallel cut-off of 32768
@@ -125,7 +144,7 @@ def run_sparse(name, labels, y_pred, sample_weight=None, scale=1.0, n_threads=1,
 
 def test_loss_ids_cover_the_enum():
     assert sorted(int(v) for v in IDS.values()) == list(range(len(IDS)))
-    assert len(IDS) == 19
+    assert len(IDS) == 25
 
 
 # ---- against the reference ----------------------------------------------------------------
@@ -342,6 +361,20 @@ def test_softmax_cce_equals_cce_on_softmax(ls):
     np.testing.assert_allclose(grad, s * (grad_p - (s * grad_p).sum(-1, keepdims=True)), atol=1e-12)
 
 
+@pytest.mark.parametrize("params", [{}, {"gamma": 0.5, "alpha": 1.0, "label_smoothing": 0.1}])
+def test_softmax_cfce_equals_cfce_on_softmax(params):
+    """The fused kernel the engine runs on a softmax output's logits is the unfused loss on the
+    softmax, chain rule included (Keras applies no fusion here, so the two must agree)."""
+    rng = np.random.default_rng(17)
+    y, z = _one_hot(rng, 50, 7), 2.0 * rng.normal(size=(50, 7))
+    s = softmax(z)
+    values, grad = run("softmax_categorical_focal_crossentropy", y, z, **params)
+    unfused, grad_p = run("categorical_focal_crossentropy", y, s, **params)
+    np.testing.assert_allclose(values, unfused, rtol=1e-12)
+    np.testing.assert_allclose(grad, s * (grad_p - (s * grad_p).sum(-1, keepdims=True)),
+                               atol=1e-12)
+
+
 def test_softmax_sparse_equals_sparse_on_softmax():
     rng = np.random.default_rng(8)
     labels, z = rng.integers(0, 7, 50), rng.normal(size=(50, 7))
@@ -469,7 +502,7 @@ def test_fuzz_matches_reference(case):
     @given(fuzz_inputs(generator))
     def check(yp):
         y, p = yp
-        if name == "categorical_crossentropy":
+        if name in ("categorical_crossentropy", "categorical_focal_crossentropy"):
             p[:, 0] += 1e-3  # renormalising a row that sums to 0 has no value
         values, grad = run(name, y, p, **params)
         ref_values, ref_grad = loss_reference(name, y, p, **params)

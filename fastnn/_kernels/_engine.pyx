@@ -636,7 +636,8 @@ cdef class Engine:
     def set_loss(self, int loss_id, bint sparse, bint fused, double label_smoothing=0.0,
                  double delta=1.0, double gamma=2.0, double alpha=0.25,
                  bint apply_class_balancing=False, bint from_logits=False,
-                 bint hinge_binary_labels=False, int head=0, double weight=1.0):
+                 bint hinge_binary_labels=False, int head=0, double weight=1.0,
+                 double beta=0.5):
         """The loss of output `head`, with its loss weight; `fused` = on its logits."""
         cdef Head *h
         cdef Op *op
@@ -650,7 +651,7 @@ cdef class Engine:
             raise ValueError("a fused loss needs an output that is a Dense with an "
                              "activation, or an Activation, read by no other op")
         h.loss = loss_spec(loss_id, label_smoothing, delta, gamma, alpha,
-                           apply_class_balancing, from_logits, hinge_binary_labels)
+                           apply_class_balancing, from_logits, hinge_binary_labels, beta)
         h.sparse, h.fused, h.has_loss, h.weight = sparse, fused, True, weight
         self._plan_gradients()
 

@@ -24,6 +24,12 @@ cdef extern from "fastnn.h":
         FNN_LOSS_SOFTMAX_CATEGORICAL_CROSSENTROPY
         FNN_LOSS_SOFTMAX_SPARSE_CATEGORICAL_CROSSENTROPY
         FNN_LOSS_SIGMOID_BINARY_CROSSENTROPY
+        FNN_LOSS_CATEGORICAL_FOCAL_CROSSENTROPY
+        FNN_LOSS_SOFTMAX_CATEGORICAL_FOCAL_CROSSENTROPY
+        FNN_LOSS_DICE
+        FNN_LOSS_TVERSKY
+        FNN_LOSS_DICE_BATCH
+        FNN_LOSS_TVERSKY_BATCH
         FNN_LOSS_COUNT
 
     ctypedef struct fnn_loss_spec:
@@ -35,6 +41,7 @@ cdef extern from "fastnn.h":
         int apply_class_balancing
         int from_logits
         int hinge_binary_labels
+        double beta
 
     void fnn_loss_rows_f32(const fnn_loss_spec *spec, size_t n, size_t c, const float *y_true,
                            const float *y_pred, const float *sample_weight, float scale,
@@ -45,6 +52,17 @@ cdef extern from "fastnn.h":
     float fnn_sparse_loss_row_f32(const fnn_loss_spec *spec, size_t c, size_t label,
                                   const float *y_pred, float weight,
                                   float *grad_out) noexcept nogil
+    void fnn_overlap_sums_f32(size_t n, size_t c, const float *y_true, const float *y_pred,
+                              double *sums) noexcept nogil
+    void fnn_overlap_sums_f64(size_t n, size_t c, const double *y_true, const double *y_pred,
+                              double *sums) noexcept nogil
+    double fnn_overlap_value(const fnn_loss_spec *spec, const double *sums) noexcept nogil
+    void fnn_overlap_grad_rows_f32(const fnn_loss_spec *spec, size_t n, size_t c,
+                                   const float *y_true, const double *sums, float factor,
+                                   float *grad_out) noexcept nogil
+    void fnn_overlap_grad_rows_f64(const fnn_loss_spec *spec, size_t n, size_t c,
+                                   const double *y_true, const double *sums, double factor,
+                                   double *grad_out) noexcept nogil
     double fnn_sparse_loss_row_f64(const fnn_loss_spec *spec, size_t c, size_t label,
                                    const double *y_pred, double weight,
                                    double *grad_out) noexcept nogil
@@ -58,7 +76,7 @@ ctypedef fused label_t:
 
 cdef fnn_loss_spec loss_spec(int loss, double label_smoothing, double delta, double gamma,
                              double alpha, bint apply_class_balancing, bint from_logits,
-                             bint hinge_binary_labels) noexcept nogil
+                             bint hinge_binary_labels, double beta) noexcept nogil
 
 cdef void loss_rows(const fnn_loss_spec *spec, Py_ssize_t n, Py_ssize_t c,
                     const floating *y_true, const floating *y_pred,

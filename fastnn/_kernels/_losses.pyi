@@ -26,7 +26,13 @@ class fnn_loss_id(enum.IntEnum):
     FNN_LOSS_SOFTMAX_CATEGORICAL_CROSSENTROPY = 16
     FNN_LOSS_SOFTMAX_SPARSE_CATEGORICAL_CROSSENTROPY = 17
     FNN_LOSS_SIGMOID_BINARY_CROSSENTROPY = 18
-    FNN_LOSS_COUNT = 19
+    FNN_LOSS_CATEGORICAL_FOCAL_CROSSENTROPY = 19
+    FNN_LOSS_SOFTMAX_CATEGORICAL_FOCAL_CROSSENTROPY = 20
+    FNN_LOSS_DICE = 21
+    FNN_LOSS_TVERSKY = 22
+    FNN_LOSS_DICE_BATCH = 23
+    FNN_LOSS_TVERSKY_BATCH = 24
+    FNN_LOSS_COUNT = 25
 
 LOSS_IDS: dict[str, fnn_loss_id]
 
@@ -48,6 +54,7 @@ def loss_forward_backward(
     from_logits: bool = False,
     hinge_binary_labels: bool = False,
     n_threads: int = 1,
+    beta: float = 0.5,
 ) -> None: ...
 def sparse_loss_forward_backward(
     loss: int,

@@ -38,13 +38,20 @@ LOSS_IDS = {
     "softmax_categorical_crossentropy": FNN_LOSS_SOFTMAX_CATEGORICAL_CROSSENTROPY,
     "softmax_sparse_categorical_crossentropy": FNN_LOSS_SOFTMAX_SPARSE_CATEGORICAL_CROSSENTROPY,
     "sigmoid_binary_crossentropy": FNN_LOSS_SIGMOID_BINARY_CROSSENTROPY,
+    "categorical_focal_crossentropy": FNN_LOSS_CATEGORICAL_FOCAL_CROSSENTROPY,
+    "softmax_categorical_focal_crossentropy": FNN_LOSS_SOFTMAX_CATEGORICAL_FOCAL_CROSSENTROPY,
+    "dice": FNN_LOSS_DICE,
+    "tversky": FNN_LOSS_TVERSKY,
+    "dice_batch": FNN_LOSS_DICE_BATCH,
+    "tversky_batch": FNN_LOSS_TVERSKY_BATCH,
 }
 
 
 cdef fnn_loss_spec loss_spec(int loss, double label_smoothing, double delta, double gamma,
                              double alpha, bint apply_class_balancing, bint from_logits,
-                             bint hinge_binary_labels) noexcept nogil:
+                             bint hinge_binary_labels, double beta) noexcept nogil:
     cdef fnn_loss_spec spec
+    spec.beta = beta
     spec.loss = loss
     spec.label_smoothing = label_smoothing
     spec.delta = delta
@@ -77,12 +84,58 @@ cdef void loss_rows(const fnn_loss_spec *spec, Py_ssize_t n, Py_ssize_t c,
     """Dense-label loss of n rows of width c; sample_weight and grad_out may be NULL."""
     cdef int nt = threads_for(n * c, n_threads)
     cdef Py_ssize_t k
+    if spec.loss == FNN_LOSS_DICE_BATCH or spec.loss == FNN_LOSS_TVERSKY_BATCH:
+        _whole_batch(spec, n, c, y_true, y_pred, sample_weight, scale, values_out, grad_out,
+                     nt)
+        return
     if nt == 1:
         _dense_block(spec, 0, n, c, y_true, y_pred, sample_weight, scale, values_out, grad_out)
         return
     for k in prange(nt, schedule="static", num_threads=nt):
         _dense_block(spec, n * k // nt, n * (k + 1) // nt, c, y_true, y_pred, sample_weight,
                      scale, values_out, grad_out)
+
+
+cdef void _whole_batch(const fnn_loss_spec *spec, Py_ssize_t n, Py_ssize_t c,
+                       const floating *y_true, const floating *y_pred,
+                       const floating *sample_weight, double scale, floating *values_out,
+                       floating *grad_out, int nt) noexcept nogil:
+    """Dice / Tversky with axis=None: one value V for the batch, written to every row (the
+    engine's weighted mean of the rows is then V times the mean sample weight, as Keras
+    broadcasts the weights over the one value), and the gradient scale * sum(w) * dV/dp.
+    Pass 1 (the sums) runs on one thread, row after row, so the value and the gradient are
+    the same bits for any thread count; pass 2 is independent per element."""
+    cdef double sums[5]
+    cdef double wsum = 0.0
+    cdef floating v
+    cdef Py_ssize_t i, k
+    if floating is float:
+        fnn_overlap_sums_f32(n, c, y_true, y_pred, sums)
+    else:
+        fnn_overlap_sums_f64(n, c, y_true, y_pred, sums)
+    v = <floating> fnn_overlap_value(spec, sums)
+    for i in range(n):
+        values_out[i] = v
+        wsum += sample_weight[i] if sample_weight != NULL else 1.0
+    if grad_out == NULL:
+        return
+    if nt == 1:
+        _overlap_grad_block(spec, 0, n, c, y_true, sums, scale * wsum, grad_out)
+        return
+    for k in prange(nt, schedule="static", num_threads=nt):
+        _overlap_grad_block(spec, n * k // nt, n * (k + 1) // nt, c, y_true, sums,
+                            scale * wsum, grad_out)
+
+
+cdef inline void _overlap_grad_block(const fnn_loss_spec *spec, Py_ssize_t lo, Py_ssize_t hi,
+                                     Py_ssize_t c, const floating *y_true, const double *sums,
+                                     double factor, floating *grad_out) noexcept nogil:
+    if floating is float:
+        fnn_overlap_grad_rows_f32(spec, hi - lo, c, y_true + lo * c, sums, <float>factor,
+                                  grad_out + lo * c)
+    else:
+        fnn_overlap_grad_rows_f64(spec, hi - lo, c, y_true + lo * c, sums, factor,
+                                  grad_out + lo * c)
 
 
 cdef inline void _sparse_row(const fnn_loss_spec *spec, Py_ssize_t i, Py_ssize_t c,
@@ -121,13 +174,13 @@ def loss_forward_backward(int loss, const floating[:, ::1] y_true,
                           double label_smoothing=0.0, double delta=1.0, double gamma=2.0,
                           double alpha=0.25, bint apply_class_balancing=False,
                           bint from_logits=False, bint hinge_binary_labels=False,
-                          int n_threads=1):
+                          int n_threads=1, double beta=0.5):
     """Per-sample loss of dense labels into values_out and, unless grad_out is None, its
     gradient times sample_weight (None: 1) times scale into grad_out. `loss` is a LOSS_IDS
-    value other than the two sparse ones."""
+    value other than the two sparse ones (beta: Tversky's)."""
     cdef fnn_loss_spec spec = loss_spec(loss, label_smoothing, delta, gamma, alpha,
                                         apply_class_balancing, from_logits,
-                                        hinge_binary_labels)
+                                        hinge_binary_labels, beta)
     cdef Py_ssize_t n = y_pred.shape[0], c = y_pred.shape[1]
     if n == 0 or c == 0:
         return
@@ -145,7 +198,7 @@ def sparse_loss_forward_backward(int loss, const label_t[::1] labels,
                                  int n_threads=1):
     """Sparse categorical cross-entropy (`loss` = sparse_categorical_crossentropy or its
     softmax_ logits form) of integer labels, as loss_forward_backward."""
-    cdef fnn_loss_spec spec = loss_spec(loss, 0.0, 1.0, 2.0, 0.25, False, False, False)
+    cdef fnn_loss_spec spec = loss_spec(loss, 0.0, 1.0, 2.0, 0.25, False, False, False, 0.5)
     cdef Py_ssize_t n = y_pred.shape[0], c = y_pred.shape[1]
     if n == 0 or c == 0:
         return

@@ -3,6 +3,8 @@ compile-time resolution of "crossentropy"/"ce"."""
 
 from __future__ import annotations
 
+import inspect
+import numbers
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -15,6 +17,7 @@ from fastnn.losses.functions import (
     categorical_crossentropy,
     sparse_categorical_crossentropy,
 )
+from fastnn.losses.ops_losses import categorical_focal_crossentropy, dice, tversky
 
 
 def is_binary_or_sparse_categorical(
@@ -71,14 +74,49 @@ class LossSpec(NamedTuple):
     apply_class_balancing: bool = False
     from_logits: bool = False
     reduction: str | None = "sum_over_batch_size"
+    beta: float = 0.5
 
 
-def _builtin_fn_and_kwargs(loss) -> tuple[Callable, dict, str | None] | None:
+_OPS_DEFAULTS = {
+    fn: {name: p.default for name, p in inspect.signature(fn).parameters.items()
+         if p.default is not inspect.Parameter.empty}
+    for fn in (categorical_focal_crossentropy, dice, tversky)
+}
+
+
+def compiled_ops_loss(fn, kwargs: dict, output_rank: int = 2) -> bool:
+    """Whether an ops-written loss (fastnn.losses.ops_losses) with these arguments has an
+    engine kernel: on a 2-D output, categorical focal cross-entropy with one alpha for every
+    class over the last axis; Dice and Tversky over the last axis (a row kernel) or over
+    everything (axis=None: the whole-batch kernel). Circle, a per-class alpha, other axes
+    and outputs of higher rank (the engine's built-in losses take 2-D targets) stay Python
+    code (python_loss.PythonLoss)."""
+    if fn not in _OPS_DEFAULTS or output_rank != 2:
+        return False
+    kwargs = {**_OPS_DEFAULTS[fn], **kwargs}     # a bare function runs with its defaults
+    axis = kwargs["axis"]
+    if isinstance(axis, bool):
+        return False
+    last = axis in (-1, 1)
+    if fn is categorical_focal_crossentropy:
+        alpha = kwargs["alpha"]
+        return last and isinstance(alpha, numbers.Real) and not isinstance(alpha, bool)
+    if fn in (dice, tversky):
+        return axis is None or last
+    return False
+
+
+def _builtin_fn_and_kwargs(loss, output_rank: int = 2
+                           ) -> tuple[Callable, dict, str | None] | None:
     if isinstance(loss, LossFunctionWrapper):
-        if type(loss).call is LossFunctionWrapper.call and loss.fn in BUILTIN_FUNCTIONS.values():
+        if type(loss).call is not LossFunctionWrapper.call:
+            return None
+        if loss.fn in BUILTIN_FUNCTIONS.values() or compiled_ops_loss(
+                loss.fn, loss._fn_kwargs, output_rank):
             return loss.fn, loss._fn_kwargs, loss.reduction
         return None
-    if callable(loss) and loss in BUILTIN_FUNCTIONS.values():
+    if callable(loss) and (loss in BUILTIN_FUNCTIONS.values()
+                           or compiled_ops_loss(loss, {}, output_rank)):
         return loss, {}, "sum_over_batch_size"
     return None
 
@@ -105,6 +143,11 @@ def engine_spec(loss) -> LossSpec:
             "classes). Use one of them."
         )
     fn, kw, reduction = found
+    if fn in (dice, tversky):
+        kernel = fn.__name__ + ("_batch" if kw.get("axis") is None else "")
+        return LossSpec(kernel=int(_k.LOSS_IDS[kernel]), sparse=False,
+                        alpha=float(kw.get("alpha", 0.5)), beta=float(kw.get("beta", 0.5)),
+                        reduction=reduction)
     if kw.get("axis", -1) not in (-1, 1):
         raise ValueError(
             f"The engine computes {fn.__name__} over the last axis only; got axis={kw['axis']}."
@@ -117,7 +160,8 @@ def engine_spec(loss) -> LossSpec:
     kernel = fn.__name__
     if from_logits and kernel == "binary_crossentropy":
         kernel = "sigmoid_binary_crossentropy"
-    elif from_logits and kernel in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
+    elif from_logits and kernel in ("categorical_crossentropy", "sparse_categorical_crossentropy",
+                                    "categorical_focal_crossentropy"):
         kernel = "softmax_" + kernel
     return LossSpec(
         kernel=int(_k.LOSS_IDS[kernel]),
@@ -132,11 +176,23 @@ def engine_spec(loss) -> LossSpec:
     )
 
 
+_WHOLE_BATCH = (int(_k.LOSS_IDS["dice_batch"]), int(_k.LOSS_IDS["tversky_batch"]))
+
+
+def spec_depends_on_batch(spec) -> bool:
+    """Whether a compiled loss gives one value per batch (Dice / Tversky with axis=None), so
+    evaluate must go batch by batch as fit does."""
+    return isinstance(spec, LossSpec) and int(spec.kernel) in _WHOLE_BATCH
+
+
 _FUSED = {
     ("softmax", "categorical_crossentropy"): "softmax_categorical_crossentropy",
     ("softmax", "sparse_categorical_crossentropy"): "softmax_sparse_categorical_crossentropy",
     ("sigmoid", "binary_crossentropy"): "sigmoid_binary_crossentropy",
     ("sigmoid", "binary_focal_crossentropy"): "binary_focal_crossentropy",
+    # Not a Keras fusion (Keras applies the softmax, then renormalizes and clips): the fused
+    # kernel computes that same function from the logits and saves the activation's backward.
+    ("softmax", "categorical_focal_crossentropy"): "softmax_categorical_focal_crossentropy",
 }
 _KERNEL_NAMES = {int(v): k for k, v in _k.LOSS_IDS.items()}
 

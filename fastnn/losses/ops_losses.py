@@ -1,12 +1,12 @@
 """Keras 3 losses written with :mod:`fastnn.ops`: categorical focal cross-entropy, Dice,
 Tversky and Circle.
 
-They have no C kernel: training runs them on the Python-loss path
-(:mod:`fastnn.losses.python_loss`), which evaluates them once per batch on the batch's
-predictions and differentiates them with autograd, then lets the engine run backward and the
-update in C. That path fits their shapes: Dice and Tversky with Keras's default ``axis=None``
-reduce the whole batch to one number, and Circle compares every pair of rows of a batch, so
-neither is a per-row loss the engine's row kernels could compute.
+Training runs most of their uses on C kernels (fastnn.losses.engine.compiled_ops_loss:
+focal cross-entropy with one alpha, Dice and Tversky over the last axis or the whole batch).
+What the kernels do not cover (Circle, which compares every pair of rows of a batch; a
+per-class alpha; other axes) runs on the Python-loss path (:mod:`fastnn.losses.python_loss`),
+which evaluates these functions once per batch and differentiates them with autograd, then
+lets the engine run backward and the update in C.
 
 Each function follows Keras 3.15's operation order, so values match it to rounding.
 """

@@ -25,12 +25,13 @@ from fastnn.losses.engine import _builtin_fn_and_kwargs
 _REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight")
 
 
-def custom_loss(loss):
+def custom_loss(loss, output_rank: int = 2):
     """``loss`` when it is Python code fastnn runs per batch, else None (a built-in, a name,
-    a config: the engine computes those)."""
+    a config: the engine computes those). An ops-written loss is Python code only with
+    arguments (or an output rank) its kernel does not cover (engine.compiled_ops_loss)."""
     if isinstance(loss, (str, dict, type)) or loss is None:
         return None
-    if _builtin_fn_and_kwargs(loss) is not None:
+    if _builtin_fn_and_kwargs(loss, output_rank) is not None:
         return None
     if isinstance(loss, Loss) or callable(loss):
         return loss

@@ -26,6 +26,7 @@ from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
 from fastnn.layers import quantized as _quantized
 from fastnn.losses import python_loss as _python_loss
+from fastnn.losses.engine import spec_depends_on_batch
 from fastnn.losses.ops_losses import depends_on_batch
 from fastnn.metrics import base as _metrics_base
 from fastnn.metrics.compile_metrics import log_value
@@ -224,7 +225,7 @@ class Trainer(MetricsAPIMixin):
                     specs.append(None)
                     continue
                 out_shape = (None, plan.out_dims[h])
-                custom = _python_loss.custom_loss(loss)
+                custom = _python_loss.custom_loss(loss, len(plan.out_shapes[h]))
                 if custom is not None:
                     # Python code: the engine hands it each batch's outputs (per engine:
                     # a model whose graphs differ by mode evaluates with the second).
@@ -250,7 +251,7 @@ class Trainer(MetricsAPIMixin):
                     engine.set_loss(use.kernel, use.sparse, fused is not None,
                                     use.label_smoothing, use.delta, use.gamma, use.alpha,
                                     use.apply_class_balancing, use.from_logits, False,
-                                    head=h, weight=float(weight))
+                                    head=h, weight=float(weight), beta=use.beta)
                     if engine is plan.engine:
                         specs.append(use)
             self._loss_specs = specs
@@ -694,7 +695,8 @@ class Trainer(MetricsAPIMixin):
         # ... except for a loss that depends on the batch's composition (Circle, Dice over
         # the whole batch): it is evaluated batch by batch, as Keras does.
         rows = batch_size if any(
-            isinstance(s, _python_loss.PythonLoss) and depends_on_batch(s.loss)
+            (isinstance(s, _python_loss.PythonLoss) and depends_on_batch(s.loss))
+            or spec_depends_on_batch(s)
             for s in self._loss_specs) else _inference_rows(plan, batch_size)
         total = plan.inference_engine.evaluate(
             xs, ys, ws, rows, preds, n_threads,
