@@ -42,6 +42,7 @@ class _Stream:
     __slots__ = (
         "_probe_batches",
         "interval",
+        "lock",
         "n",
         "pending",
         "per_batch",
@@ -59,6 +60,8 @@ class _Stream:
         self.probe = {}               # thread count -> seconds per batch, this probe
         self.per_batch = {}           # thread count -> last seconds per batch seen
         self._probe_batches = {}      # thread count -> batches its probe piece ran
+        # Concurrent predicts on one model share its stream: its state changes under this.
+        self.lock = threading.Lock()
         if time.monotonic() < _prefer_one_until:
             self.threads, self.pending, self.until = 1, [], _prefer_one_until
 
@@ -144,10 +147,13 @@ def _in_pieces(key: tuple, n_threads: int, n_units: int, run_piece) -> int:
     stream = _stream(key, n_threads)
     unit = 0
     while unit < n_units:
-        threads, count = stream.next_piece(n_units - unit)
+        with stream.lock:
+            threads, count = stream.next_piece(n_units - unit)
         started = time.perf_counter()
         done, go_on = run_piece(threads, unit, count)
-        stream.observe(threads, time.perf_counter() - started, done)
+        seconds = time.perf_counter() - started
+        with stream.lock:
+            stream.observe(threads, seconds, done)
         unit += done
         if done < count or not go_on:
             break       # the engine stopped early (Ctrl-C, a Python piece that raised)

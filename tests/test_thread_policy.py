@@ -3,6 +3,7 @@ one thread, whichever is faster now. The references: fake engines whose timing i
 (which count wins, how the pieces cover the epoch or the rows), and the same model trained or
 predicting on one thread (the same bits, whatever pieces and counts the policy chose)."""
 
+import sys
 import time
 
 import numpy as np
@@ -374,3 +375,40 @@ def test_the_engine_refuses_pieces_that_do_not_start_a_batch():
     full = model.predict(x, verbose=0)
     np.testing.assert_array_equal(out[4:8], full[4:8])
     assert not out[:4].any() and not out[8:].any()
+
+
+def test_concurrent_predicts_share_a_stream_safely(alternate):
+    """Predicts in several threads at once on one model share its stream (its state changes
+    under a lock): every call gets one thread's bits and none fails, while the calls' pieces
+    and probes interleave."""
+    import threading
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4096 + 100, 24)).astype(np.float32)
+    model = fastnn.Sequential([fastnn.Input((24,)), fastnn.layers.Dense(64, "relu"),
+                               fastnn.layers.Dense(5)])
+    expected = _on(1, lambda: model.predict(x, verbose=0))
+    errors, wrong = [], []
+
+    def work():
+        try:
+            for _ in range(15):
+                if not np.array_equal(model.predict(x, verbose=0), expected):
+                    wrong.append(1)
+        except Exception as exc:       # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def run():
+        threads = [threading.Thread(target=work) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)          # threads take turns inside the policy's code too
+    try:
+        _on(2, run)
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == [] and wrong == []
+    assert len(alternate) > 6 * 15 and {1, 2} <= set(alternate)
