@@ -412,3 +412,22 @@ def test_concurrent_predicts_share_a_stream_safely(alternate):
         sys.setswitchinterval(switch)
     assert errors == [] and wrong == []
     assert len(alternate) > 6 * 15 and {1, 2} <= set(alternate)
+
+
+def test_a_python_loss_reads_its_rows_in_pieces(alternate):
+    """A loss written in Python reads each chunk's targets by row number: pieces must name
+    the rows of the whole call."""
+    def squares(y_true, y_pred):
+        return fastnn.ops.mean(fastnn.ops.square(y_true - y_pred), axis=-1)
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4000, 8)).astype(np.float32)
+    y = rng.standard_normal((4000, 2)).astype(np.float32)
+    model = fastnn.Sequential([fastnn.Input((8,)), fastnn.layers.Dense(2)])
+    model.compile("sgd", squares)
+    one = _on(1, lambda: model.evaluate(x, y, verbose=0))
+    two = _on(2, lambda: model.evaluate(x, y, verbose=0))
+    assert {1, 2} <= set(alternate)
+    assert one == two
+    reference = np.mean((model.predict(x, verbose=0).astype(np.float64) - y) ** 2)
+    assert two == pytest.approx(reference, rel=1e-5)
