@@ -1,5 +1,6 @@
 """Threads on shared cores (issue #18): with other processes keeping every core busy, fastnn's
-default thread count must never be more than 1.2x slower than one thread.
+default thread count must never be more than 1.2x slower than one thread, in training and in
+predict.
 
 The benchmark starts its own bounded background load (one busy-looping process per CPU, each
 ending by itself after a deadline and killed when the benchmark ends), then times each
@@ -77,8 +78,17 @@ def small_mlp_fit():
     return run
 
 
+def predict_10k(rows=10_000):
+    """Inference has the same barriers: predict of the MNIST-scale model (784-512-256-10)."""
+    x, _ = w.mnist_data(rows)
+    model = _keras(w.MNIST_LAYERS, w.MNIST_FEATURES)
+    model.predict(x[:1], verbose=0)         # the plan is built before timing
+    return lambda: model.predict(x, verbose=0)
+
+
 WORKLOADS = {"tutorial_fit": tutorial_fit, "mnist_epoch": mnist_epoch,
-             "small_mlp_fit": small_mlp_fit}
+             "small_mlp_fit": small_mlp_fit, "predict_10k": predict_10k}
+SMALL = {"mnist_epoch": lambda: mnist_epoch(2000), "predict_10k": lambda: predict_10k(3000)}
 
 
 def _time(run, threads):
@@ -97,7 +107,7 @@ def test_default_threads_under_load(benchmark, name):
         pytest.skip("one CPU: the default is one thread")
     default = cpu_count()
     if benchmark.disabled:
-        run = (mnist_epoch(2000) if name == "mnist_epoch" else WORKLOADS[name]())
+        run = SMALL.get(name, WORKLOADS[name])()
         _time(run, default), _time(run, 1)
         return
     run = WORKLOADS[name]()

@@ -496,7 +496,18 @@ def run_eagerly(layer, inputs, training: bool | None = False):
     xs = plan.inputs_matrix([_data.prepare_x(a, a.shape[1:], plan.dtype, layer.name)
                              for a in arrays])
     outs = [np.empty((n, d), dtype=plan.dtype) for d in plan.out_dims]
-    engine = plan.engine if training else plan.inference_engine
-    engine.predict(xs, outs, max(1, n), effective_n_threads(), training=training,
-                   step=_random.next_seed() if training else plan.inference_step())
+    if training or plan.forces_training:
+        # One batch of all rows: batch statistics and noise masks are the whole call's.
+        engine = plan.engine if training else plan.inference_engine
+        engine.predict(xs, outs, max(1, n), effective_n_threads(), training=training,
+                       step=_random.next_seed() if training else plan.inference_step())
+    else:
+        # Inference gives the same numbers for any chunking: chunks that the thread policy
+        # can run on n threads or one (the plan is this call's: its ops name the stream).
+        from fastnn import _thread_policy
+        from fastnn.models.trainer import _INFERENCE_ROWS
+
+        _thread_policy.predict(plan.inference_engine, xs, outs, _INFERENCE_ROWS,
+                               effective_n_threads(),
+                               key=(plan._ops_i.tobytes(), str(plan.dtype), plan.in_dim))
     return plan.shaped_outputs(outs)[0]

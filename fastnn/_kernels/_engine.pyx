@@ -220,6 +220,20 @@ cdef inline void *_data(object a) except? NULL:
     return cnp.PyArray_DATA(a)
 
 
+cdef Py_ssize_t _check_piece(Py_ssize_t first, Py_ssize_t last, Py_ssize_t n,
+                             Py_ssize_t batch_rows) except -1:
+    """The end of the rows first..last (-1: all of n) an inference call runs; they must start
+    at a batch's first row, so that each batch (and its noise stream) is the whole call's."""
+    if last == -1:
+        last = n
+    if not 0 <= first <= last <= n:
+        raise ValueError(f"rows {first} to {last} are not within the {n} rows of x")
+    if first % batch_rows and first != last:
+        raise ValueError(f"a piece must start at a multiple of batch_rows ({batch_rows}); "
+                         f"received first={first}")
+    return last
+
+
 cdef class Workspace:
     """The buffers one call writes into: activations and gradients per op, the batch's
     targets and weights, loss values. A call owns its workspace while it runs."""
@@ -975,13 +989,16 @@ cdef class Engine:
         self._access = other._access
 
     def predict(self, x, out, Py_ssize_t batch_rows, int n_threads, bint training=False,
-                long step=0):
+                long step=0, Py_ssize_t first=0, Py_ssize_t last=-1):
         """out[:] = the model's output for x, batch_rows rows at a time; `out` is an array
         (one output) or a list with one array per output.
 
         Inference mode unless `training`: then noise layers draw from stream `step` and
         BatchNormalization uses (and updates) batch statistics, as Keras's
         ``layer(x, training=True)``; nothing else changes.
+
+        `first` and `last` (-1: the end) limit the call to those rows of out, computed as the
+        whole call computes them (fastnn/_thread_policy.py runs a call in such pieces).
         """
         cdef Py_ssize_t n = self._check_x(x)
         cdef void *pouts[MAX_HEADS]
@@ -991,7 +1008,8 @@ cdef class Engine:
             self._check_rows(outs[h], n, self.heads[h].width, "out")
             pouts[h] = _data(outs[h])
         batch_rows = max(1, min(batch_rows, n))
-        if n == 0:
+        last = _check_piece(first, last, n, batch_rows)
+        if first == last:
             return
         cdef void *px = _data(x)
         cdef Workspace w
@@ -1001,12 +1019,12 @@ cdef class Engine:
             try:
                 if self.f32:
                     with nogil:
-                        _predict(self, w, <const float *> px, n, pouts, batch_rows, training,
-                                 step, n_threads)
+                        _predict(self, w, <const float *> px, first, last, pouts,
+                                 batch_rows, training, step, n_threads)
                 else:
                     with nogil:
-                        _predict(self, w, <const double *> px, n, pouts, batch_rows,
-                                 training, step, n_threads)
+                        _predict(self, w, <const double *> px, first, last, pouts,
+                                 batch_rows, training, step, n_threads)
                 self._raise_external(w)
             finally:
                 self._release(w)
@@ -1075,9 +1093,14 @@ cdef class Engine:
         return result
 
     def evaluate(self, x, y, sample_weight, Py_ssize_t batch_rows, preds, int n_threads,
-                 head_sums=None, long step=0):
-        """Inference-mode loss: Σ over batches of (batch loss incl. regularization) × rows.
-        Arguments as in `train_epoch`; `step` seeds the layers forced into training mode."""
+                 head_sums=None, long step=0, double loss_sum=0.0, Py_ssize_t first=0,
+                 Py_ssize_t last=-1):
+        """Inference-mode loss: loss_sum + Σ over batches of (batch loss incl. regularization)
+        × rows, added batch by batch. Arguments as in `train_epoch`; `step` seeds the layers
+        forced into training mode. head_sums[h] gets output h's Σ w·loss added in the same
+        order (head_sums[h] + b1 + b2 ...), and `first`/`last` limit the call to those rows,
+        as in `predict`: a call run in pieces that pass loss_sum and head_sums on gives the
+        bits of one call."""
         cdef Py_ssize_t n = self._check_x(x)
         cdef double total
         cdef Batch targets
@@ -1092,8 +1115,12 @@ cdef class Engine:
                 self._check_rows(pred_list[h], n, self.heads[h].width, "preds")
             ppreds[h] = _data(pred_list[h])
         batch_rows = max(1, min(batch_rows, n))
-        if n == 0:
-            return 0.0
+        last = _check_piece(first, last, n, batch_rows)
+        if first == last:
+            return loss_sum
+        if head_sums is not None:
+            for h in range(self.n_heads):
+                targets.sums[h] = head_sums[h]
         cdef void *px = _data(x)
         cdef Workspace w
         self._access.read_begin()
@@ -1102,18 +1129,22 @@ cdef class Engine:
             try:
                 if self.f32:
                     with nogil:
-                        total = _evaluate(self, w, <const float *> px, &targets, n,
-                                          batch_rows, ppreds, step, n_threads)
+                        total = _evaluate(self, w, <const float *> px, &targets, first,
+                                          last, batch_rows, ppreds, step, loss_sum,
+                                          n_threads)
                 else:
                     with nogil:
-                        total = _evaluate(self, w, <const double *> px, &targets, n,
-                                          batch_rows, ppreds, step, n_threads)
+                        total = _evaluate(self, w, <const double *> px, &targets, first,
+                                          last, batch_rows, ppreds, step, loss_sum,
+                                          n_threads)
                 self._raise_external(w)
             finally:
                 self._release(w)
         finally:
             self._access.read_end()
-        self._add_sums(&targets, head_sums)
+        if head_sums is not None:
+            for h in range(self.n_heads):
+                head_sums[h] = targets.sums[h]      # seeded with head_sums above
         return total
 
     def loss_and_gradients(self, x, y, sample_weight, int n_threads):

@@ -197,10 +197,11 @@ cdef inline double _denominator(Engine e, Batch *b, const floating *like,
 
 # ---- inference --------------------------------------------------------------------------
 
-cdef void _predict(Engine e, Workspace w, const floating *x, Py_ssize_t n, void **outs,
-                   Py_ssize_t batch_rows, bint training, long step,
+cdef void _predict(Engine e, Workspace w, const floating *x, Py_ssize_t first,
+                   Py_ssize_t n, void **outs, Py_ssize_t batch_rows, bint training, long step,
                    int n_threads) noexcept nogil:
-    cdef Py_ssize_t start = 0, rows
+    """Rows first..n-1 (first a multiple of batch_rows: the chunks of a call over all rows)."""
+    cdef Py_ssize_t start = first, rows
     cdef floating *ws = <floating *> w.p_ws
     while start < n:
         rows = min(batch_rows, n - start)
@@ -214,12 +215,15 @@ cdef void _predict(Engine e, Workspace w, const floating *x, Py_ssize_t n, void 
         start += rows
 
 
-cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssize_t n,
-                      Py_ssize_t batch_rows, void **preds, long step,
-                      int n_threads) noexcept nogil:
-    cdef Py_ssize_t start = 0, rows
+cdef double _evaluate(Engine e, Workspace w, const floating *x, Batch *t, Py_ssize_t first,
+                      Py_ssize_t n, Py_ssize_t batch_rows, void **preds, long step,
+                      double total, int n_threads) noexcept nogil:
+    """total + Σ over the chunks of rows first..n-1 of (chunk loss incl. penalties) × rows,
+    added chunk by chunk: a call split in pieces that pass the running total on sums the
+    same bits as one call (as predict, first is a multiple of batch_rows)."""
+    cdef Py_ssize_t start = first, rows
     cdef floating *ws = <floating *> w.p_ws
-    cdef double total = 0.0, batch_loss, penalty, denom
+    cdef double batch_loss, penalty, denom
     cdef Batch batch
     cdef int h
     while start < n:

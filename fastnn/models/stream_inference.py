@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from fastnn import _thread_policy
 from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.models import adapters as _adapters
 from fastnn.models import data as _data
@@ -106,9 +107,11 @@ def _evaluate_blocks(model, blocks, n_threads) -> dict[str, float]:
                 continue
             model._bind_python_losses(ys, ws)
             preds = model._prediction_buffers(xs.shape[0])
-            acc.loss += plan.inference_engine.evaluate(
-                xs, ys, ws, _inference_rows(plan, batch_size), preds, n_threads,
-                head_sums=acc.head_sums, step=plan.inference_step())
+            # The running sums pass on, so blocks add their batches in one call's order.
+            acc.loss = _thread_policy.evaluate(
+                plan.inference_engine, xs, ys, ws, _inference_rows(plan, batch_size), preds,
+                n_threads, head_sums=acc.head_sums, step=plan.inference_step(),
+                loss_sum=acc.loss)
             acc.rows += xs.shape[0]
             metrics.update(ys, preds, ws, batch_size)
         if acc.rows == 0:
@@ -225,9 +228,10 @@ def predict(model, x, batch_size, steps):
                 outputs = _GrowingOutputs(plan.out_dims, plan.dtype, guess)
             outs = outputs.slots(xs.shape[0])
             if xs.shape[0]:
-                plan.inference_engine.predict(xs, outs if len(outs) > 1 else outs[0],
-                                              _inference_rows(plan, batch_size), n_threads,
-                                              step=plan.inference_step())
+                _thread_policy.predict(plan.inference_engine, xs,
+                                       outs if len(outs) > 1 else outs[0],
+                                       _inference_rows(plan, batch_size), n_threads,
+                                       step=plan.inference_step())
     finally:
         if stream is not None:
             stream.close()

@@ -698,8 +698,8 @@ class Trainer(MetricsAPIMixin):
             (isinstance(s, _python_loss.PythonLoss) and depends_on_batch(s.loss))
             or spec_depends_on_batch(s)
             for s in self._loss_specs) else _inference_rows(plan, batch_size)
-        total = plan.inference_engine.evaluate(
-            xs, ys, ws, rows, preds, n_threads,
+        total = _thread_policy.evaluate(
+            plan.inference_engine, xs, ys, ws, rows, preds, n_threads,
             head_sums=head_sums, step=plan.inference_step())
         logs = {"loss": total / xs.shape[0], **self._output_losses(head_sums, xs.shape[0])}
         self._track_losses(logs, xs.shape[0])
@@ -764,14 +764,14 @@ class Trainer(MetricsAPIMixin):
         if plan.plain_output:     # one 2-D output: the per-call path of small predicts
             out = np.empty((xs.shape[0], plan.out_dim), dtype=plan.dtype)
             if xs.shape[0]:
-                plan.inference_engine.predict(xs, out, max(batch_size, _INFERENCE_ROWS),
-                                              effective_n_threads())
+                _thread_policy.predict(plan.inference_engine, xs, out,
+                                       max(batch_size, _INFERENCE_ROWS), effective_n_threads())
             return [out]
         outs = [np.empty((xs.shape[0], d), dtype=plan.dtype) for d in plan.out_dims]
         if xs.shape[0]:
-            plan.inference_engine.predict(xs, outs if len(outs) > 1 else outs[0],
-                                          _inference_rows(plan, batch_size),
-                                          effective_n_threads(), step=plan.inference_step())
+            _thread_policy.predict(plan.inference_engine, xs, outs if len(outs) > 1 else outs[0],
+                                   _inference_rows(plan, batch_size), effective_n_threads(),
+                                   step=plan.inference_step())
         return plan.shaped_outputs(outs)
 
     def _predict_with_callbacks(self, xs, batch_size, verbose, callbacks):

@@ -265,5 +265,7 @@ def predict(ops_i, ops_f, params: np.ndarray, x: np.ndarray, n_threads: int) -> 
                             no_vars, no_vars, no_coef, no_coef, x.shape[1], rows)
     out = np.empty((x.shape[0], engine.out_dim), dtype=params.dtype)
     if x.shape[0]:
-        engine.predict(x, out, rows, n_threads)
+        # The engine is this call's: the stream of decisions is the network's architecture.
+        _thread_policy.predict(engine, x, out, rows, n_threads,
+                               key=(ops_i.tobytes(), params.dtype.char, x.shape[1]))
     return out
