@@ -310,3 +310,12 @@ def test_python_loss_and_metric_over_a_stream_and_a_memmap(tmp_path):
     h = mapped.fit(mm, Y, batch_size=BATCH, shuffle=False, verbose=0)
     _same_weights(ref, mapped)
     assert h.history["loss"] == pytest.approx(h_ref.history["loss"], rel=1e-6)
+
+
+def test_first_evaluate_of_a_fresh_model_over_a_stream_logs_its_metrics():
+    # The compiled metrics are built from the first batch's targets: a model's first evaluate
+    # over a generator used to return the loss alone.
+    streamed = _model().evaluate(_batches(), verbose=0, return_dict=True)
+    arrays = _model().evaluate(X, Y, batch_size=BATCH, verbose=0, return_dict=True)
+    assert sorted(streamed) == ["accuracy", "loss"]
+    assert streamed == arrays

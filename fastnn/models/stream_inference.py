@@ -101,8 +101,12 @@ def _evaluate_blocks(model, blocks, n_threads) -> dict[str, float]:
     plan = model._plan
     acc = _LossSums(len(plan.out_dims))
     with model._metric_lock:
-        metrics = _MetricSums(model)
+        metrics = None
         for xs, ys, ws, batch_size in blocks:
+            if metrics is None:
+                # After the first block: making it resolved the compiled metrics (a model's
+                # first evaluate builds them from the targets' shapes).
+                metrics = _MetricSums(model)
             if xs.shape[0] == 0:
                 continue
             model._bind_python_losses(ys, ws)

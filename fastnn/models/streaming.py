@@ -24,6 +24,7 @@ from fastnn import _thread_policy
 from fastnn._kernels._openmp_helpers import effective_n_threads
 from fastnn.callbacks import Callback, CallbackList, History, ProgbarLogger
 from fastnn.metrics import base as _metrics_base
+from fastnn.metrics.compile_metrics import log_value
 from fastnn.models import adapters as _adapters
 from fastnn.models import data as _data
 
@@ -255,14 +256,10 @@ class _MetricSums:
             else:
                 metric.update_state(ys[h], preds[h], sample_weight=w)
 
-    def results(self) -> dict[str, float]:
-        from fastnn.models.trainer import _log_key
-
-        names = self.model._output_names()
-        prefix = len(self.model._plan.out_dims) > 1
-        seen: dict[str, int] = {}
-        return {_log_key(m.name, weighted, seen, names[h] if prefix else None):
-                float(m.result()) for m, weighted, h in self.objects}
+    def results(self) -> dict:
+        # The trainer's keys and values (an array for a vector result such as F1 per class).
+        return {key: log_value(metric.result())
+                for key, metric, _, _ in self.model._keyed_metrics() or []}
 
 
 def _snapshot(model):
