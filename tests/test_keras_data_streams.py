@@ -7,10 +7,10 @@ import warnings
 
 import numpy as np
 import pytest
+from _threads import assert_same_bits_on_one_and_two_threads
 
 import fastnn
 from fastnn.layers import Dense
-from tests._threads import assert_same_bits_on_one_and_two_threads
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(96, 5)).astype(np.float32)

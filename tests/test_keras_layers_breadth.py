@@ -5,10 +5,10 @@ central differences, and Embedding's training on 1 and 2 threads bit for bit."""
 
 import numpy as np
 import pytest
+from _threads import assert_same_bits_on_one_and_two_threads
 
 import fastnn
 from fastnn import layers
-from tests._threads import assert_same_bits_on_one_and_two_threads
 
 N, CODES, VOCAB = 12, 4, 9
 BATCH = 5

@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
+from _isolated import run_python
 
 import fastnn
 from fastnn.layers import Dense
 from fastnn.models import adapters
-from tests._isolated import run_python
 
 RNG = np.random.default_rng(5)
 N, F = 300, 6
