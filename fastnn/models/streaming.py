@@ -247,14 +247,8 @@ class _MetricSums:
 
     def update(self, ys, preds, ws, batch_size) -> None:
         for metric, weighted, h in self.objects:
-            w = ws[h] if weighted else None
-            if _metrics_base.updates_per_batch(metric):
-                for lo in range(0, preds[h].shape[0], batch_size):
-                    hi = lo + batch_size
-                    metric.update_state(ys[h][lo:hi], preds[h][lo:hi],
-                                        sample_weight=None if w is None else w[lo:hi])
-            else:
-                metric.update_state(ys[h], preds[h], sample_weight=w)
+            _metrics_base.update_over_rows(metric, ys[h], preds[h], ws[h] if weighted else None,
+                                           batch_size)
 
     def results(self) -> dict:
         # The trainer's keys and values (an array for a vector result such as F1 per class).

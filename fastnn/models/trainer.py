@@ -590,14 +590,9 @@ class Trainer(MetricsAPIMixin):
             for metric, _, _ in self._metric_objects:
                 metric.reset_state()
             for key, metric, weighted, h in self._keyed_metrics():
-                w = sample_weights[h] if weighted else None
-                if _metrics_base.updates_per_batch(metric):
-                    for lo in range(0, preds[h].shape[0], batch_size):
-                        hi = lo + batch_size
-                        metric.update_state(ys[h][lo:hi], preds[h][lo:hi],
-                                            sample_weight=None if w is None else w[lo:hi])
-                else:
-                    metric.update_state(ys[h], preds[h], sample_weight=w)
+                _metrics_base.update_over_rows(metric, ys[h], preds[h],
+                                               sample_weights[h] if weighted else None,
+                                               batch_size)
                 results[key] = log_value(metric.result())
         return results
 
