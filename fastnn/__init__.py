@@ -10,10 +10,12 @@ from fastnn import (
     callbacks,
     config,
     constraints,
+    dtype_policies,
     initializers,
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     optimizers,
     regularizers,
@@ -21,6 +23,7 @@ from fastnn import (
 )
 from fastnn._info import show_config
 from fastnn._threadpool import register as _register_with_threadpoolctl
+from fastnn.dtype_policies import DTypePolicy, FloatDTypePolicy
 from fastnn.initializers import Initializer
 from fastnn.layers import Input, KerasTensor, Layer, Variable
 from fastnn.losses import Loss
@@ -49,8 +52,9 @@ def version() -> str:
 
 
 __all__ = [
-    "Initializer", "Input", "KerasTensor", "Layer", "Loss", "Metric", "Model", "Optimizer",
-    "Regularizer", "Sequential", "Variable", "__version__", "activations", "backend",
-    "callbacks", "config", "constraints", "initializers", "layers", "losses", "metrics",
-    "models", "ops", "optimizers", "regularizers", "show_config", "utils", "version",
+    "DTypePolicy", "FloatDTypePolicy", "Initializer", "Input", "KerasTensor", "Layer", "Loss",
+    "Metric", "Model", "Optimizer", "Regularizer", "Sequential", "Variable", "__version__",
+    "activations", "backend", "callbacks", "config", "constraints", "dtype_policies",
+    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops",
+    "optimizers", "regularizers", "show_config", "utils", "version",
 ]

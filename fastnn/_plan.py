@@ -145,6 +145,26 @@ def _with_training(ops: list[dict], training: bool) -> list[dict]:
             for op in ops]
 
 
+def _dense_state(layer) -> tuple:
+    """What a dense op's encoding depends on besides shapes: int8 or not, bfloat16 or not."""
+    return layer.quantization_mode, layer.compute_dtype
+
+
+def _check_bf16(graphs, dtype: np.dtype, model) -> None:
+    """The bfloat16 products read and write float32: refuse them in a float64 plan."""
+    if dtype == np.float32:
+        return
+    names = sorted({layer.name for g in graphs for layer, op, _, _ in g["ops"]
+                    if op.get("bf16")})
+    if names:
+        raise ValueError(
+            f"Model '{getattr(model, 'name', '?')}' runs in {dtype} (the dtype of its first "
+            f"weights), but its layers {names} use the dtype policy 'mixed_bfloat16', whose "
+            "weights and products are float32. Give every layer the same policy: "
+            "`fastnn.mixed_precision.set_global_policy('mixed_bfloat16')` before building "
+            "the model (float32 weights throughout), or float64 without mixed precision.")
+
+
 class Plan:
     """The engine for a model (anything with ``_input_shapes()`` and ``_emit``), in ``dtype``.
 
@@ -191,9 +211,10 @@ class Plan:
         # The dense layers' int8 state as planned (layer.quantize on a layer of a built
         # model makes the model plan again: see current()).
         self.int8_generation = _quantized.GENERATION[0]
-        self._int8_state = [(layer, layer.quantization_mode) for g in graphs
+        self._int8_state = [(layer, _dense_state(layer)) for g in graphs
                             for layer, op, _, _ in g["ops"] if op["kind"] == "dense"
                             and hasattr(layer, "quantization_mode")]
+        _check_bf16(graphs, self.dtype, model)
         self._assign_buffers(weights, [op for g in graphs for op in g["ops"]])
         self.engines = []
         for g in graphs:
@@ -239,7 +260,7 @@ class Plan:
         """False when a layer of this plan was quantized after it was built."""
         if self.int8_generation == _quantized.GENERATION[0]:
             return True
-        if any(layer.quantization_mode != mode for layer, mode in self._int8_state):
+        if any(_dense_state(layer) != state for layer, state in self._int8_state):
             return False
         self.int8_generation = _quantized.GENERATION[0]    # another model's layers changed
         return True

@@ -11,9 +11,13 @@ from fastnn.metrics.base import clear_name_uids
 
 
 def clear_session() -> None:
-    """Restart automatic names of layers, models and metrics (``dense``, ``dense_1``, ...)."""
+    """Restart automatic names of layers, models and metrics (``dense``, ``dense_1``, ...)
+    and, as Keras, forget the global dtype policy (back to ``floatx()``)."""
+    from fastnn import dtype_policies
+
     reset_names()
     clear_name_uids()
+    dtype_policies.reset()
 
 
 def __getattr__(name):

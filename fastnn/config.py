@@ -31,6 +31,22 @@ def set_floatx(value: str) -> None:
     _FLOATX = value
 
 
+def dtype_policy():
+    """The global dtype policy (``keras.config.dtype_policy``): the one last set with
+    :func:`set_dtype_policy`, else the policy named by :func:`floatx`."""
+    from fastnn import dtype_policies
+
+    return dtype_policies.dtype_policy()
+
+
+def set_dtype_policy(policy) -> None:
+    """Set the dtype policy of the layers created from now on: ``"float32"``, ``"float64"``
+    or ``"mixed_bfloat16"`` (see ``fastnn.mixed_precision``)."""
+    from fastnn import dtype_policies
+
+    dtype_policies.set_dtype_policy(policy)
+
+
 def epsilon() -> float:
     """The fuzz factor Keras uses to clip probabilities and avoid division by zero (1e-7)."""
     return _EPSILON

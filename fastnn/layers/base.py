@@ -21,6 +21,7 @@ import numpy as np
 
 from fastnn import config as _config
 from fastnn import constraints as _constraints
+from fastnn import dtype_policies as _dtype_policies
 from fastnn import initializers as _initializers
 from fastnn import regularizers as _regularizers
 
@@ -169,8 +170,11 @@ class Layer:
         Unique name; by default the snake_case class name with a counter (``dense_1``).
     trainable : bool
         Whether the layer's weights are updated by ``fit``.
-    dtype : str, optional
-        ``"float32"`` or ``"float64"``; by default ``fastnn.config.floatx()``.
+    dtype : str or DTypePolicy, optional
+        ``"float32"``, ``"float64"`` or ``"mixed_bfloat16"`` (float32 weights, bfloat16
+        matrix-product inputs), a policy object or Keras's serialized policy; by default the
+        global policy (``fastnn.mixed_precision.set_global_policy``), else
+        ``fastnn.config.floatx()``. The ``dtype_policy`` attribute reads and sets it.
     activity_regularizer : regularizer, optional
         Penalty on the layer's output, divided by the batch size (Keras).
     input_shape, input_dim, batch_input_shape : legacy Keras 2 arguments
@@ -186,6 +190,9 @@ class Layer:
             raise ValueError(
                 f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}"
             )
+        # First, so that a policy fastnn cannot run leaves nothing behind (not even a name).
+        policy = _dtype_policies.creation_policy(
+            dtype, f"Layer '{name}': " if isinstance(name, str) else f"{type(self).__name__}: ")
         self._input_shape_arg = _legacy_input_shape(legacy)
         if self._input_shape_arg is not None:
             warnings.warn(
@@ -199,9 +206,7 @@ class Layer:
             raise ValueError(f"Layer name must be a string, got {name!r}.")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = bool(trainable)
-        if dtype is not None and str(np.dtype(dtype)) not in ("float32", "float64"):
-            raise ValueError(f"Layer dtype must be 'float32' or 'float64', got {dtype!r}.")
-        self._dtype = None if dtype is None else str(np.dtype(dtype))
+        self._policy = policy      # None: follow fastnn.config.floatx()
         self.activity_regularizer = _regularizers.get(activity_regularizer)
         self.built = False
         self._weights: list[Variable] = []
@@ -211,8 +216,50 @@ class Layer:
     # ---- shapes and weights ----------------------------------------------------------------
 
     @property
+    def dtype_policy(self) -> _dtype_policies.DTypePolicy:
+        """The layer's :class:`~fastnn.dtype_policies.DTypePolicy` (Keras 3)."""
+        if self._policy is None:
+            return _dtype_policies.DTypePolicy(_config.floatx())
+        return self._policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value) -> None:
+        policy = _dtype_policies.check_runnable(_dtype_policies.get(value),
+                                                f"Layer '{self.name}': ")
+        if policy.quantization_mode is not None:
+            raise ValueError(f"Layer '{self.name}': quantize it with `quantize("
+                             f"'{policy.quantization_mode}')` rather than by setting "
+                             f"dtype_policy={policy.name!r}.")
+        if self.quantization_mode is not None:
+            raise ValueError(f"Layer '{self.name}' is quantized ({self.dtype_policy.name}); "
+                             "its dtype policy can no longer change.")
+        if self.built and self._weights and policy.variable_dtype != self.variable_dtype:
+            raise ValueError(f"Layer '{self.name}' already holds {self.variable_dtype} "
+                             f"weights; dtype_policy={policy.name!r} would need "
+                             f"{policy.variable_dtype} ones. Set the policy before building.")
+        self._policy = policy
+        from fastnn.layers import quantized
+
+        quantized.GENERATION[0] += 1    # models built over this layer plan again
+
+    @property
     def dtype(self) -> str:
-        return self._dtype or _config.floatx()
+        """The weights' dtype (Keras: an alias of ``variable_dtype``)."""
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        """``"bfloat16"`` under ``mixed_bfloat16``: the dtype of the inputs of the layer's
+        matrix products (fastnn keeps its activations in the variable dtype)."""
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def quantization_mode(self) -> str | None:
+        return self.dtype_policy.quantization_mode
 
     def build(self, input_shape) -> None:
         """Create the weights for inputs of ``input_shape`` (batch axis first, may be None)."""
@@ -336,7 +383,7 @@ class Layer:
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
-                                  "dtype": self.dtype}
+                                  "dtype": _dtype_policies.serialize(self.dtype_policy)}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         return config

@@ -13,6 +13,7 @@ from fastnn import constraints as _constraints
 from fastnn import initializers as _initializers
 from fastnn import regularizers as _regularizers
 from fastnn._graph import KerasTensor, Node
+from fastnn.dtype_policies import QuantizedDTypePolicy
 from fastnn.layers import quantized as _quantized
 from fastnn.layers.base import Layer
 from fastnn.layers.python_layers import activation_op
@@ -142,13 +143,10 @@ class Dense(Layer):
             )
         if lora_rank is not None:
             raise ValueError("fastnn's Dense does not support LoRA (lora_rank must be None).")
-        kwargs["dtype"], self._quantization_mode = _quantized.parse_dtype(kwargs.get("dtype"))
+        _quantized.check_dtype(kwargs.get("dtype"), kwargs.get("name"))
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.quantization_config = _quantized.check_quantization_config(quantization_config,
                                                                         self.name)
-        if self._quantization_mode and self.dtype != "float32":
-            raise ValueError(f"Layer '{self.name}': fastnn runs int8 layers in float32 models "
-                             f"only; received dtype int8_from_{self.dtype}.")
         self.units = int(units)
         self.activation = _activations.get(activation)
         self._python_activation = _activations.python_activation(self.activation)
@@ -173,14 +171,9 @@ class Dense(Layer):
         self.bias = (self.add_weight((self.units,), self.bias_initializer, "bias",
                                      self.bias_regularizer, self.bias_constraint)
                      if self.use_bias else None)
-        if self._quantization_mode:
+        if self.quantization_mode:
             _quantized.quantized_weights(self, self.kernel.shape)
         self.built = True
-
-    @property
-    def quantization_mode(self) -> str | None:
-        """``"int8"`` once quantized, else None (Keras's ``layer.quantization_mode``)."""
-        return self._quantization_mode
 
     def quantize(self, mode=None, type_check=True, config=None) -> None:
         """Replace the float kernel by Keras's int8 kernel and per-output scales: inference
@@ -194,18 +187,17 @@ class Dense(Layer):
         if not self.built:
             raise ValueError(f"Cannot quantize a layer that isn't yet built. Layer "
                              f"'{self.name}' (of type 'Dense') is not built yet.")
-        if self._quantization_mode is not None:
+        if self.quantization_mode is not None:
             raise ValueError(f"Layer '{self.name}' is already quantized with dtype_policy="
-                             f"'{self._quantization_mode}_from_{self.dtype}'. Received: "
-                             f"mode={mode}")
+                             f"'{self.dtype_policy.name}'. Received: mode={mode}")
         if self.dtype != "float32":
-            raise ValueError(f"Layer '{self.name}': fastnn runs int8 layers in float32 models "
-                             f"only; this layer is {self.dtype}.")
+            raise ValueError(f"Layer '{self.name}': fastnn runs int8 layers with float32 "
+                             f"weights only; this layer's are {self.dtype}.")
         from fastnn.quantizers import abs_max_quantize
 
         kernel, scale = abs_max_quantize(self.kernel.numpy(), axis=0)
         _quantized.quantized_weights(self, kernel.shape, kernel, scale[0])
-        self._quantization_mode = mode
+        self._policy = QuantizedDTypePolicy(mode, self.dtype_policy.name)
         self.quantization_config = _quantized.INT8_CONFIG
 
     def compute_output_shape(self, input_shape) -> tuple:
@@ -224,7 +216,9 @@ class Dense(Layer):
         groups = width // self.kernel.shape[0]
         ops = [{"kind": "dense", "n_out": self.units * groups, "groups": groups,
                 "activation": self._activation_spec, "kernel": self.kernel, "bias": self.bias}]
-        if self._quantization_mode:     # the float kernel is gone: the int8 one instead
+        if self.compute_dtype == "bfloat16" and not self.quantization_mode:
+            ops[0]["bf16"] = True       # mixed_bfloat16: the three products on bfloat16 inputs
+        if self.quantization_mode:     # the float kernel is gone: the int8 one instead
             if groups != 1:
                 raise ValueError(f"Layer '{self.name}': an int8 Dense runs on inputs of rank 2 "
                                  f"only; this one reads {groups} vectors a row. Quantize a "
@@ -252,14 +246,9 @@ class Dense(Layer):
             "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": _constraints.serialize(self.kernel_constraint),
             "bias_constraint": _constraints.serialize(self.bias_constraint),
-            **self._quantized_config(),
+            **({"quantization_config": self.quantization_config}
+               if self.quantization_mode else {}),
         }
-
-    def _quantized_config(self) -> dict[str, Any]:
-        if not self._quantization_mode:
-            return {}
-        return {"dtype": _quantized.policy_config(self._quantization_mode, self.dtype),
-                "quantization_config": self.quantization_config}
 
 
 class Activation(Layer):

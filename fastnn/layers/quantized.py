@@ -12,7 +12,6 @@ engine has no backward for it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -40,22 +39,20 @@ def check_mode(mode) -> str:
     return mode
 
 
-def parse_dtype(dtype) -> tuple[Any, str | None]:
-    """(float dtype, quantization mode) of a layer's ``dtype`` argument: a plain dtype, a
-    policy name like ``"int8_from_float32"`` or Keras's serialized QuantizedDTypePolicy."""
-    if isinstance(dtype, Mapping) and dtype.get("class_name") == "QuantizedDTypePolicy":
-        config = dtype.get("config") or {}
-        return config.get("source_name"), check_mode(config.get("mode"))
-    if isinstance(dtype, str) and "_from_" in dtype:
-        mode, source = dtype.split("_from_", 1)
-        return source, check_mode(mode)
-    return dtype, None
+def check_dtype(dtype, name) -> None:
+    """Refuse, before the layer exists, a quantized ``dtype`` fastnn cannot run: a mode other
+    than int8 (Keras's ValueError for unknown ones) or int8 over float64 weights."""
+    from fastnn import dtype_policies
 
-
-def policy_config(mode: str, source: str) -> dict[str, Any]:
-    """Keras's serialized QuantizedDTypePolicy (a layer config's ``dtype``)."""
-    return {"module": "keras.dtype_policies", "class_name": "QuantizedDTypePolicy",
-            "config": {"mode": mode, "source_name": source}, "registered_name": None}
+    if dtype is None:
+        return
+    policy = dtype_policies.get(dtype)
+    if policy.quantization_mode is None:
+        return
+    check_mode(policy.quantization_mode)
+    if policy.variable_dtype != "float32":
+        raise ValueError(f"Layer '{name}': fastnn runs int8 layers with float32 weights only; "
+                         f"received dtype {policy.name}.")
 
 
 def check_quantization_config(config, name: str):

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fastnn import config as _config
+from fastnn import dtype_policies as _dtype_policies
 from fastnn._plan import Plan
 from fastnn.layers.base import Layer, unique_name
 from fastnn.models import data as _data
@@ -49,7 +50,7 @@ class Model(ModelIOMixin, Trainer, Layer):
         object.__setattr__(self, "_tracked", [])
         self.name = name
         self.trainable = bool(trainable)
-        self._dtype = None
+        self._policy = _dtype_policies.creation_policy(None)   # the global one, as Keras
         self.activity_regularizer = None
         self.input_shape_built = None
         self._inbound_nodes = []

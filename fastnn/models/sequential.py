@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from fastnn import config as _config
+from fastnn import dtype_policies as _dtype_policies
 from fastnn._graph import KerasTensor
 from fastnn.layers.base import Layer, unique_name
 from fastnn.layers.core import InputLayer
@@ -273,7 +274,8 @@ class Sequential(Model):
         items += [serialize_model(layer, include_compile=False) if hasattr(layer, "_emit")
                   else _layers.serialize(layer) for layer in self._layers]
         config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
-                                  "dtype": _config.floatx(), "layers": items}
+                                  "dtype": _dtype_policies.serialize(self.dtype_policy),
+                                  "layers": items}
         if self._input_layer is not None:
             config["build_input_shape"] = self._input_layer.batch_shape
         return config
