@@ -17,10 +17,10 @@
  * zero per block and C is updated once per block, as in gemm.c. So the bits depend neither on
  * the path nor on the tile or thread split.
  *
- * Why AMX and not AVX512_BF16's vdpbf16ps: on this CPU vdpbf16ps retires one instruction per
- * ~1.1 ns against ~0.27 ns for a float32 FMA, so its 32 multiply-adds per instruction run at
- * half the FMA's rate, while tdpbf16ps does 8,192 per instruction (~250-800 GMAC/s on one core
- * against ~60 for FMA). (C microbenchmarks, benchmarks/bf16_instruction_rates.c.)
+ * Why AMX and not AVX512_BF16's vdpbf16ps: on this CPU a vdpbf16ps retires every ~0.9 ns
+ * against ~0.21 ns for a float32 FMA, so its 32 multiply-adds per instruction run at half the
+ * FMA's rate (36 against 75 G/s on one core), while tdpbf16ps does 8,192 per instruction
+ * (~1,000 G/s). benchmarks/bf16_instruction_rates.c measures the three and checks the model.
  *
  * Rounding happens while packing: op(A)'s rows, MC x KC at a time, become rows of bfloat16
  * (consecutive pairs along k); op(B) becomes KC/2 x NR panels of pairs (one uint32 per pair,
