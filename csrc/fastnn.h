@@ -48,6 +48,25 @@ void fnn_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t 
                   const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb, double beta,
                   double *c, ptrdiff_t ldc);
 
+/* ---- bf16.c ----------------------------------------------------------------------------- */
+/* The product of mixed_bfloat16: inputs rounded to bfloat16, float32 sums (see bf16.c). */
+enum { FNN_BF16_BASELINE = 0, FNN_BF16_AMX = 1 };
+
+/* 1 when this CPU (and build) can run `path`; the baseline always can. */
+int fnn_bf16_path_available(int path);
+/* out[i] = x[i] rounded to bfloat16 (nearest even; denormals to 0), as a float32. */
+void fnn_round_bf16(ptrdiff_t n, const float *x, float *out);
+/* C = alpha*op(A)*op(B) + beta*C as fnn_gemm_f32, with A's and B's elements rounded to
+ * bfloat16 and tdpbf16ps's arithmetic on either path. Single-threaded, re-entrant; about
+ * 170 KB of stack, and a heap block for op(B)'s packed k-block (512 KB for n = 512) when it
+ * can have one (else op(B) is packed panel by panel, with the same result). */
+void fnn_gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                   float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                   float beta, float *c, ptrdiff_t ldc);
+/* Columns of its register tile: threads splitting C by columns cut at multiples of this. */
+#define FNN_BF16_NR 32
+#define FNN_BF16_MR 32
+
 /* ---- quant.c ---------------------------------------------------------------------------- */
 /* int8 Dense as Keras 3's quantize("int8"): per-row input scales at call time, int32 sums. */
 enum { FNN_QPATH_BASELINE = 0, FNN_QPATH_VNNI = 1, FNN_QPATH_AMX = 2 };

@@ -24,10 +24,8 @@
 #include "simd.h"
 
 #if FNN_HAVE_CLONES
-#include <cpuid.h>
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include "amx.h"
 #define FNN_HAVE_VNNI_PATH 1
 #else
 #define FNN_HAVE_VNNI_PATH 0
@@ -224,24 +222,10 @@ static VNNI_TARGET void tile_vnni(int nv, ptrdiff_t k4, const uint8_t *a, ptrdif
 /* ---- AMX: the same u8 x s8 sums, 16x16 int32 tiles, 64 k per instruction ----------------- */
 #define AMX_TARGET __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vnni")))
 
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} amx_config;
-
-/* Linux hands out the tile registers' state only to processes that ask (once, process-wide). */
+/* AMX-TILE and AMX-INT8, with Linux's permission. */
 static int amx_permitted(void)
 {
-    static int state = -1;     /* the race is benign: every caller asks the same question */
-    if (state < 0) {
-        unsigned eax, ebx, ecx, edx;
-        const int has = __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)
-                        && (edx >> 24 & 1) && (edx >> 25 & 1);       /* AMX-TILE, AMX-INT8 */
-        state = has && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
-                               18 /* XFEATURE_XTILEDATA */) == 0;
-    }
-    return state;
+    return fnn_amx_permitted(25);
 }
 
 /* Rows [0, m) (a has them rounded up to 32, zeros beyond) times every panel pair; each 32x32
@@ -250,13 +234,8 @@ static AMX_TARGET void qgemm_amx(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const ui
                                  ptrdiff_t lda, const int8_t *packed,
                                  const int32_t *colsum128, const deq_ctx *d)
 {
-    amx_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
+    fnn_amx_config cfg;
+    fnn_amx_config_full(&cfg);
     _tile_loadconfig(&cfg);
     int32_t c[32 * 32] __attribute__((aligned(64)));
     const ptrdiff_t kp = k_panel(k), panel_stride = kp * 16, np = n_panels(n);

@@ -27,7 +27,7 @@ def _blas_info() -> dict[str, Any]:
 def config_info() -> dict[str, Any]:
     """Everything show_config prints, as a dictionary."""
     from fastnn import __version__
-    from fastnn._kernels import _cpu, _openmp_helpers, _quant
+    from fastnn._kernels import _bf16, _cpu, _openmp_helpers, _quant
 
     return {
         "fastnn": __version__,
@@ -40,6 +40,7 @@ def config_info() -> dict[str, Any]:
         "parallel_min_work": _openmp_helpers.parallel_min_work(),
         "simd": _cpu.simd_path(),
         "int8": _quant.path_name(),
+        "bfloat16": _bf16.path_name(),
         "blas": _blas_info(),
     }
 
@@ -59,6 +60,7 @@ def show_config(file=None) -> None:
           if info["threadpool_limit"] else []),
         f"  SIMD:    {info['simd']}",
         f"  int8:    {info['int8']}",
+        f"  bf16:    {info['bfloat16']} (mixed_bfloat16 matmuls)",
         (f"  BLAS:    {blas['name']} {blas['version'] or ''}, kernel {blas['kernel']}, "
          f"{blas['threads']} threads"),
         f"           {blas['path']}",

@@ -399,7 +399,8 @@ class Plan:
         oi[_I["vocab"]] = op.get("vocab", 0)
         oi[_I["flags"]] = ((_engine.FLAGS["batch_stats"] if op.get("batch_stats") else 0)
                            | (_engine.FLAGS["normalize"] if op.get("normalize") else 0)
-                           | (_engine.FLAGS["training"] if op.get("training") else 0))
+                           | (_engine.FLAGS["training"] if op.get("training") else 0)
+                           | (_engine.FLAGS["bf16"] if op.get("bf16") else 0))
         for role, col in (("kernel", "w"), ("gamma", "w"), ("alpha", "w"), ("embeddings", "w"),
                           ("bias", "b"), ("beta", "b")):
             if op.get(role) is not None:

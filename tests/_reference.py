@@ -644,3 +644,43 @@ def int8_dense(x, w, kernel_scale):
     q, xs = quantize_rows_int8(x)
     acc = int8_matmul(q, w).astype(np.float32)
     return acc / (np.asarray(kernel_scale, np.float32)[None, :] * xs[:, None])
+
+
+# ---- bfloat16 products (mixed_bfloat16) ----------------------------------------------------
+
+def round_bf16(x):
+    """float32 -> the nearest bfloat16 (ties to even; NaN stays NaN; float32 denormals -> 0,
+    as AMX reads them), returned as float32. Integer arithmetic on the bits."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    is_nan = (u & 0x7FFFFFFF) > 0x7F800000
+    rounded = np.where(is_nan, (u & 0xFFFF0000) | 0x00400000, rounded)
+    rounded = np.where((u & 0x7F800000) == 0, u & 0x80000000, rounded)
+    return rounded.astype(np.uint32).view(np.float32).reshape(np.shape(x))
+
+
+def bf16_matmul(a, b, block=512, step=32):
+    """a @ b as AMX-BF16's tdpbf16ps computes it on bfloat16-rounded inputs: k in blocks of
+    ceil(k / ceil(k / block)); in each block, per step of 32 elements, one float32 chain over the
+    even elements and one over the odd ones (counted from the block's start), then
+    sum += even + odd; C = sum of the first block, then C += each next block's sum. float32
+    throughout, rounding each operation (products of bfloat16 are exact)."""
+    a, b = round_bf16(a), round_bf16(b)
+    m, k = a.shape
+    n = b.shape[1]
+    kc = -(-k // -(-k // block)) if k else 0
+    c = np.zeros((m, n), np.float32)
+    for p0 in range(0, k, kc):
+        p1 = min(p0 + kc, k)
+        total = np.zeros((m, n), np.float32)
+        for s0 in range(p0, p1, step):
+            chains = [np.zeros((m, n), np.float32), np.zeros((m, n), np.float32)]
+            for p in range(s0, min(s0 + step, p1)):
+                chain = chains[(p - p0) % 2]
+                chain += np.multiply.outer(a[:, p], b[p])
+            total += chains[0] + chains[1]
+        if p0 == 0:
+            c = total
+        else:
+            c += total
+    return c

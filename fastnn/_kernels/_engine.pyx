@@ -65,11 +65,14 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 import numpy as np
 cimport numpy as cnp
 
+from fastnn._kernels._bf16 import path as _bf16_products_path
+
 cnp.import_array()
 
 from fastnn._kernels._activations cimport (
     FNN_ACT_LINEAR, act_backward, act_forward, fnn_act_params,
 )
+from fastnn._kernels._bf16 cimport gemm_bf16
 from fastnn._kernels._gemm cimport gemm
 from fastnn._kernels._losses cimport (
     FNN_LOSS_HINGE, FNN_LOSS_SQUARED_HINGE, fnn_loss_spec, loss_rows, loss_spec,
@@ -112,6 +115,7 @@ cdef enum:                     # bits of ops_i[:, I_FLAGS]
     FLAG_BATCH_STATS = 1              # BatchNormalization uses batch statistics in training
     FLAG_NORMALIZE = 2                # Dot: L2-normalize both inputs first
     FLAG_TRAINING = 4                 # called with training=True: training mode in every call
+    FLAG_BF16 = 8                     # Dense of a mixed_bfloat16 layer: bfloat16 products
 
 cdef enum:
     OPT_SGD, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD, OPT_ADADELTA, OPT_ADAMAX, OPT_NADAM, OPT_LION,
@@ -143,7 +147,8 @@ OP_FLOAT_COLUMNS = {"negative_slope": F_SLOPE, "max_value": F_MAX_VALUE,
                     "epsilon": F_EPSILON, "momentum": F_MOMENTUM, "act_l1": F_ACT_L1,
                     "act_l2": F_ACT_L2}
 N_OP_INT, N_OP_FLOAT = N_I, N_F
-FLAGS = {"batch_stats": FLAG_BATCH_STATS, "normalize": FLAG_NORMALIZE, "training": FLAG_TRAINING}
+FLAGS = {"batch_stats": FLAG_BATCH_STATS, "normalize": FLAG_NORMALIZE, "training": FLAG_TRAINING,
+         "bf16": FLAG_BF16}
 OPTIMIZERS = {"sgd": OPT_SGD, "adam": OPT_ADAM, "rmsprop": OPT_RMSPROP, "adagrad": OPT_ADAGRAD,
               "adadelta": OPT_ADADELTA, "adamax": OPT_ADAMAX, "nadam": OPT_NADAM,
               "lion": OPT_LION, "ftrl": OPT_FTRL, "lamb": OPT_LAMB}
@@ -186,6 +191,8 @@ cdef struct Op:
     const int *qcomp
     const float *qscale
     int qpath
+    # OP_DENSE with FLAG_BF16: the path of its bfloat16 products (fastnn/_kernels/_bf16.pyx).
+    int bpath
 
 
 cdef struct Head:
@@ -497,6 +504,8 @@ cdef class Engine:
             if off_size_fn[0] < 0 or off_size_fn[0] + off_size_fn[1] > params.shape[0]:
                 raise ValueError("a regularized weight lies outside the parameter buffer")
         self._quant = [None] * self.n_ops
+        # Chosen once per engine (FASTNN_FORCE_BASELINE=1 forces the fallback).
+        bf16_path = _bf16_products_path()
         for k in range(self.n_ops):
             self.n_consumers[k] = 0
         for k in range(self.n_ops):
@@ -507,6 +516,12 @@ cdef class Engine:
             op.seed = <uint64_t> oi[k, I_SEED]
             op.qw, op.qcomp, op.qscale, op.qpath = NULL, NULL, NULL, 0
             op.flags = oi[k, I_FLAGS]
+            op.bpath = 0
+            if op.flags & FLAG_BF16:
+                if op.kind != OP_DENSE or not self.f32:
+                    raise ValueError("bfloat16 products run in the Dense ops of float32 "
+                                     "models only")
+                op.bpath = bf16_path
             op.col = oi[k, I_COL]
             op.groups = oi[k, I_GROUPS] if oi[k, I_GROUPS] > 0 else 1
             op.vocab = oi[k, I_VOCAB]

@@ -106,9 +106,15 @@ cdef double _forward(Engine e, Workspace w, floating *ws, floating *vecs, const 
             # Dense on rank > 2: each row holds `groups` vectors, stored one after another,
             # so the same products run on rows · groups rows of n_in / groups.
             z = ws + op.z * rows if op.z >= 0 else out
-            gemm(False, False, rows * op.groups, op.n_out // op.groups, op.n_in // op.groups,
-                 <floating> 1.0, inp, op.n_in // op.groups, params + op.w,
-                 op.n_out // op.groups, <floating> 0.0, z, op.n_out // op.groups, n_threads)
+            if floating is float and op.flags & FLAG_BF16:
+                gemm_bf16(op.bpath, False, False, rows * op.groups, op.n_out // op.groups,
+                          op.n_in // op.groups, 1.0, inp, op.n_in // op.groups, params + op.w,
+                          op.n_out // op.groups, 0.0, z, op.n_out // op.groups, n_threads)
+            else:
+                gemm(False, False, rows * op.groups, op.n_out // op.groups,
+                     op.n_in // op.groups, <floating> 1.0, inp, op.n_in // op.groups,
+                     params + op.w, op.n_out // op.groups, <floating> 0.0, z,
+                     op.n_out // op.groups, n_threads)
             # z += b in place (kept for backward and fused losses), then out = f(z).
             act_forward(op.act, &op.ap, rows * op.groups, op.n_out // op.groups, z,
                         params + op.b if op.b >= 0 else NULL, out,
@@ -441,14 +447,26 @@ cdef void _dense_backward(Engine e, Op *op, floating *ws, const floating *inp,
     if not op.fused and op.act != FNN_ACT_LINEAR:
         act_backward(op.act, &op.ap, r, no, ws + op.z * rows if op.z >= 0 else NULL,
                      out, g, g, n_threads)
-    gemm(True, False, ni, no, r, <floating> 1.0, inp, ni,
-         g, no, <floating> (1.0 if op.w_acc else 0.0), grads + op.w, no, n_threads)
+    # mixed_bfloat16: both products read bfloat16-rounded operands, as the forward one does.
+    cdef bint bf16 = floating is float and (op.flags & FLAG_BF16) != 0
+    if bf16:
+        gemm_bf16(op.bpath, True, False, ni, no, r, 1.0, <const float *> inp, ni,
+                  <const float *> g, no, 1.0 if op.w_acc else 0.0, <float *> (grads + op.w),
+                  no, n_threads)
+    else:
+        gemm(True, False, ni, no, r, <floating> 1.0, inp, ni,
+             g, no, <floating> (1.0 if op.w_acc else 0.0), grads + op.w, no, n_threads)
     if op.b >= 0:
         column_sums_nogil(g, r, no, grads + op.b, op.w_acc, n_threads)
     if p >= 0 and e.ops[p].needs_grad:
-        gemm(False, True, r, ni, no, <floating> 1.0, g, no,
-             params + op.w, no, <floating> (1.0 if op.acc[0] else 0.0),
-             ws + e.ops[p].g * rows, ni, n_threads)
+        if bf16:
+            gemm_bf16(op.bpath, False, True, r, ni, no, 1.0, <const float *> g, no,
+                      <const float *> (params + op.w), no, 1.0 if op.acc[0] else 0.0,
+                      <float *> (ws + e.ops[p].g * rows), ni, n_threads)
+        else:
+            gemm(False, True, r, ni, no, <floating> 1.0, g, no,
+                 params + op.w, no, <floating> (1.0 if op.acc[0] else 0.0),
+                 ws + e.ops[p].g * rows, ni, n_threads)
 
 
 cdef void _merge_backward(Engine e, Op *op, floating *ws, const floating *x,

@@ -1,0 +1,357 @@
+/* The bfloat16 product of mixed precision: C = alpha*op(A)*op(B) + beta*C with float32 A, B
+ * and C, where A's and B's elements are rounded to bfloat16 (round to nearest even, as Keras's
+ * cast) and the products are summed in float32.
+ *
+ * The arithmetic is that of AMX-BF16's tdpbf16ps, measured on this project's Sapphire Rapids
+ * (0 differences in 51,200 sums of 256 products against the model below; Intel's newer
+ * pseudo-code says the same). Along k, elements go in steps of 32 (16 pairs (2q, 2q+1)). For
+ * each element of C and each step, two float32 chains start from zero, one over the step's even
+ * elements and one over its odd ones (acc_e += A[i,2q]*B[2q,j], acc_o += A[i,2q+1]*B[2q+1,j], q
+ * increasing), and then sum += acc_e + acc_o. Every operation rounds to nearest even, reads
+ * denormals as zero and flushes denormal results to zero. A product of two bfloat16 values is
+ * exact in float32 (8-bit by 8-bit significands), so the fallback path does the same with
+ * ordinary float32 code under MXCSR's flush-to-zero and denormals-are-zero bits, set for the
+ * call and restored after, and gives the same bits (except when a single product underflows
+ * below 2^-126: the baseline build's unfused multiply flushes it, the fused ones keep it). k is
+ * cut into blocks that depend on k only, padded with zeros to whole steps; `sum` starts from
+ * zero per block and C is updated once per block, as in gemm.c. So the bits depend neither on
+ * the path nor on the tile or thread split.
+ *
+ * Why AMX and not AVX512_BF16's vdpbf16ps: on this CPU a vdpbf16ps retires every ~0.9 ns
+ * against ~0.21 ns for a float32 FMA, so its 32 multiply-adds per instruction run at half the
+ * FMA's rate (36 against 75 G/s on one core), while tdpbf16ps does 8,192 per instruction
+ * (~1,000 G/s). benchmarks/bf16_instruction_rates.c measures the three and checks the model.
+ *
+ * Rounding happens while packing: op(A)'s rows, MC x KC at a time, become rows of bfloat16
+ * (consecutive pairs along k); op(B) becomes KC/2 x NR panels of pairs (one uint32 per pair,
+ * the even element in the low half), the layout tdpbf16ps reads. Denormal float32 inputs become
+ * zero (what the instruction would read anyway).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastnn.h"
+#include "simd.h"
+
+#if FNN_HAVE_CLONES && defined(__GNUC__) && __GNUC__ >= 11
+#include <immintrin.h>
+#include "amx.h"
+#define FNN_HAVE_AMX_PATH 1
+#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f")))
+#else
+#define FNN_HAVE_AMX_PATH 0
+#endif
+
+#define MR 32             /* rows of a register tile: two AMX tiles */
+#define NR FNN_BF16_NR    /* its columns (32): two AMX tiles */
+#define STEP 16           /* pairs per tdpbf16ps (32 elements of k) */
+#define KC 512            /* k per block: 16 steps */
+#define MC 128            /* rows of op(A) packed per block (128 KB, for L2) */
+#define KQ (KC / 2)
+
+/* float32 -> bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN, denormals -> 0.
+ * Branch-free, so that the loops below vectorize. */
+static inline uint32_t bf16_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    const uint32_t nan_or_rounded = (u & 0x7FFFFFFFu) > 0x7F800000u ? (u >> 16) | 0x0040u
+                                                                      : rounded;
+    return (u & 0x7F800000u) == 0 ? (u >> 16) & 0x8000u : nan_or_rounded;
+}
+
+FNN_CLONES
+void fnn_round_bf16(ptrdiff_t n, const float *x, float *out)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const uint32_t u = bf16_bits(x[i]) << 16;
+        memcpy(out + i, &u, sizeof u);
+    }
+}
+
+/* n elements x[0], x[stride], ... as bfloat16 bits. */
+static inline void to_bf16(uint16_t *restrict dst, const float *restrict x, ptrdiff_t stride,
+                           ptrdiff_t n)
+{
+    if (stride == 1)
+        for (ptrdiff_t i = 0; i < n; i++)
+            dst[i] = (uint16_t)bf16_bits(x[i]);
+    else
+        for (ptrdiff_t i = 0; i < n; i++)
+            dst[i] = (uint16_t)bf16_bits(x[i * stride]);
+}
+
+/* Rows [0, mc) of op(A)[., 0..kc) as bfloat16, row i at dst + i*2*kq (kq: kc/2 rounded up to
+ * whole steps), zeros past kc and in rows [mc, mc rounded up to MR). `tmp` holds mc values.
+ * op(A)'s rows are A's rows (read in place) or, when trans_a, its columns: then A's rows are
+ * converted whole and scattered, so that reads stay sequential. */
+FNN_CLONES
+static void pack_a(uint16_t *restrict dst, const float *restrict a, ptrdiff_t lda, int trans_a,
+                   ptrdiff_t mc, ptrdiff_t kc, ptrdiff_t kq, uint16_t *restrict tmp)
+{
+    const ptrdiff_t width = 2 * kq, rows = (mc + MR - 1) / MR * MR;
+    if (!trans_a) {
+        for (ptrdiff_t i = 0; i < mc; i++) {
+            to_bf16(dst + i * width, a + i * lda, 1, kc);
+            memset(dst + i * width + kc, 0, (width - kc) * sizeof *dst);
+        }
+    } else {
+        for (ptrdiff_t p = 0; p < kc; p++) {
+            to_bf16(tmp, a + p * lda, 1, mc);
+            for (ptrdiff_t i = 0; i < mc; i++)
+                dst[i * width + p] = tmp[i];
+        }
+        for (ptrdiff_t i = 0; i < mc; i++)
+            memset(dst + i * width + kc, 0, (width - kc) * sizeof *dst);
+    }
+    memset(dst + mc * width, 0, (rows - mc) * width * sizeof *dst);
+}
+
+/* op(B)[0..kc, 0..n) as panels of kq x NR pairs (even element in the low half), panel jp at
+ * dst + jp*kq*NR, zeros past n and past kc. op(B)'s rows are B's rows, or, when trans_b, its
+ * columns: then each of B's rows is one column of pairs, converted whole. `tmp` holds 2*kq. */
+FNN_CLONES
+static void pack_b(uint32_t *restrict dst, const float *restrict b, ptrdiff_t ldb, int trans_b,
+                   ptrdiff_t kc, ptrdiff_t n, ptrdiff_t kq, uint16_t *restrict tmp)
+{
+    const ptrdiff_t panels = (n + NR - 1) / NR;
+    if (!trans_b) {
+        for (ptrdiff_t jp = 0; jp < panels; jp++) {
+            const ptrdiff_t j0 = jp * NR, nr = n - j0 < NR ? n - j0 : NR;
+            uint32_t *panel = dst + jp * kq * NR;
+            for (ptrdiff_t q = 0; q < kq; q++) {
+                const ptrdiff_t p = 2 * q;
+                uint32_t *d = panel + q * NR;
+                const float *even = b + p * ldb + j0, *odd = even + ldb;
+                if (p + 1 < kc && nr == NR) {
+                    for (ptrdiff_t j = 0; j < NR; j++)
+                        d[j] = bf16_bits(even[j]) | bf16_bits(odd[j]) << 16;
+                    continue;
+                }
+                for (ptrdiff_t j = 0; j < NR; j++) {
+                    const uint32_t e = p < kc && j < nr ? bf16_bits(even[j]) : 0;
+                    const uint32_t o = p + 1 < kc && j < nr ? bf16_bits(odd[j]) : 0;
+                    d[j] = e | o << 16;
+                }
+            }
+        }
+        return;
+    }
+    memset(tmp, 0, 2 * kq * sizeof *tmp);
+    for (ptrdiff_t jp = 0; jp < panels; jp++) {
+        const ptrdiff_t j0 = jp * NR, nr = n - j0 < NR ? n - j0 : NR;
+        uint32_t *panel = dst + jp * kq * NR;
+        for (ptrdiff_t j = 0; j < NR; j++) {
+            if (j < nr)
+                to_bf16(tmp, b + (j0 + j) * ldb, 1, kc);
+            else
+                memset(tmp, 0, kc * sizeof *tmp);
+            for (ptrdiff_t q = 0; q < kq; q++)
+                panel[q * NR + j] = (uint32_t)tmp[2 * q] | (uint32_t)tmp[2 * q + 1] << 16;
+        }
+    }
+}
+
+/* One MR x NR block of sums over kq pairs (whole steps) in plain float32: acc[r*NR + j]. */
+typedef float v16 __attribute__((vector_size(64)));
+typedef uint32_t u16x __attribute__((vector_size(64)));
+
+FNN_CLONES
+static void block_fallback(ptrdiff_t kq, const uint16_t *a, const uint32_t *b, float *acc)
+{
+    const ptrdiff_t width = 2 * kq;
+    for (int r = 0; r < MR; r++) {
+        const uint16_t *ar = a + r * width;
+        v16 sum[2] = {{0}, {0}};
+        for (ptrdiff_t q0 = 0; q0 < kq; q0 += STEP) {
+            v16 even[2] = {{0}, {0}}, odd[2] = {{0}, {0}};
+            for (ptrdiff_t q = q0; q < q0 + STEP; q++) {
+                const uint32_t ue = (uint32_t)ar[2 * q] << 16, uo = (uint32_t)ar[2 * q + 1] << 16;
+                float ae, ao;
+                memcpy(&ae, &ue, sizeof ae);
+                memcpy(&ao, &uo, sizeof ao);
+                for (int v = 0; v < 2; v++) {
+                    u16x u;
+                    memcpy(&u, b + q * NR + v * 16, sizeof u);
+                    even[v] += (v16)(u << 16) * ae;
+                    odd[v] += (v16)(u & 0xFFFF0000u) * ao;
+                }
+            }
+            for (int v = 0; v < 2; v++)
+                sum[v] += even[v] + odd[v];
+        }
+        memcpy(acc + r * NR, &sum[0], sizeof(v16));
+        memcpy(acc + r * NR + 16, &sum[1], sizeof(v16));
+    }
+}
+
+#if FNN_HAVE_AMX_PATH
+/* The same block on AMX: tiles 0-3 hold the 2 x 2 sums, 4-5 A's rows, 6-7 B's columns. The
+ * tile configuration is loaded by the caller. */
+static AMX_TARGET void block_amx(ptrdiff_t kq, const uint16_t *a, const uint32_t *b,
+                                 float *acc)
+{
+    const ptrdiff_t a_stride = 2 * kq * sizeof(uint16_t), b_stride = NR * sizeof(uint32_t);
+    const uint16_t *a1 = a + 16 * 2 * kq;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (ptrdiff_t q = 0; q < kq; q += STEP) {
+        _tile_loadd(4, a + 2 * q, a_stride);
+        _tile_loadd(5, a1 + 2 * q, a_stride);
+        _tile_loadd(6, b + q * NR, b_stride);
+        _tile_loadd(7, b + q * NR + 16, b_stride);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    const ptrdiff_t c_stride = NR * sizeof(float);
+    _tile_stored(0, acc, c_stride);
+    _tile_stored(1, acc + 16, c_stride);
+    _tile_stored(2, acc + 16 * NR, c_stride);
+    _tile_stored(3, acc + 16 * NR + 16, c_stride);
+}
+
+static AMX_TARGET void amx_begin(void)
+{
+    fnn_amx_config cfg;
+    fnn_amx_config_full(&cfg);
+    _tile_loadconfig(&cfg);
+}
+
+static AMX_TARGET void amx_end(void)
+{
+    _tile_release();
+}
+#endif
+
+int fnn_bf16_path_available(int path)
+{
+    if (path == FNN_BF16_BASELINE)
+        return 1;
+#if FNN_HAVE_AMX_PATH
+    if (path == FNN_BF16_AMX)
+        return fnn_amx_permitted(22);
+#endif
+    return 0;
+}
+
+/* c[0..mr, 0..nr) from a block's sums: alpha*acc on the first k-block when beta_eff == 0,
+ * else c + alpha*acc. The empty asm keeps the rounded product a value of its own, so that no
+ * clone fuses it into the addition. */
+FNN_CLONES
+static void store_block(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr, const float *acc,
+                        float alpha, float beta_eff)
+{
+    for (ptrdiff_t r = 0; r < mr; r++) {
+        float *cr = c + r * ldc;
+        const float *ar = acc + r * NR;
+        if (alpha == 1 && beta_eff == 0) {
+            memcpy(cr, ar, nr * sizeof(float));
+        } else if (alpha == 1) {
+            for (ptrdiff_t j = 0; j < nr; j++)
+                cr[j] += ar[j];
+        } else {
+            for (ptrdiff_t j = 0; j < nr; j++) {
+                float product = ar[j] * alpha;
+                __asm__("" : "+m"(product));
+                cr[j] = beta_eff == 0 ? product : cr[j] + product;
+            }
+        }
+    }
+}
+
+/* The product for k >= 1 and alpha != 0. */
+static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                     float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                     float beta, float *c, ptrdiff_t ldc)
+{
+    uint16_t a_block[MC * KC] __attribute__((aligned(64)));
+    uint16_t tmp[KC > MC ? KC : MC];
+    float acc[MR * NR] __attribute__((aligned(64)));
+    /* B's k-block is packed once for all row blocks (up to KQ x n pairs: 512 KB for n = 512).
+     * Without the memory for it, each panel is packed where it is used, into `one_panel`. */
+    const ptrdiff_t panels = (n + NR - 1) / NR;
+    uint32_t *b_pack = malloc((size_t)panels * KQ * NR * sizeof *b_pack);
+    uint32_t one_panel[KQ * NR] __attribute__((aligned(64)));
+
+    if (beta != 0 && beta != 1) {
+        for (ptrdiff_t i = 0; i < m; i++)
+            for (ptrdiff_t j = 0; j < n; j++)
+                c[i * ldc + j] *= beta;
+        beta = 1;
+    }
+    /* Equal k-blocks of at most KC (they depend on k only), each padded to whole steps. */
+    const ptrdiff_t k_blocks = (k + KC - 1) / KC;
+    const ptrdiff_t kc_even = (k + k_blocks - 1) / k_blocks;
+    for (ptrdiff_t pc = 0; pc < k; pc += kc_even) {
+        const ptrdiff_t kc = k - pc < kc_even ? k - pc : kc_even;
+        const ptrdiff_t kq = ((kc + 1) / 2 + STEP - 1) / STEP * STEP;
+        const float beta_eff = pc == 0 ? beta : 1;
+        const float *b_k = b + (trans_b ? pc : pc * ldb);
+        if (b_pack != NULL)
+            pack_b(b_pack, b_k, ldb, trans_b, kc, n, kq, tmp);
+        for (ptrdiff_t ic = 0; ic < m; ic += MC) {
+            const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
+            pack_a(a_block, a + (trans_a ? pc * lda + ic : ic * lda + pc), lda, trans_a, mc, kc,
+                   kq, tmp);
+            for (ptrdiff_t jp = 0; jp < panels; jp++) {
+                const ptrdiff_t jc = jp * NR, nr = n - jc < NR ? n - jc : NR;
+                const uint32_t *panel = b_pack + jp * kq * NR;
+                if (b_pack == NULL) {
+                    pack_b(one_panel, b_k + (trans_b ? jc * ldb : jc), ldb, trans_b, kc, nr, kq,
+                           tmp);
+                    panel = one_panel;
+                }
+                for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
+                    const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
+                    const uint16_t *a_i = a_block + ir * 2 * kq;
+#if FNN_HAVE_AMX_PATH
+                    if (path == FNN_BF16_AMX)
+                        block_amx(kq, a_i, panel, acc);
+                    else
+#endif
+                        block_fallback(kq, a_i, panel, acc);
+                    store_block(c + (ic + ir) * ldc + jc, ldc, mr, nr, acc, alpha, beta_eff);
+                }
+            }
+        }
+    }
+    free(b_pack);
+}
+
+void fnn_gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                   float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                   float beta, float *c, ptrdiff_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0 || alpha == 0) {
+        for (ptrdiff_t i = 0; i < m; i++)
+            for (ptrdiff_t j = 0; j < n; j++)
+                c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+        return;
+    }
+#if defined(__x86_64__)
+    /* Flush-to-zero (bit 15) and denormals-are-zero (bit 6): tdpbf16ps's rules, for this
+     * thread and this call only. */
+    const unsigned int saved = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr(saved | 0x8040u);
+#endif
+#if FNN_HAVE_AMX_PATH
+    if (path == FNN_BF16_AMX)
+        amx_begin();
+#endif
+    gemm_bf16(path, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#if FNN_HAVE_AMX_PATH
+    if (path == FNN_BF16_AMX)
+        amx_end();
+#endif
+#if defined(__x86_64__)
+    __builtin_ia32_ldmxcsr(saved);
+#endif
+}

@@ -1,0 +1,125 @@
+"""The bfloat16 product of mixed precision (Keras 3's ``mixed_bfloat16``): csrc/bf16.c.
+
+Matmul inputs are rounded to bfloat16 and the products summed in float32, with the arithmetic
+of AMX-BF16's ``tdpbf16ps``. Two paths give the same bits: AMX tiles where the CPU and the OS
+allow them, and plain float32 code under flush-to-zero elsewhere (slower). `path()` picks the
+fastest the CPU has unless FASTNN_FORCE_BASELINE=1, which tests use to run the fallback on
+every machine. Threads split C as _gemm.gemm does (columns in whole register tiles when there
+are enough, else rows); every element's arithmetic ignores the split, so any thread count gives
+the same bits.
+"""
+import os
+
+import numpy as np
+
+from cython.parallel cimport prange
+
+from fastnn._kernels._openmp cimport threads_for
+
+cdef extern from "fastnn.h":
+    enum:
+        FNN_BF16_BASELINE
+        FNN_BF16_AMX
+        FNN_BF16_NR
+        FNN_BF16_MR
+    int fnn_bf16_path_available(int path) noexcept nogil
+    void fnn_round_bf16(Py_ssize_t n, const float *x, float *out) noexcept nogil
+    void fnn_gemm_bf16(int path, int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n,
+                       Py_ssize_t k, float alpha, const float *a, Py_ssize_t lda,
+                       const float *b, Py_ssize_t ldb, float beta, float *c,
+                       Py_ssize_t ldc) noexcept nogil
+
+PATHS = {"baseline": FNN_BF16_BASELINE, "amx_bf16": FNN_BF16_AMX}
+PATH_NAMES = {FNN_BF16_BASELINE: "baseline (float32 code, bfloat16 rounding)",
+              FNN_BF16_AMX: "amx-bf16 (tdpbf16ps)"}
+
+# The same multiply-add count from which _gemm.gemm wakes a second thread.
+cdef enum:
+    PARALLEL_MIN_MNK = 1 << 18
+
+
+def available(str name):
+    """Whether path `name` ("baseline" or "amx_bf16") runs on this CPU and build."""
+    return bool(fnn_bf16_path_available(PATHS[name]))
+
+
+def path():
+    """The path mixed_bfloat16 products take: AMX when the CPU and OS have it, unless
+    FASTNN_FORCE_BASELINE=1."""
+    if os.environ.get("FASTNN_FORCE_BASELINE", "0") == "1":
+        return FNN_BF16_BASELINE
+    if fnn_bf16_path_available(FNN_BF16_AMX):
+        return FNN_BF16_AMX
+    return FNN_BF16_BASELINE
+
+
+def path_name():
+    """What `fastnn info` prints for the bfloat16 products."""
+    return PATH_NAMES[path()]
+
+
+def check_path(int p):
+    """Raise unless path p runs here (a path the CPU cannot run would die of SIGILL)."""
+    if p not in PATH_NAMES or not fnn_bf16_path_available(p):
+        raise ValueError(f"bfloat16 path {p!r} is not available on this CPU; "
+                         f"available: {[n for n in PATHS if available(n)]}")
+
+
+cdef void gemm_bf16(int path, bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n,
+                    Py_ssize_t k, float alpha, const float *a, Py_ssize_t lda,
+                    const float *b, Py_ssize_t ldb, float beta, float *c, Py_ssize_t ldc,
+                    int n_threads) noexcept nogil:
+    cdef Py_ssize_t mnk = m * n * k
+    cdef int threads = threads_for(mnk, n_threads) if mnk >= PARALLEL_MIN_MNK else 1
+    cdef bint by_columns = n >= 2 * threads * FNN_BF16_NR or m < 2 * threads * FNN_BF16_MR
+    cdef Py_ssize_t tile = FNN_BF16_NR if by_columns else FNN_BF16_MR
+    cdef Py_ssize_t extent = n if by_columns else m
+    cdef Py_ssize_t tiles = (extent + tile - 1) // tile
+    cdef Py_ssize_t chunk = (tiles + threads - 1) // threads * tile
+    cdef Py_ssize_t n_chunks = (extent + chunk - 1) // chunk
+    cdef Py_ssize_t t, lo, size
+    if n_chunks <= 1:
+        fnn_gemm_bf16(path, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    for t in prange(n_chunks, schedule="static", num_threads=n_chunks):
+        lo = t * chunk
+        size = min(chunk, extent - lo)
+        if by_columns:
+            fnn_gemm_bf16(path, trans_a, trans_b, m, size, k, alpha, a, lda,
+                          b + (lo * ldb if trans_b else lo), ldb, beta, c + lo, ldc)
+        else:
+            fnn_gemm_bf16(path, trans_a, trans_b, size, n, k, alpha,
+                          a + (lo if trans_a else lo * lda), lda, b, ldb, beta,
+                          c + lo * ldc, ldc)
+
+
+def matmul_bf16(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out,
+                bint trans_a, bint trans_b, double alpha, double beta, int n_threads,
+                int path):
+    """out = alpha * op(a) @ op(b) + beta * out in bfloat16 products on `path`."""
+    cdef Py_ssize_t m = out.shape[0], n = out.shape[1]
+    cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
+    if (a.shape[1] if trans_a else a.shape[0]) != m or \
+            (b.shape[1] if trans_b else b.shape[0]) != k or \
+            (b.shape[0] if trans_b else b.shape[1]) != n:
+        raise ValueError(f"shapes {tuple(a.shape)[:2]}, {tuple(b.shape)[:2]} and "
+                         f"{tuple(out.shape)[:2]} do not fit op(a) @ op(b) = out")
+    check_path(path)
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        gemm_bf16(path, trans_a, trans_b, m, n, k, <float>alpha,
+                  &a[0, 0] if a.shape[0] * a.shape[1] else NULL, a.shape[1],
+                  &b[0, 0] if b.shape[0] * b.shape[1] else NULL, b.shape[1], <float>beta,
+                  &out[0, 0], n, n_threads)
+
+
+def round_bf16(x):
+    """x (float32) rounded to bfloat16, returned as float32: what the products read."""
+    cdef float[::1] src = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    out = np.empty(src.shape[0], dtype=np.float32)
+    cdef float[::1] dst = out
+    if src.shape[0]:
+        with nogil:
+            fnn_round_bf16(src.shape[0], &src[0], &dst[0])
+    return out.reshape(np.shape(x))
