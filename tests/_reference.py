@@ -29,6 +29,13 @@ def gemm_abs(a, b, c, trans_a, trans_b, alpha, beta):
     return gemm(np.abs(a), np.abs(b), np.abs(c), trans_a, trans_b, abs(alpha), abs(beta))
 
 
+def gemm_bf16(a, b):
+    """a @ b on bfloat16-rounded inputs (``round_bf16``, below), in float64: each product of
+    two bfloat16 values is exact in float32, so a bfloat16 GEMM's only error is its float32
+    accumulation's, whatever the order."""
+    return round_bf16(a).astype(np.float64) @ round_bf16(b).astype(np.float64)
+
+
 # ---- activations ------------------------------------------------------------------------
 from scipy import special as _special  # float64 expit, ndtr, softmax, logsumexp
 

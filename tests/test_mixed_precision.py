@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from _reference import gemm_bf16, round_bf16
 
 import fastnn
 from fastnn import mixed_precision
@@ -302,3 +303,211 @@ def test_int8_from_mixed_bfloat16_is_keras(tf_keras, tmp_path):
         assert layer_facts(a) == layer_facts(b)
         assert a.dtype_policy.name in ("int8_from_mixed_bfloat16", "mixed_bfloat16")
     np.testing.assert_array_equal(from_theirs.predict(x, verbose=0), plain.predict(x, verbose=0))
+
+
+# ---- the numbers: bfloat16 products against NumPy ------------------------------------------
+
+U32 = 2.0 ** -24     # float32's unit roundoff
+
+
+def test_round_bf16_reference_is_ml_dtypes():
+    """The NumPy rounding the tests judge with, against an independent bfloat16 type."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = np.random.default_rng(3).normal(size=10_000).astype(np.float32) * 1e3
+    ties = np.float32(1) + np.arange(1, 9, dtype=np.float32) * np.float32(2.0 ** -8)
+    for values in (x, ties, -ties):
+        want = values.astype(ml_dtypes.bfloat16).astype(np.float32)
+        np.testing.assert_array_equal(round_bf16(values), want)
+
+
+@pytest.fixture(params=["machine", "baseline"])
+def bf16_path(request, monkeypatch):
+    """The bfloat16 path plans pick: the CPU's (AMX-BF16 where present) or the forced
+    float32 fallback."""
+    if request.param == "baseline":
+        monkeypatch.setenv("FASTNN_FORCE_BASELINE", "1")
+    else:
+        monkeypatch.delenv("FASTNN_FORCE_BASELINE", raising=False)
+    return request.param
+
+
+def accumulation_bound(a, b):
+    """|fl32(sum a_i b_i) - sum a_i b_i| on bfloat16 inputs: every product is exact in float32,
+    so the error is the accumulation's: at most d u sum |a_i b_i| when no term goes through
+    more than d float32 additions (Higham's gamma_d). In any order of a dot product of n terms,
+    d <= n; the tile path's two chains and its block sums add at most two: d = n + 2."""
+    n = a.shape[-1]
+    return (n + 2) * U32 * (np.abs(round_bf16(a)).astype(np.float64)
+                      @ np.abs(round_bf16(b)).astype(np.float64))
+
+
+def assert_bf16_close(got, want, bound, plain):
+    """``got`` within ``bound`` of the bfloat16 reference, and the float32 product ``plain``
+    not: the test can tell bfloat16 products from float32 ones."""
+    err = np.abs(np.asarray(got, np.float64) - want)
+    assert np.all(err <= bound), float(np.max(err - bound))
+    assert np.any(np.abs(plain - want) > bound)
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_dense_predict_is_the_bfloat16_reference(rank, bf16_path):
+    rng = np.random.default_rng(7)
+    shape = (50,) if rank == 2 else (3, 50)
+    model = fastnn.Sequential([fastnn.Input(shape),
+                               fastnn.layers.Dense(23, dtype="mixed_bfloat16")])
+    kernel = rng.normal(size=(50, 23)).astype(np.float32)
+    bias = rng.normal(size=23).astype(np.float32)
+    model.set_weights([kernel, bias])
+    x = rng.normal(size=(37, *shape)).astype(np.float32)
+    got = model.predict(x, verbose=0)
+    assert got.dtype == np.float32 and got.shape == (37, *shape[:-1], 23)
+    rows = x.reshape(-1, 50)
+    want = gemm_bf16(rows, kernel) + bias
+    # the bias is added to the float32 sum: one more rounding
+    bound = accumulation_bound(rows, kernel) + U32 * (np.abs(want) + np.abs(bias))
+    plain = rows.astype(np.float64) @ kernel + bias
+    assert_bf16_close(got.reshape(-1, 23), want, bound, plain)
+
+
+def test_functional_nested_predict_is_the_bfloat16_reference(bf16_path):
+    """Dense layers in a functional model and in a Sequential nested in it: each layer's
+    output against the reference computed on the engine's own input to that layer."""
+    L = fastnn.layers
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    inputs = fastnn.Input((20,))
+    first = L.Dense(31, activation="relu")
+    h1 = first(inputs)
+    inner = fastnn.Sequential([fastnn.Input((31,)), L.Dense(17, activation="relu")])
+    h2 = inner(h1)
+    last = L.Dense(5)
+    model = fastnn.Model(inputs, last(h2))
+    mixed_precision.set_global_policy("float32")
+    rng = np.random.default_rng(11)
+    model.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in model.weights])
+    x = rng.normal(size=(29, 20)).astype(np.float32)
+    seen = [x, fastnn.Model(inputs, h1).predict(x, verbose=0),
+            fastnn.Model(inputs, h2).predict(x, verbose=0), model.predict(x, verbose=0)]
+    dense = [first, inner.layers[0], last]
+    for layer, x_in, got in zip(dense, seen, seen[1:]):
+        kernel, bias = layer.get_weights()
+        z = gemm_bf16(x_in, kernel) + bias
+        bound = accumulation_bound(x_in, kernel) + U32 * (np.abs(z) + np.abs(bias))
+        relu = layer is not last
+        want = np.maximum(z, 0) if relu else z    # relu moves values by at most |dz|
+        plain = x_in.astype(np.float64) @ kernel + bias
+        assert_bf16_close(got, want, bound, np.maximum(plain, 0) if relu else plain)
+
+
+def near_bf16_tie(values, slack):
+    """Whether some value lies within ``slack`` of a point where bfloat16 rounding changes
+    (a midpoint between neighbours): there, the reference could round differently from an
+    engine value that differs from it by less than ``slack``."""
+    v = np.asarray(values, np.float64)
+    ulp = 2.0 ** (np.floor(np.log2(np.abs(v) + 1e-300)) - 7)
+    frac = np.abs(v) / ulp
+    return bool(np.any(np.abs(frac - np.floor(frac) - 0.5) * ulp <= slack))
+
+
+def test_one_sgd_step_is_the_bfloat16_reference(bf16_path):
+    """Both backward products: dW = bf16(x)^T bf16(delta), delta_in = bf16(delta) bf16(W)^T.
+
+    MSE's gradient 2 (y - t) / (rows * units) with rows * units a power of two is one float32
+    rounding (of y - t), so the reference's delta is the engine's bit for bit; the hidden
+    layer's delta is the engine's to within an accumulation bound, and the test first checks
+    that no reference value sits that close to a bfloat16 rounding point."""
+    L = fastnn.layers
+    inputs = fastnn.Input((6,))
+    hidden = L.Dense(5, use_bias=False, dtype="mixed_bfloat16")(inputs)
+    model = fastnn.Model(inputs, L.Dense(4, use_bias=False, dtype="mixed_bfloat16")(hidden))
+    rng = np.random.default_rng(5)
+    w1, w2 = (rng.normal(size=s).astype(np.float32) for s in ((6, 5), (5, 4)))
+    model.set_weights([w1, w2])
+    x = rng.normal(size=(8, 6)).astype(np.float32)
+    t = rng.normal(size=(8, 4)).astype(np.float32)
+    h = fastnn.Model(inputs, hidden).predict(x, verbose=0)
+    y = model.predict(x, verbose=0)
+    lr = 0.5
+    model.compile(fastnn.optimizers.SGD(learning_rate=lr), "mse")
+    model.fit(x, t, batch_size=8, epochs=1, shuffle=False, verbose=0)
+
+    delta2 = ((y - t) * np.float32(2 / 32)).astype(np.float32)      # exact scaling
+    dw2 = gemm_bf16(h.T, delta2)
+    delta1 = gemm_bf16(delta2, w2.T)
+    slack = accumulation_bound(delta2, w2.T) + U32 * np.abs(delta1)
+    assert not near_bf16_tie(delta1, slack.max())
+    dw1 = gemm_bf16(x.T, delta1.astype(np.float32))
+    plain_delta1 = delta2.astype(np.float64) @ w2.T
+    for got, w, dw, bound, plain_dw in (
+            (model.layers[2].kernel.numpy(), w2, dw2, accumulation_bound(h.T, delta2),
+             h.T.astype(np.float64) @ delta2),
+            (model.layers[1].kernel.numpy(), w1, dw1,
+             accumulation_bound(x.T, delta1.astype(np.float32)),
+             x.T.astype(np.float64) @ plain_delta1)):
+        want = w - lr * dw
+        # the step's float32 rounding: lr * dW, then the subtraction
+        bound = lr * bound + U32 * (np.abs(want) + 2 * lr * np.abs(dw))
+        assert_bf16_close(got, want, bound, w - lr * plain_dw)
+
+
+# ---- accuracy: mixed_bfloat16 trains as well as float32 -------------------------------------
+
+def digits_accuracy(policy):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x / 16.0, y, test_size=0.25,
+                                                        random_state=0, stratify=y)
+    mixed_precision.set_global_policy(policy)
+    fastnn.utils.set_random_seed(0)
+    L = fastnn.layers
+    model = fastnn.Sequential([fastnn.Input((64,)), L.Dense(128, activation="relu"),
+                               L.Dense(64, activation="relu"),
+                               L.Dense(10, activation="softmax")])
+    mixed_precision.set_global_policy("float32")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, batch_size=32, epochs=15, verbose=0)
+    return model.evaluate(x_test, y_test, verbose=0)[1]
+
+
+def test_digits_reach_float32_accuracy(bf16_path):
+    full, mixed = digits_accuracy("float32"), digits_accuracy("mixed_bfloat16")
+    assert full > 0.95
+    assert abs(mixed - full) <= 0.005, (full, mixed)
+
+
+def tutorial_accuracy(policy, capsys):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "tutorial_train_predict.py"
+    mixed_precision.set_global_policy(policy)
+    try:
+        namespace = runpy.run_path(str(script))
+    finally:
+        mixed_precision.set_global_policy("float32")
+    capsys.readouterr()
+    assert [layer.compute_dtype for layer in namespace["model"].layers] == \
+        ["bfloat16" if policy == "mixed_bfloat16" else "float32"] * 3
+    return namespace["accuracy"]
+
+
+def test_tutorial_reaches_float32_accuracy(capsys, bf16_path):
+    """The tutorial's own script (examples/tutorial_train_predict.py: 20 epochs, its seeds)
+    under the global policy."""
+    full, mixed = tutorial_accuracy("float32", capsys), tutorial_accuracy("mixed_bfloat16", capsys)
+    assert full > 0.9
+    assert abs(mixed - full) <= 0.005, (full, mixed)
+
+
+def test_setting_a_built_layers_policy_plans_again(bf16_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(16, 12)).astype(np.float32)
+    model, mixed = mlp(fastnn), mlp(fastnn, "mixed_bfloat16")
+    mixed.set_weights(model.get_weights())
+    before = model.predict(x, verbose=0)
+    for layer in model.layers:
+        layer.dtype_policy = "mixed_bfloat16"
+    after = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(after, mixed.predict(x, verbose=0))
+    assert not np.array_equal(after, before)
