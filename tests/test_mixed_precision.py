@@ -273,8 +273,13 @@ def test_clone_pickle_and_config_keep_the_policy():
                  fastnn.Sequential.from_config(model.get_config())):
         assert [layer.dtype_policy.name for layer in copy.layers] == ["mixed_bfloat16"] * 3
     wrapper = Wrapper()
-    wrapper.predict(np.ones((2, 12)), verbose=0)
+    x = np.random.default_rng(4).normal(size=(6, 12)).astype(np.float32)
+    got = wrapper.predict(x, verbose=0)
     assert [layer.compute_dtype for layer in wrapper.inner.layers] == ["bfloat16"] * 3
+    np.testing.assert_array_equal(got, wrapper.inner.predict(x, verbose=0))
+    plain = mlp(fastnn)
+    plain.set_weights(wrapper.inner.get_weights())
+    assert not np.array_equal(got, plain.predict(x, verbose=0))   # bfloat16 products ran
 
 
 # ---- int8 on a mixed model ---------------------------------------------------------------------
