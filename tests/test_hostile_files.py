@@ -362,8 +362,9 @@ MALFORMED = {
                              ("config.json: Invalid layer entry in the model config: its "
                              "'class_name' must be a string; received ['Dense'].")),
     "dtype is a number": (lambda c: _layers(c)[1]["config"].update(dtype=3),
-                          ("config.json: layer 'd1' (Dense): Could not deserialize layer "
-                          "'Dense' from its config")),
+                          ("config.json: layer 'd1' (Dense): Cannot interpret `dtype` "
+                           "argument. Expected a string or an instance of DTypePolicy. "
+                           "Received: dtype=3")),
     "units is text": (lambda c: _layers(c)[1]["config"].update(units="3"),
                       "config.json: layer 'd1' (Dense): Received an invalid value for `units`"),
     "Input shape [None, 2.5]": (lambda c: _layers(c)[0]["config"].update(
