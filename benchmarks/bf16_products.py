@@ -5,6 +5,7 @@ bfloat16 paths gave the same bits.
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bf16_products.py
 """
 
+import functools
 import time
 
 import numpy as np
@@ -40,12 +41,13 @@ def main():
             b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
             reps = 3 if m > 1000 else 50
             out = np.zeros((m, n), np.float32)
-            row = {"float32": best(lambda: _gemm.matmul(a, b, out, ta, tb, 1, 0, threads), reps)}
+            row = {"float32": best(
+                functools.partial(_gemm.matmul, a, b, out, ta, tb, 1, 0, threads), reps)}
             results = []
             for path_name, p in paths.items():
                 o = np.zeros((m, n), np.float32)
                 row[f"bf16 {path_name}"] = best(
-                    lambda: _bf16.matmul_bf16(a, b, o, ta, tb, 1, 0, threads, p), reps)
+                    functools.partial(_bf16.matmul_bf16, a, b, o, ta, tb, 1, 0, threads, p), reps)
                 results.append(o)
             same = all(np.array_equal(r, results[0]) for r in results)
             flops = 2.0 * m * n * k
