@@ -84,28 +84,45 @@ static inline void to_bf16(uint16_t *restrict dst, const float *restrict x, ptrd
 }
 
 /* Rows [0, mc) of op(A)[., 0..kc) as bfloat16, row i at dst + i*2*kq (kq: kc/2 rounded up to
- * whole steps), zeros past kc and in rows [mc, mc rounded up to MR). `tmp` holds mc values.
- * op(A)'s rows are A's rows (read in place) or, when trans_a, its columns: then A's rows are
- * converted whole and scattered, so that reads stay sequential. */
+ * whole steps), zeros past kc and in rows [mc, mc rounded up to MR). op(A)'s rows are A's rows
+ * (converted in place) or, when trans_a, its columns: then pairs of A's rows (2q, 2q+1) become
+ * one row of uint32 pairs, TB pairs at a time into `tmp` (TB x mc values), transposed from
+ * there, so that reads stay sequential and each row of dst gets TB pairs at a time. */
+#define TB 16
 FNN_CLONES
 static void pack_a(uint16_t *restrict dst, const float *restrict a, ptrdiff_t lda, int trans_a,
-                   ptrdiff_t mc, ptrdiff_t kc, ptrdiff_t kq, uint16_t *restrict tmp)
+                   ptrdiff_t mc, ptrdiff_t kc, ptrdiff_t kq, uint32_t *restrict tmp)
 {
     const ptrdiff_t width = 2 * kq, rows = (mc + MR - 1) / MR * MR;
     if (!trans_a) {
-        for (ptrdiff_t i = 0; i < mc; i++) {
-            to_bf16(dst + i * width, a + i * lda, 1, kc);
-            memset(dst + i * width + kc, 0, (width - kc) * sizeof *dst);
-        }
-    } else {
-        for (ptrdiff_t p = 0; p < kc; p++) {
-            to_bf16(tmp, a + p * lda, 1, mc);
-            for (ptrdiff_t i = 0; i < mc; i++)
-                dst[i * width + p] = tmp[i];
-        }
         for (ptrdiff_t i = 0; i < mc; i++)
-            memset(dst + i * width + kc, 0, (width - kc) * sizeof *dst);
+            to_bf16(dst + i * width, a + i * lda, 1, kc);
+    } else {
+        const ptrdiff_t pairs = (kc + 1) / 2;
+        for (ptrdiff_t q0 = 0; q0 < pairs; q0 += TB) {
+            const ptrdiff_t tb = pairs - q0 < TB ? pairs - q0 : TB;
+            for (ptrdiff_t q = 0; q < tb; q++) {
+                const ptrdiff_t p = 2 * (q0 + q);
+                const float *even = a + p * lda, *odd = even + lda;
+                uint32_t *t = tmp + q * mc;
+                if (p + 1 < kc)
+                    for (ptrdiff_t i = 0; i < mc; i++)
+                        t[i] = bf16_bits(even[i]) | bf16_bits(odd[i]) << 16;
+                else
+                    for (ptrdiff_t i = 0; i < mc; i++)
+                        t[i] = bf16_bits(even[i]);
+            }
+            for (ptrdiff_t i = 0; i < mc; i++) {
+                uint32_t pair_row[TB];
+                for (ptrdiff_t q = 0; q < tb; q++)
+                    pair_row[q] = tmp[q * mc + i];
+                memcpy(dst + i * width + 2 * q0, pair_row, tb * sizeof *pair_row);
+            }
+        }
+        kc = 2 * pairs;     /* the odd tail's partner is written (zero) already */
     }
+    for (ptrdiff_t i = 0; i < mc; i++)
+        memset(dst + i * width + kc, 0, (width - kc) * sizeof *dst);
     memset(dst + mc * width, 0, (rows - mc) * width * sizeof *dst);
 }
 
@@ -118,12 +135,12 @@ static void pack_b(uint32_t *restrict dst, const float *restrict b, ptrdiff_t ld
 {
     const ptrdiff_t panels = (n + NR - 1) / NR;
     if (!trans_b) {
-        for (ptrdiff_t jp = 0; jp < panels; jp++) {
-            const ptrdiff_t j0 = jp * NR, nr = n - j0 < NR ? n - j0 : NR;
-            uint32_t *panel = dst + jp * kq * NR;
-            for (ptrdiff_t q = 0; q < kq; q++) {
-                const ptrdiff_t p = 2 * q;
-                uint32_t *d = panel + q * NR;
+        /* Row pair by row pair: B is read sequentially (it is often a weight matrix in L3). */
+        for (ptrdiff_t q = 0; q < kq; q++) {
+            const ptrdiff_t p = 2 * q;
+            for (ptrdiff_t jp = 0; jp < panels; jp++) {
+                const ptrdiff_t j0 = jp * NR, nr = n - j0 < NR ? n - j0 : NR;
+                uint32_t *d = dst + jp * kq * NR + q * NR;
                 const float *even = b + p * ldb + j0, *odd = even + ldb;
                 if (p + 1 < kc && nr == NR) {
                     for (ptrdiff_t j = 0; j < NR; j++)
@@ -189,9 +206,10 @@ static void block_fallback(ptrdiff_t kq, const uint16_t *a, const uint32_t *b, f
 
 #if FNN_HAVE_AMX_PATH
 /* The same block on AMX: tiles 0-3 hold the 2 x 2 sums, 4-5 A's rows, 6-7 B's columns. The
- * tile configuration is loaded by the caller. */
+ * tile configuration is loaded by the caller. The sums go to acc (row stride ld_acc floats):
+ * the caller's buffer, or C itself when they are C's new values. */
 static AMX_TARGET void block_amx(ptrdiff_t kq, const uint16_t *a, const uint32_t *b,
-                                 float *acc)
+                                 float *acc, ptrdiff_t ld_acc)
 {
     const ptrdiff_t a_stride = 2 * kq * sizeof(uint16_t), b_stride = NR * sizeof(uint32_t);
     const uint16_t *a1 = a + 16 * 2 * kq;
@@ -209,11 +227,11 @@ static AMX_TARGET void block_amx(ptrdiff_t kq, const uint16_t *a, const uint32_t
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
     }
-    const ptrdiff_t c_stride = NR * sizeof(float);
+    const ptrdiff_t c_stride = ld_acc * sizeof(float);
     _tile_stored(0, acc, c_stride);
     _tile_stored(1, acc + 16, c_stride);
-    _tile_stored(2, acc + 16 * NR, c_stride);
-    _tile_stored(3, acc + 16 * NR + 16, c_stride);
+    _tile_stored(2, acc + 16 * ld_acc, c_stride);
+    _tile_stored(3, acc + 16 * ld_acc + 16, c_stride);
 }
 
 static AMX_TARGET void amx_begin(void)
@@ -250,8 +268,12 @@ static void store_block(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr, con
     for (ptrdiff_t r = 0; r < mr; r++) {
         float *cr = c + r * ldc;
         const float *ar = acc + r * NR;
-        if (alpha == 1 && beta_eff == 0) {
-            memcpy(cr, ar, nr * sizeof(float));
+        if (alpha == 1 && beta_eff == 0 && nr == NR) {
+            for (ptrdiff_t j = 0; j < NR; j++)      /* (a memcpy call costs more) */
+                cr[j] = ar[j];
+        } else if (alpha == 1 && beta_eff == 0) {
+            for (ptrdiff_t j = 0; j < nr; j++)
+                cr[j] = ar[j];
         } else if (alpha == 1) {
             for (ptrdiff_t j = 0; j < nr; j++)
                 cr[j] += ar[j];
@@ -271,7 +293,8 @@ static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
                      float beta, float *c, ptrdiff_t ldc)
 {
     uint16_t a_block[MC * KC] __attribute__((aligned(64)));
-    uint16_t tmp[KC > MC ? KC : MC];
+    uint16_t tmp[KC];
+    uint32_t pairs_tmp[TB * MC];
     float acc[MR * NR] __attribute__((aligned(64)));
     /* B's k-block is packed once for all row blocks (up to KQ x n pairs: 512 KB for n = 512).
      * Without the memory for it, each panel is packed where it is used, into `one_panel`. */
@@ -298,7 +321,7 @@ static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
         for (ptrdiff_t ic = 0; ic < m; ic += MC) {
             const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
             pack_a(a_block, a + (trans_a ? pc * lda + ic : ic * lda + pc), lda, trans_a, mc, kc,
-                   kq, tmp);
+                   kq, pairs_tmp);
             for (ptrdiff_t jp = 0; jp < panels; jp++) {
                 const ptrdiff_t jc = jp * NR, nr = n - jc < NR ? n - jc : NR;
                 const uint32_t *panel = b_pack + jp * kq * NR;
@@ -310,13 +333,19 @@ static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
                 for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                     const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
                     const uint16_t *a_i = a_block + ir * 2 * kq;
+                    float *c_i = c + (ic + ir) * ldc + jc;
 #if FNN_HAVE_AMX_PATH
-                    if (path == FNN_BF16_AMX)
-                        block_amx(kq, a_i, panel, acc);
-                    else
+                    if (path == FNN_BF16_AMX) {
+                        /* A whole block that C takes as it is: the tiles go straight to C. */
+                        if (mr == MR && nr == NR && alpha == 1 && beta_eff == 0) {
+                            block_amx(kq, a_i, panel, c_i, ldc);
+                            continue;
+                        }
+                        block_amx(kq, a_i, panel, acc, NR);
+                    } else
 #endif
                         block_fallback(kq, a_i, panel, acc);
-                    store_block(c + (ic + ir) * ldc + jc, ldc, mr, nr, acc, alpha, beta_eff);
+                    store_block(c_i, ldc, mr, nr, acc, alpha, beta_eff);
                 }
             }
         }

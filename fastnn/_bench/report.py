@@ -133,10 +133,11 @@ def ratio(results, workload, peer, of=statistics.median) -> float | None:
     return theirs / ours if ours and theirs else None
 
 
-def _over(results, workload, peer, int8_workload, of) -> float | None:
-    """`peer`'s time on `workload` over fastnn's on `int8_workload`."""
+def _over(results, workload, peer, our_workload, of) -> float | None:
+    """`peer`'s time on `workload` over fastnn's on `our_workload` (its int8 or bfloat16
+    form)."""
     theirs = median(results[workload].get(peer), of)
-    ours = median(results[int8_workload].get("fastnn"), of)
+    ours = median(results.get(our_workload, {}).get("fastnn"), of)
     return theirs / ours if ours and theirs else None
 
 
@@ -202,6 +203,15 @@ def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[st
     add("predict, 10,000 samples, int8 vs ONNX Runtime float32 >= 1.8x",
         lambda of: _over(results, "predict_10k", "onnxruntime", "predict_10k_int8", of), 1.8,
         times)
+
+    add("MNIST-scale epoch, mixed_bfloat16 vs fastnn float32 >= 1.6x",
+        lambda of: _over(results, "mnist_epoch", "fastnn", "mnist_epoch_bf16", of), 1.6, times)
+    add("(reference) MNIST-scale epoch in bfloat16: PyTorch autocast over fastnn",
+        lambda of: _over(results, "mnist_epoch_bf16", "torch", "mnist_epoch_bf16", of), None,
+        times)
+    add("(reference) MNIST-scale epoch in bfloat16: TensorFlow's Keras over fastnn",
+        lambda of: _over(results, "mnist_epoch_bf16", "tensorflow", "mnist_epoch_bf16", of),
+        None, times)
 
     def thread_speedup(of):
         one, two = median(extra.get("threads_1"), of), median(extra.get("threads_2"), of)

@@ -45,6 +45,8 @@ QUICK = Sizes(tutorial_samples=700, tutorial_epochs=2, mnist_samples=2048, predi
 WORKLOADS = {
     "tutorial_fit": "tutorial model 1-16-32-2, batch 10, whole fit",
     "mnist_epoch": "784-512-256-10, batch 128, one epoch",
+    "mnist_epoch_bf16": "784-512-256-10, batch 128, one epoch, mixed_bfloat16 "
+                        "(PyTorch: bfloat16 autocast)",
     "mnist_epoch_generator": "784-512-256-10, one epoch from a generator of batches of 128",
     "custom_loss_fit": "tutorial fit with a custom loss written with ops (sparse cross-entropy)",
     "wide_deep_epoch": "wide-and-deep, 2 inputs (64 + 16) and 2 outputs, batch 64, one epoch",
@@ -60,7 +62,8 @@ WORKLOADS = {
 
 # The order of the full run: the matmul step right after the epoch it bounds, so that the
 # bound and the epoch are measured under the same background load.
-RUN_ORDER = ("tutorial_fit", "custom_loss_fit", "mnist_epoch", "matmul", "mnist_epoch_generator",
+RUN_ORDER = ("tutorial_fit", "custom_loss_fit", "mnist_epoch", "matmul", "mnist_epoch_bf16",
+             "mnist_epoch_generator",
              "sklearn_fit", "wide_deep_epoch",
              "predict_one", "predict_10k", "predict_10k_int8", "activation", "loss", "optimizer")
 

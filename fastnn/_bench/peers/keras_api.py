@@ -63,6 +63,23 @@ def cases(keras: Callable[[], object], label: str) -> dict:
         return Case(lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0),
                     x.nbytes + y.nbytes)
 
+    def mnist_epoch_bf16(sizes):
+        # The same epoch under Keras 3's mixed_bfloat16 policy (float32 weights, bfloat16
+        # matmuls). The global policy applies to the layers built while it is set.
+        k = keras()
+        x, y = w.mnist_data(sizes.mnist_samples)
+        k.mixed_precision.set_global_policy("mixed_bfloat16")
+        try:
+            model = build(w.MNIST_FEATURES, w.MNIST_LAYERS,
+                          w.initial_weights(784, w.MNIST_LAYERS))
+        finally:
+            k.mixed_precision.set_global_policy("float32")
+        first = model.fit(x, y, batch_size=128, epochs=1, verbose=0).history["loss"][0]
+        second = model.fit(x, y, batch_size=128, epochs=1, verbose=0).history["loss"][0]
+        w.check_loss_falls(first, second, f"{label} MNIST-scale epoch, mixed_bfloat16")
+        return Case(lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0),
+                    x.nbytes + y.nbytes)
+
     def mnist_epoch_generator(sizes):
         # The same epoch fed by a Python generator of batches of 128 (views of the arrays):
         # what a stream costs per batch over arrays.
@@ -111,5 +128,6 @@ def cases(keras: Callable[[], object], label: str) -> dict:
         return Case(lambda: model.predict(x, verbose=0), x.nbytes)
 
     return {"tutorial_fit": tutorial_fit, "custom_loss_fit": custom_loss_fit,
-            "mnist_epoch": mnist_epoch, "mnist_epoch_generator": mnist_epoch_generator,
+            "mnist_epoch": mnist_epoch, "mnist_epoch_bf16": mnist_epoch_bf16,
+            "mnist_epoch_generator": mnist_epoch_generator,
             "wide_deep_epoch": wide_deep_epoch, **predict_cases(predict)}

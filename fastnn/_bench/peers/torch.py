@@ -30,10 +30,16 @@ def build(n_in, layers, weights):
 
 
 class Trainer:
-    def __init__(self, model, learning_rate, seed=0):
+    def __init__(self, model, learning_rate, seed=0, autocast=None):
+        import contextlib
+
         import torch
 
         self.torch, self.model = torch, model
+        # autocast=torch.bfloat16: the forward pass (and so its backward) under CPU autocast,
+        # PyTorch's mixed precision: float32 weights, Linear in bfloat16.
+        self.autocast = (lambda: torch.autocast("cpu", dtype=autocast)) if autocast \
+            else contextlib.nullcontext
         self.optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, eps=1e-7)
         self.loss = torch.nn.CrossEntropyLoss()
         self.generator = torch.Generator().manual_seed(seed)
@@ -45,7 +51,8 @@ class Trainer:
         for start in range(0, len(x), batch_size):
             batch = order[start:start + batch_size]
             self.optimizer.zero_grad()
-            loss = self.loss(self.model(x[batch]), y[batch])
+            with self.autocast():
+                loss = self.loss(self.model(x[batch]), y[batch])
             loss.backward()
             self.optimizer.step()
             total += loss.item() * len(batch)
@@ -81,6 +88,18 @@ def mnist_epoch(sizes):
     return Case(lambda: trainer.fit_epoch(xt, yt, 128), x.nbytes + y.nbytes)
 
 
+def mnist_epoch_bf16(sizes):
+    import torch
+
+    x, y = w.mnist_data(sizes.mnist_samples)
+    xt, yt = _tensors(x, y)
+    trainer = Trainer(build(784, w.MNIST_LAYERS, w.initial_weights(784, w.MNIST_LAYERS)), 1e-3,
+                      autocast=torch.bfloat16)
+    first, second = trainer.fit_epoch(xt, yt, 128), trainer.fit_epoch(xt, yt, 128)
+    w.check_loss_falls(first, second, "torch MNIST-scale epoch, bfloat16 autocast")
+    return Case(lambda: trainer.fit_epoch(xt, yt, 128), x.nbytes + y.nbytes)
+
+
 def _predict(rows, which):
     import torch
 
@@ -97,5 +116,6 @@ def _predict(rows, which):
 CASES = {
     "tutorial_fit": tutorial_fit,
     "mnist_epoch": mnist_epoch,
+    "mnist_epoch_bf16": mnist_epoch_bf16,
     **predict_cases(_predict),
 }
