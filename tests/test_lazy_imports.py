@@ -81,6 +81,7 @@ def test_import_fastnn_loads_no_optional_library_nor_lazy_module():
     assert not roots & set(HEAVY), sorted(roots & set(HEAVY))
     assert "certifi" not in roots
     assert not loaded & set(LAZY_MODULES), sorted(loaded & set(LAZY_MODULES))
+    assert "numpy.random" not in loaded       # fastnn's Generator is made on its first draw
 
 
 @pytest.mark.parametrize("package", sorted(LAZY))
