@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from fastnn import _lazy
 from fastnn.models.functional import Functional
 from fastnn.models.model import Model
@@ -15,6 +13,8 @@ __getattr__, __dir__ = _lazy.attach(globals(), {"load_model": "fastnn.saving.ker
 
 def model_from_json(json_string: str, custom_objects=None):
     """A model (new weights, uncompiled) from :meth:`Sequential.to_json`'s output or Keras's."""
+    import json  # (here: json need not load with fastnn)
+
     from fastnn.saving.archive import MAX_JSON_DEPTH, too_deep
     from fastnn.saving.model_config import model_from_config
 
