@@ -17,6 +17,7 @@ from fastnn import regularizers as _regularizers
 from fastnn._kernels import _engine
 from fastnn._kernels._activations import ACTIVATIONS
 from fastnn.layers import quantized as _quantized
+from fastnn.layers.base import Variable
 from fastnn.layers.python_layers import PythonPiece, is_python_layer
 
 _I = _engine.OP_INT_COLUMNS
@@ -357,6 +358,7 @@ class Plan:
                         for var in stats]
         for var, view in self._views:
             var.bind(view, self._token)
+        self._binds_seen = -1       # adopt() checks the owners on its first call
         # The optimizer's variables: trainable weights in model order (layer by layer).
         seen: set[int] = set()
         self.trainable = [v for v in model_weights if id(v) in offsets
@@ -427,9 +429,14 @@ class Plan:
         """Take back the variables that a later plan of the same layers moved into its own
         buffers (``model(x, training=True)`` and ``layer(x)`` build one), keeping their
         current values; call before running the engine."""
+        binds = Variable.binds
+        if binds == self._binds_seen:     # no variable moved since the last check
+            return
         if any(var.owner is not self._token for var, _ in self._views):
             for var, view in self._views:
                 var.bind(view, self._token)
+            return      # (its own binds changed the count: the next call checks once more)
+        self._binds_seen = binds
 
     @property
     def last_has_activity_regularizer(self) -> bool:

@@ -13,7 +13,10 @@ import threading
 
 import numpy as np
 
-_generator = np.random.default_rng()
+# Made on first use: numpy.random (and the hashing modules it brings) then loads, not with
+# `import fastnn` (~10 ms of it).
+_generator: np.random.Generator | None = None
+_create_lock = threading.Lock()
 # seeded_in_this_thread(): a Generator of one thread's own, so that estimators seeded with
 # random_state fit in several threads at once (joblib's threading backend) without drawing
 # from each other's state.
@@ -30,7 +33,17 @@ def generator() -> np.random.Generator:
     """This thread's Generator inside :func:`seeded_in_this_thread`, else the shared one
     (replaced, not mutated, by :func:`seed`: do not keep it)."""
     local = getattr(_local, "generator", None)
-    return _generator if local is None else local
+    if local is not None:
+        return local
+    return _generator if _generator is not None else _first_generator()
+
+
+def _first_generator() -> np.random.Generator:
+    global _generator
+    with _create_lock:      # two threads' first draws share one Generator
+        if _generator is None:
+            _generator = np.random.default_rng()
+        return _generator
 
 
 @contextlib.contextmanager

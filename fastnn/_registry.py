@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from fastnn._lazy import Lazy
+
 
 class Registry:
     """Name lookup, serialization and deserialization for one kind of object.
@@ -19,7 +21,8 @@ class Registry:
     kind : str
         What the objects are, as used in messages ("activation function", "loss", ...).
     objects : mapping of str to object
-        Every accepted name, aliases included. Values are classes or functions.
+        Every accepted name, aliases included. Values are classes or functions, or
+        ``fastnn._lazy.Lazy`` entries for those whose module loads on first lookup.
     case_sensitive : bool
         Keras looks names up exactly, except optimizer names (lower-cased).
     module : str
@@ -50,8 +53,9 @@ class Registry:
 
     def lookup(self, name: str) -> Any:
         """The object registered under ``name``; ValueError listing the valid names if none."""
+        key = self._key(name)
         try:
-            return self._objects[self._key(name)]
+            obj = self._objects[key]
         except KeyError:
             from fastnn.saving.object_registration import lookup_custom
 
@@ -62,6 +66,9 @@ class Registry:
                 f"Could not interpret {self.kind} identifier: {name!r}. "
                 f"Valid names are: {', '.join(self._names)}."
             ) from None
+        if type(obj) is Lazy:     # its module loads now (fastnn._lazy)
+            obj = self._objects[key] = obj.load()
+        return obj
 
     def get(
         self,

@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from fastnn import _random
+from fastnn import _lazy, _random
 from fastnn.backend import clear_session
 from fastnn.config import floatx
-from fastnn.data_utils import PyDataset, Sequence, split_dataset
 from fastnn.saving.object_registration import (
     CustomObjectScope,
     custom_object_scope,
@@ -22,7 +21,12 @@ from fastnn.saving.object_registration import (
     register_keras_serializable,
 )
 
-__all__ = ["CustomObjectScope", "PyDataset", "Sequence", "clear_session", "custom_object_scope",
+# The data helpers load on first use (fastnn._lazy); fit recognizes a PyDataset by its methods.
+__getattr__, __dir__ = _lazy.attach(globals(), dict.fromkeys(
+    ("PyDataset", "Sequence", "split_dataset"), "fastnn.data_utils"))
+
+__all__ = ["CustomObjectScope", "PyDataset", "Sequence",  # noqa: F822 (loaded by __getattr__)
+           "clear_session", "custom_object_scope",
            "get_custom_objects", "get_registered_name", "model_to_dot", "normalize",
            "plot_history", "plot_model", "register_keras_serializable", "set_random_seed",
            "split_dataset", "to_categorical"]

@@ -67,6 +67,11 @@ class Variable:
     engine's updates show here without copies; ``assign`` writes in place to keep it so.
     """
 
+    # Every bind() in the process so far: Plan.adopt compares it with the count it last saw
+    # instead of checking each variable's owner on every call. (An increment two threads race
+    # on may count once, but still changes the count: a changed count is all adopt looks at.)
+    binds = 0
+
     def __init__(self, value, name, path, trainable=True, regularizer=None, constraint=None):
         value = np.asarray(value)     # (ascontiguousarray would make a scalar 1-D)
         self._value = value if value.flags.c_contiguous else np.array(value, order="C")
@@ -110,6 +115,7 @@ class Variable:
         view[...] = self._value.reshape(view.shape)
         self._value = view.reshape(self._value.shape)
         self.owner = owner
+        Variable.binds += 1     # a plan checks its variables again only after a bind
 
     def assign_add(self, value) -> None:
         """``variable += value`` in place (Keras's ``assign_add``, as metric states use)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fastnn import _lazy
 from fastnn._registry import Registry
 from fastnn.losses import is_binary_or_sparse_categorical
 from fastnn.metrics.accuracy import (
@@ -26,24 +27,7 @@ from fastnn.metrics.accuracy import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
-from fastnn.metrics.at_thresholds import (
-    PrecisionAtRecall,
-    RecallAtPrecision,
-    SensitivityAtSpecificity,
-    SpecificityAtSensitivity,
-)
 from fastnn.metrics.base import Mean, MeanMetricWrapper, Metric, Sum, clear_name_uids, snake_case
-from fastnn.metrics.confusion import (
-    AUC,
-    FalseNegatives,
-    FalsePositives,
-    Precision,
-    Recall,
-    TrueNegatives,
-    TruePositives,
-)
-from fastnn.metrics.fscore import F1Score, FBetaScore
-from fastnn.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from fastnn.metrics.regression import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -90,31 +74,28 @@ _CLASSES = (
     BinaryCrossentropy,
     CategoricalCrossentropy,
     SparseCategoricalCrossentropy,
-    AUC,
-    Precision,
-    Recall,
-    TruePositives,
-    FalsePositives,
-    TrueNegatives,
-    FalseNegatives,
-    FBetaScore,
-    F1Score,
-    IoU,
-    BinaryIoU,
-    MeanIoU,
-    OneHotIoU,
-    OneHotMeanIoU,
-    PrecisionAtRecall,
-    RecallAtPrecision,
-    SensitivityAtSpecificity,
-    SpecificityAtSensitivity,
 )
+
+# The confusion-matrix, threshold, F-score and IoU families load on first use (fastnn._lazy):
+# as attributes of this module, by name (class or snake_case), or from a config.
+_ON_FIRST_USE = {
+    **dict.fromkeys(("AUC", "Precision", "Recall", "TruePositives", "FalsePositives",
+                     "TrueNegatives", "FalseNegatives"), "fastnn.metrics.confusion"),
+    **dict.fromkeys(("FBetaScore", "F1Score"), "fastnn.metrics.fscore"),
+    **dict.fromkeys(("IoU", "BinaryIoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU"),
+                    "fastnn.metrics.iou"),
+    **dict.fromkeys(("PrecisionAtRecall", "RecallAtPrecision", "SensitivityAtSpecificity",
+                     "SpecificityAtSensitivity"), "fastnn.metrics.at_thresholds"),
+}
+__getattr__, __dir__ = _lazy.attach(globals(), _ON_FIRST_USE)
 
 # Keras 3: class names, their snake_case and the short upper/lower aliases; then Keras 2 names.
 # "acc" is deliberately absent: it only means something inside compile (resolve_compile_metric).
 _OBJECTS = {
     **{cls.__name__: cls for cls in _CLASSES},
     **{snake_case(cls.__name__): cls for cls in _CLASSES},
+    **{name: _lazy.Lazy(module, name) for name, module in _ON_FIRST_USE.items()},
+    **{snake_case(name): _lazy.Lazy(module, name) for name, module in _ON_FIRST_USE.items()},
     "bce": BinaryCrossentropy,
     "BCE": BinaryCrossentropy,
     "mse": MeanSquaredError,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import json
-
+from fastnn import _lazy
 from fastnn.models.functional import Functional
 from fastnn.models.model import Model
 from fastnn.models.sequential import Sequential
-from fastnn.saving import load_model
+
+# load_model loads the saving modules and h5py on first use (fastnn._lazy)
+__getattr__, __dir__ = _lazy.attach(globals(), {"load_model": "fastnn.saving.keras_file"})
 
 
 def model_from_json(json_string: str, custom_objects=None):
     """A model (new weights, uncompiled) from :meth:`Sequential.to_json`'s output or Keras's."""
+    import json  # (here: json need not load with fastnn)
+
     from fastnn.saving.archive import MAX_JSON_DEPTH, too_deep
     from fastnn.saving.model_config import model_from_config
 

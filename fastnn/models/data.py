@@ -20,6 +20,8 @@ from fastnn._kernels._openmp_helpers import effective_n_threads, parallel_min_wo
 # dtype kinds accepted as numbers: booleans, signed and unsigned integers, floats.
 _NUMERIC_KINDS = "biuf"
 _PARALLEL_MIN_WORK = parallel_min_work()  # below it a check runs on one thread
+# (dtypes, not types: a dtype compares with a dtype faster than with a type it must convert)
+_ENGINE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def as_numeric_array(data: Any, name: str) -> np.ndarray:
@@ -72,9 +74,10 @@ def _pandas_to_numpy(data: Any, name: str) -> np.ndarray:
 
 def check_finite(arr: np.ndarray, name: str) -> None:
     """ValueError naming the first NaN or infinity of a float array, if it has one."""
-    if arr.dtype.kind != "f":
+    dtype = arr.dtype
+    if dtype.kind != "f":
         return
-    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
+    if dtype in _ENGINE_FLOATS and arr.flags.c_contiguous:
         threads = effective_n_threads() if arr.size >= _PARALLEL_MIN_WORK else 1
         ok = _reductions.array_all_finite(arr, threads)
     else:

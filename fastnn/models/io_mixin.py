@@ -3,8 +3,6 @@ exported ONNX)."""
 
 from __future__ import annotations
 
-import json
-
 
 class ModelIOMixin:
     """``summary``, ``to_json``, ``save``, ``save_weights`` and ``load_weights`` for a model
@@ -25,6 +23,8 @@ class ModelIOMixin:
 
     def to_json(self, **kwargs) -> str:
         """The model's Keras 3 serialized config as JSON (``kwargs`` go to ``json.dumps``)."""
+        import json  # (here: json need not load with fastnn)
+
         from fastnn.saving.model_config import serialize_model
 
         return json.dumps(serialize_model(self, include_compile=False), **kwargs)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from fastnn import _graph
 from fastnn import config as _config
 from fastnn import dtype_policies as _dtype_policies
 from fastnn._plan import Plan
@@ -161,9 +162,7 @@ class Model(ModelIOMixin, Trainer, Layer):
     def __call__(self, inputs, training=None, **kwargs):
         """On symbolic tensors: a node of the calling graph (the model as a layer). On
         arrays: ``predict`` (a training-mode pass with ``training=True``)."""
-        from fastnn import _graph
-
-        if _graph.is_symbolic(inputs) or kwargs:
+        if kwargs or (type(inputs) is not np.ndarray and _graph.is_symbolic(inputs)):
             return Layer.__call__(self, inputs, training=training, **kwargs)
         if training or (training is None and self._has_training_arguments()):
             from fastnn._plan import run_eagerly

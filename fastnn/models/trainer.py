@@ -49,6 +49,11 @@ def _inference_rows(plan, batch_size: int) -> int:
     return batch_size if plan.forces_training else max(batch_size, _INFERENCE_ROWS)
 
 
+# Types whose exact instances are always in memory (never a stream or a row source): predict
+# skips the data-source check for them, which costs a tenth of a one-row call.
+_NEVER_STREAMS = frozenset((np.ndarray, list, tuple, dict))
+
+
 def _streams(model, x) -> bool:
     """Whether x is a stream or row source (the module loads on the first call with one)."""
     from fastnn.models import streaming
@@ -293,8 +298,10 @@ class Trainer(MetricsAPIMixin):
         """x checked and converted, with the plan holding every variable (a training-mode
         ``model(x)`` call may have moved them into a plan of its own)."""
         xs = self._prepare_x(x)
-        self._plan.adopt()
-        self._plan.check_codes(xs)
+        plan = self._plan
+        plan.adopt()
+        if plan.code_checks:
+            plan.check_codes(xs)
         return xs
 
     # ---- fit ---------------------------------------------------------------------------
@@ -604,7 +611,7 @@ class Trainer(MetricsAPIMixin):
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
         batch_size = _check_batch_size(batch_size)
-        if _streams(self, x):   # generators, PyDatasets, memmaps, ...
+        if type(x) not in _NEVER_STREAMS and _streams(self, x):   # generators, memmaps, ...
             from fastnn.models import stream_inference
 
             return stream_inference.evaluate(self, x, y, batch_size, verbose, sample_weight,
@@ -744,7 +751,7 @@ class Trainer(MetricsAPIMixin):
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; received {verbose!r}.")
         batch_size = _check_batch_size(batch_size)
-        if type(x) is not np.ndarray and _streams(self, x):
+        if type(x) not in _NEVER_STREAMS and _streams(self, x):
             from fastnn.models import stream_inference
 
             return stream_inference.predict(self, x, batch_size, steps)
@@ -756,11 +763,15 @@ class Trainer(MetricsAPIMixin):
     def _predict_outputs(self, xs, batch_size) -> list:
         """The outputs for the rows xs, one array per output."""
         plan = self._plan
+        n = xs.shape[0]
         if plan.plain_output:     # one 2-D output: the per-call path of small predicts
-            out = np.empty((xs.shape[0], plan.out_dim), dtype=plan.dtype)
-            if xs.shape[0]:
-                _thread_policy.predict(plan.inference_engine, xs, out,
-                                       max(batch_size, _INFERENCE_ROWS), effective_n_threads())
+            out = np.empty((n, plan.out_dim), dtype=plan.dtype)
+            rows = max(batch_size, _INFERENCE_ROWS)
+            if 0 < n <= rows:     # one chunk: nothing for the thread policy to split
+                plan.inference_engine.predict(xs, out, rows, effective_n_threads())
+            elif n:
+                _thread_policy.predict(plan.inference_engine, xs, out, rows,
+                                       effective_n_threads())
             return [out]
         outs = [np.empty((xs.shape[0], d), dtype=plan.dtype) for d in plan.out_dims]
         if xs.shape[0]:

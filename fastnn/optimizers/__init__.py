@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastnn import _lazy
 from fastnn._registry import Registry
 from fastnn.optimizers import schedules
-from fastnn.optimizers.adadelta import Adadelta
-from fastnn.optimizers.adagrad import Adagrad
 from fastnn.optimizers.adam import Adam, AdamW
-from fastnn.optimizers.adamax import Adamax
 from fastnn.optimizers.base import EngineSpec, Optimizer, OptimizerKind
-from fastnn.optimizers.ftrl import Ftrl
-from fastnn.optimizers.lamb import Lamb
-from fastnn.optimizers.lion import Lion
-from fastnn.optimizers.nadam import Nadam
 from fastnn.optimizers.rmsprop import RMSprop
 from fastnn.optimizers.sgd import SGD
+
+# The less common optimizers load on first use (fastnn._lazy): as attributes of this module, by
+# name (any case) or from a config.
+_ON_FIRST_USE = {name: f"fastnn.optimizers.{name.lower()}"
+                 for name in ("Adadelta", "Adagrad", "Adamax", "Ftrl", "Lamb", "Lion", "Nadam")}
+__getattr__, __dir__ = _lazy.attach(globals(), _ON_FIRST_USE)
 
 __all__ = [
     "SGD",
@@ -48,9 +48,8 @@ __all__ = [
 _REGISTRY = Registry(
     "optimizer",
     {
-        cls.__name__: cls
-        for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl,
-                    Lamb)
+        **{cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop)},
+        **{name: _lazy.Lazy(module, name) for name, module in _ON_FIRST_USE.items()},
     },
     case_sensitive=False,
     module="keras.optimizers",
