@@ -213,6 +213,12 @@ def targets(results: dict, extra: dict, sizes: workloads.Sizes) -> list[tuple[st
         lambda of: _over(results, "mnist_epoch_bf16", "tensorflow", "mnist_epoch_bf16", of),
         None, times)
 
+    add("(reference) predict, 10,000 samples, mixed_bfloat16 vs fastnn float32",
+        lambda of: _over(results, "predict_10k", "fastnn", "predict_10k_bf16", of), None, times)
+    add("(reference) predict, 10,000 samples in bfloat16: PyTorch autocast over fastnn",
+        lambda of: _over(results, "predict_10k_bf16", "torch", "predict_10k_bf16", of), None,
+        times)
+
     def thread_speedup(of):
         one, two = median(extra.get("threads_1"), of), median(extra.get("threads_2"), of)
         return one / two if one and two else None

@@ -53,6 +53,8 @@ WORKLOADS = {
     "predict_one": "predict, 1 sample, tutorial model (the per-call cost)",
     "predict_10k": "predict, 10,000 samples (784-512-256-10)",
     "predict_10k_int8": "predict, 10,000 samples (784-512-256-10), int8 weights and inputs",
+    "predict_10k_bf16": "predict, 10,000 samples (784-512-256-10), mixed_bfloat16 "
+                        "(PyTorch: bfloat16 autocast)",
     "sklearn_fit": "MLPClassifier 784-512-256-10, batch 128, one epoch",
     "matmul": "matmul, the 8 products of one batch-128 step of 784-512-256-10",
     "activation": "relu forward, 128x512",
@@ -65,7 +67,8 @@ WORKLOADS = {
 RUN_ORDER = ("tutorial_fit", "custom_loss_fit", "mnist_epoch", "matmul", "mnist_epoch_bf16",
              "mnist_epoch_generator",
              "sklearn_fit", "wide_deep_epoch",
-             "predict_one", "predict_10k", "predict_10k_int8", "activation", "loss", "optimizer")
+             "predict_one", "predict_10k", "predict_10k_int8", "predict_10k_bf16", "activation",
+             "loss", "optimizer")
 
 
 def tutorial_data(n_samples: int, seed: int = 2020) -> tuple[np.ndarray, np.ndarray]:
@@ -147,8 +150,9 @@ def check_close(got, want, what: str, tolerance: float = 1e-4) -> None:
         raise AssertionError(f"{what}: result differs from the NumPy reference ({error})")
 
 
-def check_int8(got, want, what: str) -> None:
-    """int8 outputs against the float64 reference: quantization error, not a wrong model.
+def check_reduced(got, want, what: str) -> None:
+    """int8 or bfloat16 outputs against the float64 reference: rounding error, not a wrong
+    model.
     The benchmark's untrained model gives near-uniform probabilities, whose argmax a
     0.001 error can flip, so: probabilities within 0.01, argmax the same on >= 95% of the
     rows (the tests ask >= 99% of a trained model on digits)."""

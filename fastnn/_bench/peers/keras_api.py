@@ -127,7 +127,20 @@ def cases(keras: Callable[[], object], label: str) -> dict:
                       f"{label} predict")
         return Case(lambda: model.predict(x, verbose=0), x.nbytes)
 
+    def predict_10k_bf16(sizes):
+        k = keras()
+        x, n_in, layers, weights = w.predict_setup(sizes.predict_rows, "mnist")
+        k.mixed_precision.set_global_policy("mixed_bfloat16")
+        try:
+            model = build(n_in, layers, weights)
+        finally:
+            k.mixed_precision.set_global_policy("float32")
+        w.check_reduced(model.predict(x, verbose=0), w.reference_forward(x, weights, layers),
+                        f"{label} mixed_bfloat16 predict")
+        return Case(lambda: model.predict(x, verbose=0), x.nbytes)
+
     return {"tutorial_fit": tutorial_fit, "custom_loss_fit": custom_loss_fit,
             "mnist_epoch": mnist_epoch, "mnist_epoch_bf16": mnist_epoch_bf16,
             "mnist_epoch_generator": mnist_epoch_generator,
-            "wide_deep_epoch": wide_deep_epoch, **predict_cases(predict)}
+            "wide_deep_epoch": wide_deep_epoch, "predict_10k_bf16": predict_10k_bf16,
+            **predict_cases(predict)}

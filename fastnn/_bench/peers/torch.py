@@ -113,9 +113,25 @@ def _predict(rows, which):
     return Case(run, x.nbytes)
 
 
+def predict_10k_bf16(sizes):
+    import torch
+
+    x, n_in, layers, weights = w.predict_setup(sizes.predict_rows, "mnist")
+    model = build(n_in, layers, weights)
+    xt = torch.from_numpy(x)
+
+    def run():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return np.asarray(torch.softmax(model(xt).float(), dim=1))
+    w.check_reduced(run(), w.reference_forward(x, weights, layers),
+                    "torch bfloat16 autocast predict")
+    return Case(run, x.nbytes)
+
+
 CASES = {
     "tutorial_fit": tutorial_fit,
     "mnist_epoch": mnist_epoch,
     "mnist_epoch_bf16": mnist_epoch_bf16,
+    "predict_10k_bf16": predict_10k_bf16,
     **predict_cases(_predict),
 }
