@@ -175,32 +175,50 @@ static void pack_b(uint32_t *restrict dst, const float *restrict b, ptrdiff_t ld
 typedef float v16 __attribute__((vector_size(64)));
 typedef uint32_t u16x __attribute__((vector_size(64)));
 
+/* FR rows at a time share each step's B vectors (decoded once); the sums stay in memory
+ * between steps. */
+#define FR 4
 FNN_CLONES
 static void block_fallback(ptrdiff_t kq, const uint16_t *a, const uint32_t *b, float *acc)
 {
     const ptrdiff_t width = 2 * kq;
-    for (int r = 0; r < MR; r++) {
-        const uint16_t *ar = a + r * width;
-        v16 sum[2] = {{0}, {0}};
+    for (int r0 = 0; r0 < MR; r0 += FR) {
+        v16 sum[FR][2];
+        for (int r = 0; r < FR; r++)
+            sum[r][0] = sum[r][1] = (v16){0};
         for (ptrdiff_t q0 = 0; q0 < kq; q0 += STEP) {
-            v16 even[2] = {{0}, {0}}, odd[2] = {{0}, {0}};
+            v16 even[FR][2], odd[FR][2];
+            for (int r = 0; r < FR; r++)
+                even[r][0] = even[r][1] = odd[r][0] = odd[r][1] = (v16){0};
             for (ptrdiff_t q = q0; q < q0 + STEP; q++) {
-                const uint32_t ue = (uint32_t)ar[2 * q] << 16, uo = (uint32_t)ar[2 * q + 1] << 16;
-                float ae, ao;
-                memcpy(&ae, &ue, sizeof ae);
-                memcpy(&ao, &uo, sizeof ao);
+                v16 be[2], bo[2];
                 for (int v = 0; v < 2; v++) {
                     u16x u;
                     memcpy(&u, b + q * NR + v * 16, sizeof u);
-                    even[v] += (v16)(u << 16) * ae;
-                    odd[v] += (v16)(u & 0xFFFF0000u) * ao;
+                    be[v] = (v16)(u << 16);
+                    bo[v] = (v16)(u & 0xFFFF0000u);
+                }
+                for (int r = 0; r < FR; r++) {
+                    const uint16_t *ar = a + (r0 + r) * width;
+                    const uint32_t ue = (uint32_t)ar[2 * q] << 16;
+                    const uint32_t uo = (uint32_t)ar[2 * q + 1] << 16;
+                    float ae, ao;
+                    memcpy(&ae, &ue, sizeof ae);
+                    memcpy(&ao, &uo, sizeof ao);
+                    for (int v = 0; v < 2; v++) {
+                        even[r][v] += be[v] * ae;
+                        odd[r][v] += bo[v] * ao;
+                    }
                 }
             }
-            for (int v = 0; v < 2; v++)
-                sum[v] += even[v] + odd[v];
+            for (int r = 0; r < FR; r++)
+                for (int v = 0; v < 2; v++)
+                    sum[r][v] += even[r][v] + odd[r][v];
         }
-        memcpy(acc + r * NR, &sum[0], sizeof(v16));
-        memcpy(acc + r * NR + 16, &sum[1], sizeof(v16));
+        for (int r = 0; r < FR; r++) {
+            memcpy(acc + (r0 + r) * NR, &sum[r][0], sizeof(v16));
+            memcpy(acc + (r0 + r) * NR + 16, &sum[r][1], sizeof(v16));
+        }
     }
 }
 
