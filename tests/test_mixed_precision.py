@@ -516,3 +516,27 @@ def test_setting_a_built_layers_policy_plans_again(bf16_path):
     after = model.predict(x, verbose=0)
     np.testing.assert_array_equal(after, mixed.predict(x, verbose=0))
     assert not np.array_equal(after, before)
+
+
+def test_mixed_fit_gives_the_same_bits_on_any_thread_count_and_either_path(monkeypatch):
+    # The bfloat16 products split C between threads in whole tiles and the AMX path and the
+    # fallback share one arithmetic, so the weights after a fit are bit-equal across both.
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(600, 300)).astype(np.float32)
+    y = rng.integers(0, 10, 600)
+    weights = []
+    for force_baseline in ("0", "1"):
+        for n_threads in (1, 2):
+            monkeypatch.setenv("FASTNN_FORCE_BASELINE", force_baseline)
+            fastnn.utils.set_random_seed(3)
+            L = fastnn.layers
+            model = fastnn.Sequential([
+                fastnn.Input((300,)), L.Dense(256, activation="relu", dtype="mixed_bfloat16"),
+                L.Dense(10, activation="softmax", dtype="mixed_bfloat16")])
+            model.compile("adam", "sparse_categorical_crossentropy")
+            with fastnn.config.num_threads(n_threads):
+                model.fit(x, y, batch_size=128, epochs=2, verbose=0, shuffle=False)
+            weights.append(model.get_weights())
+    for other in weights[1:]:
+        for a, b in zip(weights[0], other):
+            np.testing.assert_array_equal(a, b)
