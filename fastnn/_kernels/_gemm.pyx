@@ -156,3 +156,55 @@ def matmul_blas(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, 
         gemm_blas(trans_a, trans_b, out.shape[0], out.shape[1],
                   a.shape[0] if trans_a else a.shape[1], <floating>alpha, &a[0, 0],
                   a.shape[1], &b[0, 0], b.shape[1], <floating>beta, &out[0, 0], out.shape[1])
+
+
+# ---- the instruction-set path (csrc/gemm.c) ---------------------------------------------
+# FASTNN_GEMM_PATH=avx2 (or baseline), read once at import, runs the GEMM on that path even
+# when the CPU has a better one, so that an AVX-512 machine also tests the AVX2 code that
+# AVX2-only machines run; `set_path` does the same at run time (tests).
+
+cdef extern from "fastnn.h":
+    enum:
+        FNN_GEMM_PATH_BASELINE
+        FNN_GEMM_PATH_AVX2
+        FNN_GEMM_PATH_AVX512
+    int fnn_gemm_path() noexcept nogil
+    int fnn_gemm_set_path(int path) noexcept nogil
+
+GEMM_PATHS = {"baseline": FNN_GEMM_PATH_BASELINE, "avx2": FNN_GEMM_PATH_AVX2,
+              "avx512": FNN_GEMM_PATH_AVX512}
+
+
+def path():
+    """The path the GEMM runs: "avx512", "avx2" (both give the same bits) or "baseline"."""
+    return {v: k for k, v in GEMM_PATHS.items()}[fnn_gemm_path()]
+
+
+def set_path(name):
+    """Run the GEMM on path `name` ("avx512", "avx2" or "baseline"; None: the best this CPU
+    runs) from the next call on. ValueError for an unknown name or one this CPU cannot run.
+    Not meant for use while other threads multiply."""
+    if name is None:
+        fnn_gemm_set_path(-1)
+        return
+    if name not in GEMM_PATHS:
+        raise ValueError(f"unknown GEMM path {name!r}; expected one of {sorted(GEMM_PATHS)}")
+    cdef int previous = fnn_gemm_path()
+    if fnn_gemm_set_path(GEMM_PATHS[name]) < 0:
+        best = {v: k for k, v in GEMM_PATHS.items()}[fnn_gemm_set_path(-1)]
+        fnn_gemm_set_path(previous)
+        raise ValueError(f"GEMM path {name!r} does not run on this CPU (its best: {best!r})")
+
+
+def _path_from_environment():
+    import os
+
+    name = os.environ.get("FASTNN_GEMM_PATH", "")
+    if name:
+        try:
+            set_path(name)
+        except ValueError as error:
+            raise ValueError(f"FASTNN_GEMM_PATH: {error}") from None
+
+
+_path_from_environment()
