@@ -56,7 +56,10 @@ cdef void gemm_own(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ss
     cdef Py_ssize_t nr = FNN_GEMM_NR_F32 if floating is float else FNN_GEMM_NR_F64
     cdef Py_ssize_t mnk = m * n * k
     cdef int threads = threads_for(mnk, n_threads) if mnk >= GEMM_PARALLEL_MIN_MNK else 1
-    cdef bint by_columns = n >= 2 * threads * nr or m < 2 * threads * FNN_GEMM_MR
+    # Column blocks each pack all of op(A); for op(A) = A^T (the weight gradient, copied
+    # element by element) that doubles the dearest copy, so tall A^T is split by rows.
+    cdef bint by_columns = ((n >= 2 * threads * nr and not (trans_a and m >= n))
+                            or m < 2 * threads * FNN_GEMM_MR)
     cdef Py_ssize_t tile = nr if by_columns else FNN_GEMM_MR
     cdef Py_ssize_t extent = n if by_columns else m
     cdef Py_ssize_t tiles = (extent + tile - 1) // tile
