@@ -1,7 +1,11 @@
 """The MNIST-scale epoch against NumPy's sgemm bound, shape by shape, in one process.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/epoch_gemm_shapes.py \
-        [--rounds N] [--what shapes,epoch] [--loop-shapes SECONDS]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=. \
+        python benchmarks/epoch_gemm_shapes.py [--rounds N] [--what shapes,epoch] \
+        [--loop-shapes SECONDS [--threads N]]
+
+(PYTHONPATH=.: `python benchmarks/x.py` puts benchmarks/, not the checkout, first on sys.path,
+so without it an installed fastnn is measured.)
 
 `shapes`: each of the 8 products of one batch-128 step of 784-512-256-10 (the `matmul`
 workload's operands), fastnn's own kernel and NumPy's `@` at 1 and 2 threads, taking turns
