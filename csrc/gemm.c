@@ -15,12 +15,14 @@
  *
  * B is copied into a zero-padded kc x NR panel on the stack (51 KB for kc = 400 and the
  * AVX-512 tile, 25 KB with AVX2), except when B is row-major and op(A) has few rows: then
- * B's rows are read in place, because copying would cost as much as the arithmetic. When more
- * than one panel of B will read them, op(A)'s rows are copied too, a GEMM_MC x kc block at a
- * time (up to 211 KB, kept in L2), tile by tile in p-major order, so the micro-kernel reads A
- * sequentially whatever its layout (for op(A) = A^T, the weight gradient, reading A in place
- * means one cache line per multiply-add step). A single row of op(A) against a row-major B is
- * a matrix-vector product: B is streamed row by row instead.
+ * B's rows are read in place, because copying would cost as much as the arithmetic. When
+ * op(A) = A^T (the weight gradient) and more than one panel of B will read it, A^T's rows are
+ * copied too, a GEMM_MC x kc block at a time (up to 211 KB, kept in L2), tile by tile in
+ * p-major order, so the micro-kernel reads them sequentially (in place, each multiply-add step
+ * would touch one cache line per row). A row-major A is read in place: a tile's rows are
+ * FNN_GEMM_MR sequential streams, and on Sapphire Rapids copying them was 2-11% slower.
+ * A single row of op(A) against a row-major B is a matrix-vector product: B is streamed row by
+ * row instead.
  *
  * Block sizes. GEMM_KC must be the same on every path (a k-block restarts each element's
  * chain, so it sets the bits). It was chosen on a Zen 3 (32 KB L1d, 512 KB L2), float32, on
