@@ -30,11 +30,18 @@ void fnn_threadpool_limit_set(int n_threads);
 
 /* ---- gemm.c ----------------------------------------------------------------------------- */
 /* Register tile of fnn_gemm_*: C is computed in blocks of FNN_GEMM_MR rows by
- * FNN_GEMM_NR_F32 / _F64 columns; callers that split C between threads cut at multiples of
- * these so that every thread count gives the same bits. */
+ * FNN_GEMM_NR_F32 / _F64 columns (the AVX-512 tile; AVX2's is half as wide); callers that
+ * split C between threads cut at multiples of these, so that no thread's block ends in a
+ * partial tile. The bits do not depend on the split (gemm_impl.h). */
 #define FNN_GEMM_MR 6
-#define FNN_GEMM_NR_F32 16
-#define FNN_GEMM_NR_F64 8
+#define FNN_GEMM_NR_F32 32
+#define FNN_GEMM_NR_F64 16
+/* The instruction-set path of fnn_gemm_* (gemm.c): the best this CPU runs unless set.
+ * fnn_gemm_set_path(path) forces a path (-1: back to the best) and returns it, or -1 (and
+ * changes nothing) when this CPU cannot run it. AVX-512 and AVX2 give identical bits. */
+enum { FNN_GEMM_PATH_BASELINE, FNN_GEMM_PATH_AVX2, FNN_GEMM_PATH_AVX512 };
+int fnn_gemm_path(void);
+int fnn_gemm_set_path(int path);
 /* Up to this many rows of op(A), a row-major B is read in place instead of being packed. */
 #define FNN_GEMM_STREAM_MAX_M 16
 

@@ -1,27 +1,38 @@
 /* The own GEMM tile kernel: C = alpha*op(A)*op(B) + beta*C, row-major, single-threaded.
  *
- * The register tile is FNN_GEMM_MR rows by 64 bytes of columns (16 floats, 8 doubles): two
- * ymm accumulators per row with AVX2 (12 of the 16 registers), one zmm per row with AVX-512.
- * GCC keeps a 64-byte vector type in memory when the target has no 512-bit registers, so the
- * body (gemm_impl.h) is instantiated twice per type, with 32-byte and 64-byte vectors, and
- * the FNN_CLONES entry takes the wide one only on an AVX-512 CPU (in the other clones that
- * branch is never taken). Both compute the same bits: the arithmetic is lane-wise.
+ * The register tile is FNN_GEMM_MR rows by two vectors of columns: two ymm per row with AVX2
+ * (6 x 16 floats, 12 of the 16 registers), two zmm per row with AVX-512 (6 x 32 floats, 12
+ * of the 32 registers). Two FMA ports with a 4-cycle latency need at least 8 independent
+ * accumulators; the earlier AVX-512 tile of one zmm per row had 6 and ran the big products of
+ * the MNIST-scale step at 96-109 GFLOP/s on one Sapphire Rapids core, against 120-135 for
+ * OpenBLAS; the 6 x 32 tile runs them at 121-137 (single thread, min of 40 interleaved rounds,
+ * benchmarks/RESULTS.md). A panel with at most one vector of columns left (the 10 outputs)
+ * takes a one-vector tile. GCC keeps a 64-byte vector type in memory when the target has no
+ * 512-bit registers, so the body (gemm_impl.h) is instantiated twice per type, with 32-byte
+ * and 64-byte vectors; the entry points below pick the AVX-512, AVX2 or baseline wrapper at
+ * run time. AVX-512 and AVX2 compute the same bits: the arithmetic is lane-wise and per
+ * element, whatever the tile's shape (gemm_impl.h).
  *
- * B is copied into a zero-padded kc x 64-byte panel on the stack (25 KB for kc = 400: it stays
- * in L1 while every tile of the row block reads it), except when B is row-major and op(A) has
- * few rows: then B's rows are read in place, because copying would cost as much as the
- * arithmetic. When more than one panel of B will read them, op(A)'s rows are copied too, a
- * GEMM_MC x kc block at a time (up to 211 KB, kept in L2), tile by tile in p-major order, so the
- * micro-kernel reads A sequentially whatever its layout (for op(A) = A^T, the weight gradient,
- * reading A in place means one cache line per multiply-add step). A single row of op(A)
- * against a row-major B is a matrix-vector product: B is streamed row by row instead.
+ * B is copied into a zero-padded kc x NR panel on the stack (51 KB for kc = 400 and the
+ * AVX-512 tile, 25 KB with AVX2), except when B is row-major and op(A) has few rows: then
+ * B's rows are read in place, because copying would cost as much as the arithmetic. When
+ * op(A) = A^T (the weight gradient) and more than one panel of B will read it, A^T's rows are
+ * copied too, a GEMM_MC x kc block at a time (up to 211 KB, kept in L2), tile by tile in
+ * p-major order, so the micro-kernel reads them sequentially (in place, each multiply-add step
+ * would touch one cache line per row). A row-major A is read in place: a tile's rows are
+ * FNN_GEMM_MR sequential streams, and on Sapphire Rapids copying them was 2-11% slower.
+ * A single row of op(A) against a row-major B is a matrix-vector product: B is streamed row by
+ * row instead.
  *
- * Block sizes were checked on a Zen 3 (32 KB L1d, 512 KB L2), float32, on the 8 products of a
- * batch-128 step of 784-512-256-10 (interleaved A/B of two builds, 300 rounds): kc = 400
- * (k = 784 in two blocks instead of four) is 2-3% faster than 256 on one thread and 3.5% on
- * two; C is then read and written half as often. float64 keeps kc = 256 (same panel bytes).
- * The stack frame is about 240 KB (panel + A block), well inside the usual 2-8 MB thread
- * stacks.
+ * Block sizes. GEMM_KC must be the same on every path (a k-block restarts each element's
+ * chain, so it sets the bits). It was chosen on a Zen 3 (32 KB L1d, 512 KB L2), float32, on
+ * the 8 products of a batch-128 step of 784-512-256-10 (interleaved A/B of two builds, 300
+ * rounds): kc = 400 (k = 784 in two blocks instead of four) was 2-3% faster than 256 on one
+ * thread and 3.5% on two; C is then read and written half as often. Rechecked for the 6 x 32
+ * AVX-512 tile on Sapphire Rapids (48 KB L1d, 2 MB L2), where the 51 KB panel no longer fits
+ * in L1: see benchmarks/RESULTS.md ("The AVX-512 tile"). float64 keeps kc = 256 (same panel
+ * bytes). The stack frame is about 270 KB (panel + A block), well inside the usual 2-8 MB
+ * thread stacks.
  */
 #include "fastnn.h"
 #include "simd.h"
@@ -37,7 +48,7 @@
 #undef VECS_PER_ROW
 #undef NAME
 #define VEC_BYTES 64
-#define VECS_PER_ROW 1
+#define VECS_PER_ROW 2
 #define NAME(x) x##_f32_v64
 #include "gemm_impl.h"
 #undef VEC_BYTES
@@ -58,7 +69,7 @@
 #undef VECS_PER_ROW
 #undef NAME
 #define VEC_BYTES 64
-#define VECS_PER_ROW 1
+#define VECS_PER_ROW 2
 #define NAME(x) x##_f64_v64
 #include "gemm_impl.h"
 #undef VEC_BYTES
@@ -68,18 +79,83 @@
 #undef GEMM_KC
 #undef GEMM_MC
 
-/* True on CPUs whose FNN_CLONES variant is the AVX-512 one. */
-static inline int wide_vectors(void)
+/* The entry points dispatch by hand instead of through FNN_CLONES, so that a path can be
+ * forced (fnn_gemm_set_path): tests run the AVX2 path on AVX-512 machines and check that both
+ * give the same bits. Each path is a wrapper compiled for its instruction set, into which the
+ * always-inline body is instantiated. Only the baseline path (x86-64 without FMA: a separate
+ * multiply and add) rounds differently. */
+#if FNN_HAVE_CLONES
+#define TARGET_V4 __attribute__((target("arch=x86-64-v4")))
+#define TARGET_V3 __attribute__((target("arch=x86-64-v3")))
+#else
+#define TARGET_V4
+#define TARGET_V3
+#endif
+
+#define GEMM_PATHS(T, SUF)                                                                    \
+    TARGET_V4 static void gemm_##SUF##_avx512(int ta, int tb, ptrdiff_t m, ptrdiff_t n,        \
+                                              ptrdiff_t k, T alpha, const T *a, ptrdiff_t lda, \
+                                              const T *b, ptrdiff_t ldb, T beta, T *c,          \
+                                              ptrdiff_t ldc)                                    \
+    {                                                                                         \
+        gemm_##SUF##_v64(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);               \
+    }                                                                                         \
+    TARGET_V3 static void gemm_##SUF##_avx2(int ta, int tb, ptrdiff_t m, ptrdiff_t n,          \
+                                            ptrdiff_t k, T alpha, const T *a, ptrdiff_t lda,   \
+                                            const T *b, ptrdiff_t ldb, T beta, T *c,            \
+                                            ptrdiff_t ldc)                                      \
+    {                                                                                         \
+        if (alpha == 1) /* a copy with the scaling folded away */                             \
+            gemm_##SUF##_v32(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);               \
+        else                                                                                  \
+            gemm_##SUF##_v32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);           \
+    }                                                                                         \
+    static void gemm_##SUF##_baseline(int ta, int tb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,   \
+                                      T alpha, const T *a, ptrdiff_t lda, const T *b,          \
+                                      ptrdiff_t ldb, T beta, T *c, ptrdiff_t ldc)              \
+    {                                                                                         \
+        gemm_##SUF##_v32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);               \
+    }
+
+GEMM_PATHS(float, f32)
+GEMM_PATHS(double, f64)
+
+/* The best path this CPU runs, or -1 before the first call (set once; races are benign:
+ * every thread computes the same value). */
+static int gemm_path = -1;
+
+static int best_path(void)
 {
 #if FNN_HAVE_CLONES
-    return __builtin_cpu_supports("x86-64-v4");
-#else
-    return 0;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return FNN_GEMM_PATH_AVX512;
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return FNN_GEMM_PATH_AVX2;
 #endif
+    return FNN_GEMM_PATH_BASELINE;
+}
+
+int fnn_gemm_path(void)
+{
+    if (gemm_path < 0)
+        gemm_path = best_path();
+    return gemm_path;
+}
+
+int fnn_gemm_set_path(int path)
+{
+    const int best = best_path();
+    if (path < 0)
+        path = best;
+    /* The paths are ordered: a CPU runs its best one and every one below it. */
+    if (path > best)
+        return -1;
+    gemm_path = path;
+    return path;
 }
 
 #define GEMM_ENTRY(T, SUF)                                                                    \
-    FNN_CLONES                                                                                \
     void fnn_gemm_##SUF(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,      \
                         T alpha, const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb, T beta, \
                         T *c, ptrdiff_t ldc)                                                  \
@@ -90,17 +166,23 @@ static inline int wide_vectors(void)
             for (ptrdiff_t i = 0; i < m; i++)                                                 \
                 for (ptrdiff_t j = 0; j < n; j++)                                             \
                     c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];                   \
-        } else if (wide_vectors()) {                                                          \
-            gemm_##SUF##_v64(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); \
-        } else if (alpha == 1) { /* a copy with the scaling folded away */                    \
-            gemm_##SUF##_v32(trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);     \
-        } else {                                                                              \
-            gemm_##SUF##_v32(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); \
+            return;                                                                           \
+        }                                                                                     \
+        switch (fnn_gemm_path()) {                                                            \
+        case FNN_GEMM_PATH_AVX512:                                                            \
+            gemm_##SUF##_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); \
+            break;                                                                            \
+        case FNN_GEMM_PATH_AVX2:                                                              \
+            gemm_##SUF##_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); \
+            break;                                                                            \
+        default:                                                                              \
+            gemm_##SUF##_baseline(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,  \
+                                  ldc);                                                       \
         }                                                                                     \
     }
 
 GEMM_ENTRY(float, f32)
 GEMM_ENTRY(double, f64)
 
-_Static_assert(FNN_GEMM_NR_F32 * sizeof(float) == 64 && FNN_GEMM_NR_F64 * sizeof(double) == 64,
-               "fastnn.h's FNN_GEMM_NR_* must match the 64-byte register tile");
+_Static_assert(FNN_GEMM_NR_F32 * sizeof(float) == 128 && FNN_GEMM_NR_F64 * sizeof(double) == 128,
+               "fastnn.h's FNN_GEMM_NR_* must match the widest (AVX-512) register tile");

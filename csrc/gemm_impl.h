@@ -1,6 +1,7 @@
 /* Body of gemm.c, included once per element type T and vector width. The includer defines
- * T, NAME(x) (a unique suffix), VEC_BYTES and VECS_PER_ROW (VEC_BYTES * VECS_PER_ROW is 64
- * for every instance, so the register tile is FNN_GEMM_MR x 64 bytes whatever the width),
+ * T, NAME(x) (a unique suffix), VEC_BYTES and VECS_PER_ROW (the register tile is
+ * FNN_GEMM_MR x VEC_BYTES * VECS_PER_ROW bytes: 64 with AVX2, 128 with AVX-512, the latter
+ * being fastnn.h's FNN_GEMM_NR_*, at whose multiples the threads split C),
  * GEMM_KC (depth of one pass over k) and GEMM_MC (rows of op(A) packed per pass: the packed
  * GEMM_MC x GEMM_KC block of A stays in L2 while the kc x NR panels of B stream through L1).
  *
@@ -9,8 +10,9 @@
  * from zero, p in increasing order, then one update of C: alpha*acc on the first block when
  * beta == 0, else C + alpha*acc (a general beta scales C beforehand). Packing, tile heights
  * and the one-row path (which keeps the chains in a buffer instead of registers) do not
- * change that arithmetic, so any split of C into blocks whose column edges are multiples
- * of NR gives identical bits.
+ * change that arithmetic, nor does the tile's width (hence the vector width), so any split of
+ * C between threads and either path (AVX2 or AVX-512) gives identical bits; only GEMM_KC
+ * (the k-blocks) must be the same everywhere.
  */
 #include <stddef.h>
 
@@ -69,9 +71,22 @@ ALWAYS_INLINE void NAME(strided_tile)(ptrdiff_t kc, const T *a, int packed, ptrd
  * accumulators to keep the FMA pipes busy. */
 ALWAYS_INLINE void NAME(any_tile)(ptrdiff_t kc, const T *a, int packed, ptrdiff_t a_rs,
                                   ptrdiff_t a_cs, ptrdiff_t mr, int wide, const T *b,
-                                  ptrdiff_t b_rs, VEC acc[MR][2 * NV])
+                                  ptrdiff_t b_rs, ptrdiff_t nr, VEC acc[MR][2 * NV])
 {
     _Static_assert(MR == 6, "one case per tile height");
+    if (NV == 2 && !wide && nr <= LANES) {
+        /* A panel with at most one vector of columns (the 10 outputs of a classifier): half
+         * the multiply-adds of the full-width tile. */
+        switch (mr) {
+        case 6: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 6, 1, b, b_rs, acc); break;
+        case 5: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 5, 1, b, b_rs, acc); break;
+        case 4: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 4, 1, b, b_rs, acc); break;
+        case 3: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 3, 1, b, b_rs, acc); break;
+        case 2: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 2, 1, b, b_rs, acc); break;
+        default: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 1, 1, b, b_rs, acc); break;
+        }
+        return;
+    }
     switch (mr) {
     case 6: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 6, NV, b, b_rs, acc); break;
     case 5: NAME(strided_tile)(kc, a, packed, a_rs, a_cs, 5, NV, b, b_rs, acc); break;
@@ -158,10 +173,12 @@ ALWAYS_INLINE void NAME(prefetch_c)(const T *c, ptrdiff_t ldc, ptrdiff_t mr, ptr
     }
 }
 
-/* Copy op(B)[0..kc, 0..nr) into a kc x NR panel, zero beyond nr. */
+/* Copy op(B)[0..kc, 0..nr) into a kc x NR panel, zero beyond nr up to the whole vectors the
+ * tile reads (any_tile reads one vector of a panel with nr <= LANES). */
 ALWAYS_INLINE void NAME(pack_b)(T *restrict panel, const T *restrict b, ptrdiff_t ldb,
                                 int trans_b, ptrdiff_t kc, ptrdiff_t nr)
 {
+    const ptrdiff_t cols = (nr + LANES - 1) / LANES * LANES;
     if (!trans_b && nr == NR) {
         for (ptrdiff_t p = 0; p < kc; p++) {
             /* B's rows are far apart (often in L3): ask early. Past the end is harmless. */
@@ -171,10 +188,10 @@ ALWAYS_INLINE void NAME(pack_b)(T *restrict panel, const T *restrict b, ptrdiff_
         }
     } else if (!trans_b) {
         for (ptrdiff_t p = 0; p < kc; p++)
-            for (ptrdiff_t j = 0; j < NR; j++)
+            for (ptrdiff_t j = 0; j < cols; j++)
                 panel[p * NR + j] = j < nr ? b[p * ldb + j] : 0;
     } else {
-        for (ptrdiff_t j = nr; j < NR; j++)
+        for (ptrdiff_t j = nr; j < cols; j++)
             for (ptrdiff_t p = 0; p < kc; p++)
                 panel[p * NR + j] = 0;
         for (ptrdiff_t j = 0; j < nr; j++)
@@ -261,8 +278,11 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
     /* One row of op(A) against a row-major B: B streamed row by row up to the last whole
      * panel; the rest of the columns take the tile path. */
     const ptrdiff_t n_rowwise = m == 1 && !trans_b ? n / NR * NR : 0;
-    /* A is copied only when more than one panel of B will read it. */
-    const int packed = n - n_rowwise > NR;
+    /* A^T is copied when more than one panel of B will read it: read in place, each step of a
+     * tile would touch a cache line per row. A row-major A is read in place: a tile's rows are
+     * MR sequential streams, and copying them cost more than it saved (128 x 784 and 128 x 512
+     * times the MNIST weights: 2-11% faster uncopied, 1 and 2 threads). */
+    const int packed = n - n_rowwise > NR && trans_a;
     T panel[GEMM_KC * NR] __attribute__((aligned(64)));
     T a_block[GEMM_MC * GEMM_KC] __attribute__((aligned(64)));
     VEC acc[MR][2 * NV];
@@ -306,12 +326,12 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                         T *c_i = c + (ic + ir) * ldc + jc;
                         NAME(prefetch_c)(c_i, ldc, mr, 2 * NR);
                         if (mr <= 3) {
-                            NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 1, b_k, ldb, acc);
+                            NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 1, b_k, ldb, 2 * NR, acc);
                             NAME(store_tile)(c_i, ldc, mr, 2 * NR, acc, alpha, beta_eff);
                         } else {
                             for (ptrdiff_t half = 0; half < 2 * NR; half += NR) {
                                 NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 0, b_k + half,
-                                               ldb, acc);
+                                               ldb, NR, acc);
                                 NAME(store_tile)(c_i + half, ldc, mr, NR, acc, alpha, beta_eff);
                             }
                         }
@@ -333,7 +353,7 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                     const ptrdiff_t mr = NAME(tile_rows)(mc - ir);
                     const T *a_i = packed ? a_block + ir * kc : a_i0 + ir * a_rs;
                     NAME(prefetch_c)(c + (ic + ir) * ldc + jc, ldc, mr, nr);
-                    NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 0, bp, b_rs, acc);
+                    NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 0, bp, b_rs, nr, acc);
                     NAME(store_tile)(c + (ic + ir) * ldc + jc, ldc, mr, nr, acc, alpha,
                                      beta_eff);
                     ir += mr;

@@ -109,6 +109,7 @@ FNN_CLONES void SUF(fnn_lamb_moments_chunk)(T *restrict w, const T *restrict g, 
                                             T epsilon, T one_m_b1t, T one_m_b2t, T wd_lr,
                                             T grad_scale, T clip_value, double *sums)
 {
+    const unsigned mode = fnn_flush_subnormals(); /* as fnn_opt_step_chunk */
     const T one_m_b1 = 1 - beta_1, one_m_b2 = 1 - beta_2;
     double sw = 0, su = 0;
     for (size_t i = 0; i < n; i++) {
@@ -122,6 +123,7 @@ FNN_CLONES void SUF(fnn_lamb_moments_chunk)(T *restrict w, const T *restrict g, 
     }
     sums[0] = sw;
     sums[1] = su;
+    fnn_restore_fp_mode(mode);
 }
 
 /* Lamb's second pass: w -= ratio_lr * update, update recomputed from m and v. */
@@ -129,14 +131,16 @@ FNN_CLONES void SUF(fnn_lamb_apply_chunk)(T *restrict w, const T *restrict m,
                                           const T *restrict v, size_t n, T ratio_lr,
                                           T one_m_b1t, T one_m_b2t, T epsilon)
 {
+    const unsigned mode = fnn_flush_subnormals();
     for (size_t i = 0; i < n; i++)
         w[i] = w[i] - ratio_lr * SUF(fnn_lamb_update)(m[i], v[i], one_m_b1t, one_m_b2t,
                                                       epsilon);
+    fnn_restore_fp_mode(mode);
 }
 
-/* fnn_opt_step: one rule's kernel on n elements, its scalars rounded to T (fastnn.h). */
-void SUF(fnn_opt_step_chunk)(const fnn_opt_step *s, T *w, const T *g, T *s0, T *s1, T *s2,
-                             size_t n)
+/* One rule's kernel on n elements. */
+static void SUF(opt_rule_chunk)(const fnn_opt_step *s, T *w, const T *g, T *s0, T *s1, T *s2,
+                                size_t n)
 {
     switch (s->rule) {
     case FNN_OPT_SGD:
@@ -175,4 +179,14 @@ void SUF(fnn_opt_step_chunk)(const fnn_opt_step *s, T *w, const T *g, T *s0, T *
                             s->clip_value);
         break;
     }
+}
+
+/* fnn_opt_step: one rule's kernel on n elements, its scalars rounded to T (fastnn.h), with
+ * subnormals flushed to zero (optimizers.c says why). */
+void SUF(fnn_opt_step_chunk)(const fnn_opt_step *s, T *w, const T *g, T *s0, T *s1, T *s2,
+                             size_t n)
+{
+    const unsigned mode = fnn_flush_subnormals();
+    SUF(opt_rule_chunk)(s, w, g, s0, s1, s2, n);
+    fnn_restore_fp_mode(mode);
 }

@@ -56,7 +56,10 @@ cdef void gemm_own(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ss
     cdef Py_ssize_t nr = FNN_GEMM_NR_F32 if floating is float else FNN_GEMM_NR_F64
     cdef Py_ssize_t mnk = m * n * k
     cdef int threads = threads_for(mnk, n_threads) if mnk >= GEMM_PARALLEL_MIN_MNK else 1
-    cdef bint by_columns = n >= 2 * threads * nr or m < 2 * threads * FNN_GEMM_MR
+    # Column blocks each pack all of op(A); for op(A) = A^T (the weight gradient, copied
+    # element by element) that doubles the dearest copy, so tall A^T is split by rows.
+    cdef bint by_columns = ((n >= 2 * threads * nr and not (trans_a and m >= n))
+                            or m < 2 * threads * FNN_GEMM_MR)
     cdef Py_ssize_t tile = nr if by_columns else FNN_GEMM_MR
     cdef Py_ssize_t extent = n if by_columns else m
     cdef Py_ssize_t tiles = (extent + tile - 1) // tile
@@ -156,3 +159,55 @@ def matmul_blas(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, 
         gemm_blas(trans_a, trans_b, out.shape[0], out.shape[1],
                   a.shape[0] if trans_a else a.shape[1], <floating>alpha, &a[0, 0],
                   a.shape[1], &b[0, 0], b.shape[1], <floating>beta, &out[0, 0], out.shape[1])
+
+
+# ---- the instruction-set path (csrc/gemm.c) ---------------------------------------------
+# FASTNN_GEMM_PATH=avx2 (or baseline), read once at import, runs the GEMM on that path even
+# when the CPU has a better one, so that an AVX-512 machine also tests the AVX2 code that
+# AVX2-only machines run; `set_path` does the same at run time (tests).
+
+cdef extern from "fastnn.h":
+    enum:
+        FNN_GEMM_PATH_BASELINE
+        FNN_GEMM_PATH_AVX2
+        FNN_GEMM_PATH_AVX512
+    int fnn_gemm_path() noexcept nogil
+    int fnn_gemm_set_path(int path) noexcept nogil
+
+GEMM_PATHS = {"baseline": FNN_GEMM_PATH_BASELINE, "avx2": FNN_GEMM_PATH_AVX2,
+              "avx512": FNN_GEMM_PATH_AVX512}
+
+
+def path():
+    """The path the GEMM runs: "avx512", "avx2" (both give the same bits) or "baseline"."""
+    return {v: k for k, v in GEMM_PATHS.items()}[fnn_gemm_path()]
+
+
+def set_path(name):
+    """Run the GEMM on path `name` ("avx512", "avx2" or "baseline"; None: the best this CPU
+    runs) from the next call on. ValueError for an unknown name or one this CPU cannot run.
+    Not meant for use while other threads multiply."""
+    if name is None:
+        fnn_gemm_set_path(-1)
+        return
+    if name not in GEMM_PATHS:
+        raise ValueError(f"unknown GEMM path {name!r}; expected one of {sorted(GEMM_PATHS)}")
+    cdef int previous = fnn_gemm_path()
+    if fnn_gemm_set_path(GEMM_PATHS[name]) < 0:
+        best = {v: k for k, v in GEMM_PATHS.items()}[fnn_gemm_set_path(-1)]
+        fnn_gemm_set_path(previous)
+        raise ValueError(f"GEMM path {name!r} does not run on this CPU (its best: {best!r})")
+
+
+def _path_from_environment():
+    import os
+
+    name = os.environ.get("FASTNN_GEMM_PATH", "")
+    if name:
+        try:
+            set_path(name)
+        except ValueError as error:
+            raise ValueError(f"FASTNN_GEMM_PATH: {error}") from None
+
+
+_path_from_environment()

@@ -1,0 +1,97 @@
+"""The own GEMM's instruction-set paths: AVX-512 and AVX2 give the same bits (so a model trains
+the same on either kind of machine), each path matches the reference, and FASTNN_GEMM_PATH /
+`set_path` force a path."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from test_gemm import FORMS, assert_close, operands
+
+from fastnn._kernels import _gemm
+
+
+def runnable(name):
+    """Whether this CPU runs GEMM path `name` (set_path refuses the others)."""
+    try:
+        _gemm.set_path(name)
+    except ValueError:
+        return False
+    finally:
+        _gemm.set_path(None)
+    return True
+
+
+@pytest.fixture(autouse=True)
+def best_path_after():
+    yield
+    _gemm.set_path(None)
+
+
+# The 8 products of a batch-128 step of 784-512-256-10 as (m, n, k), and ragged shapes that
+# take every tile height, the half-width panel, the two-panel short tiles and the row path.
+SHAPES = [(128, 512, 784), (128, 256, 512), (128, 10, 256), (784, 512, 128), (512, 256, 128),
+          (256, 10, 128), (128, 256, 10), (61, 45, 300), (8, 70, 20), (16, 100, 401),
+          (3, 97, 50), (1, 300, 301), (300, 33, 17)]
+
+
+def run(path, a, b, c, form, alpha, beta, n_threads):
+    _gemm.set_path(path)
+    out = c.copy()
+    _gemm.matmul_own(a, b, out, *FORMS[form], alpha, beta, n_threads)
+    return out
+
+
+@pytest.mark.skipif(not runnable("avx512"), reason="this CPU has no AVX-512 path")
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_avx512_and_avx2_give_the_same_bits(form, shape, dtype):
+    m, n, k = shape
+    a, b, c = operands(np.random.default_rng(m + n + k), m, n, k, form, dtype)
+    for alpha, beta in [(1.0, 0.0), (0.7, 1.0), (-1.5, 0.25)]:
+        wide = run("avx512", a, b, c, form, alpha, beta, 2)
+        for n_threads in (1, 2):
+            narrow = run("avx2", a, b, c, form, alpha, beta, n_threads)
+            np.testing.assert_array_equal(wide, narrow, err_msg=f"{alpha=} {beta=} {n_threads=}")
+        assert_close(wide, a, b, c, form, alpha, beta, "avx512")
+
+
+@pytest.mark.parametrize("path", ["avx512", "avx2", "baseline"])
+@pytest.mark.parametrize("form", FORMS)
+def test_every_path_matches_the_reference(path, form, dtype, n_threads):
+    if not runnable(path):
+        pytest.skip(f"this CPU has no {path} path")
+    for m, n, k in [(37, 70, 300), (128, 10, 256), (6, 33, 401)]:
+        a, b, c = operands(np.random.default_rng(5), m, n, k, form, dtype)
+        out = run(path, a, b, c, form, 0.5, 1.0, n_threads)
+        assert _gemm.path() == path
+        assert_close(out, a, b, c, form, 0.5, 1.0, path)
+
+
+def test_set_path_refuses_unknown_names():
+    before = _gemm.path()
+    with pytest.raises(ValueError, match="unknown GEMM path 'avx1024'"):
+        _gemm.set_path("avx1024")
+    assert _gemm.path() == before
+    _gemm.set_path("baseline")  # every x86-64 (and every other) CPU runs it
+    assert _gemm.path() == "baseline"
+    _gemm.set_path(None)
+    assert _gemm.path() == before
+
+
+def _python(code, **env):
+    return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                          text=True, env={**os.environ, **env}, timeout=120)
+
+
+@pytest.mark.skipif(not runnable("avx2"), reason="this CPU has no AVX2 path")
+def test_environment_variable_forces_a_path():
+    done = _python("from fastnn._kernels import _gemm; print(_gemm.path())",
+                   FASTNN_GEMM_PATH="avx2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "avx2"
+    bad = _python("import fastnn._kernels._gemm", FASTNN_GEMM_PATH="sse9")
+    assert bad.returncode != 0
+    assert "FASTNN_GEMM_PATH: unknown GEMM path 'sse9'" in bad.stderr
