@@ -71,7 +71,11 @@ cdef void gemm_bf16(int path, bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize
                     int n_threads) noexcept nogil:
     cdef Py_ssize_t mnk = m * n * k
     cdef int threads = threads_for(mnk, n_threads) if mnk >= PARALLEL_MIN_MNK else 1
-    cdef bint by_columns = n >= 2 * threads * FNN_BF16_NR or m < 2 * threads * FNN_BF16_MR
+    # Each thread rounds and packs its own part of the split operand and all of the other, so
+    # split the larger one: columns (B's) when op(B) has at least as many columns as op(A)
+    # has rows (the forward and input-gradient products), rows for the tall weight gradients.
+    cdef bint by_columns = (n >= m and n >= 2 * threads * FNN_BF16_NR) \
+        or m < 2 * threads * FNN_BF16_MR
     cdef Py_ssize_t tile = FNN_BF16_NR if by_columns else FNN_BF16_MR
     cdef Py_ssize_t extent = n if by_columns else m
     cdef Py_ssize_t tiles = (extent + tile - 1) // tile
