@@ -34,10 +34,8 @@ from fastnn._kernels import _gemm
 def products():
     out = []
     for form, a, b, c in workloads.matmul_operands():
-        ta, tb = form[0] == "T", form[1] == "T"
+        ta, tb, m, n, k = workloads.product_dims(form, a, b)
         a_op, b_op = (a.T if ta else a), (b.T if tb else b)
-        m, k = a_op.shape
-        n = b_op.shape[1]
         name = f"{form} {m}x{n}x{k}"
         with threadpool_limits(1, user_api="blas"):
             want = a_op.astype(np.float64) @ b_op

@@ -46,10 +46,8 @@ def main() -> None:
     t = args.threads
     prods = []
     for form, a, b, c in workloads.matmul_operands():
-        ta, tb = form[0] == "T", form[1] == "T"
+        ta, tb, m, n, k = workloads.product_dims(form, a, b)
         a_op, b_op = (a.T if ta else a), (b.T if tb else b)
-        m, k = a_op.shape
-        n = b_op.shape[1]
         c_old = c.copy()
         new.matmul(a, b, c, ta, tb, 1.0, 0.0, t)
         old.matmul(a, b, c_old, ta, tb, 1.0, 0.0, t)

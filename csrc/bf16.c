@@ -327,8 +327,7 @@ static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
         beta = 1;
     }
     /* Equal k-blocks of at most KC (they depend on k only), each padded to whole steps. */
-    const ptrdiff_t k_blocks = (k + KC - 1) / KC;
-    const ptrdiff_t kc_even = (k + k_blocks - 1) / k_blocks;
+    const ptrdiff_t kc_even = fnn_even_block(k, KC);
     for (ptrdiff_t pc = 0; pc < k; pc += kc_even) {
         const ptrdiff_t kc = k - pc < kc_even ? k - pc : kc_even;
         const ptrdiff_t kq = ((kc + 1) / 2 + STEP - 1) / STEP * STEP;

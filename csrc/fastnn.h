@@ -28,6 +28,16 @@ const char *fnn_simd_path(void);
 int fnn_threadpool_limit_get(void);
 void fnn_threadpool_limit_set(int n_threads);
 
+/* ---- shared by the matmul kernels (gemm.c, bf16.c) --------------------------------------- */
+/* The size of each of the equal blocks, at most `max` long, that cut `total` (the last may be
+ * shorter): no short last block paying a C update for little work. k-blocks cut this way
+ * depend on k only, which keeps a product's bits independent of how C is split. */
+static inline ptrdiff_t fnn_even_block(ptrdiff_t total, ptrdiff_t max)
+{
+    const ptrdiff_t blocks = (total + max - 1) / max;
+    return (total + blocks - 1) / blocks;
+}
+
 /* ---- gemm.c ----------------------------------------------------------------------------- */
 /* Register tile of fnn_gemm_*: C is computed in blocks of FNN_GEMM_MR rows by
  * FNN_GEMM_NR_F32 / _F64 columns (the AVX-512 tile; AVX2's is half as wide); callers that

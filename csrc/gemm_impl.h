@@ -293,12 +293,10 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                 c[i * ldc + j] *= beta;
         beta = 1;
     }
-    /* Equal k-blocks of at most GEMM_KC: no short last block paying a C update for little
-     * work. Likewise equal row blocks of at most GEMM_MC. */
-    const ptrdiff_t k_blocks = (k + GEMM_KC - 1) / GEMM_KC;
-    const ptrdiff_t kc_even = (k + k_blocks - 1) / k_blocks;
-    const ptrdiff_t m_blocks = (m + GEMM_MC - 1) / GEMM_MC;
-    const ptrdiff_t mc_even = ((m + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
+    /* Equal k-blocks of at most GEMM_KC, and equal row blocks of at most GEMM_MC rounded up
+     * to whole tiles. */
+    const ptrdiff_t kc_even = fnn_even_block(k, GEMM_KC);
+    const ptrdiff_t mc_even = (fnn_even_block(m, GEMM_MC) + MR - 1) / MR * MR;
     for (ptrdiff_t pc = 0; pc < k; pc += kc_even) {
         const ptrdiff_t kc = k - pc < kc_even ? k - pc : kc_even;
         const T beta_eff = pc == 0 ? beta : 1;

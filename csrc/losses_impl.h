@@ -84,6 +84,15 @@ static inline T SUF(categorical_hinge_row)(size_t c, const T *y, const T *p, T f
     return margin > 0 ? margin : 0;
 }
 
+/* The gradient through q = p / sum(p), in place: g holds a_k = d/dq_k and aq is
+ * sum_k a_k q_k; afterwards g_j = f (a_j - aq) / sum, d/dp_j scaled by f. */
+static inline void SUF(through_renormalisation)(size_t c, T *g, double aq, T f, T sum)
+{
+    T t = (T)aq, fs = f / sum;
+    for (size_t j = 0; j < c; j++)
+        g[j] = fs * (g[j] - t);
+}
+
 /* categorical_crossentropy on probabilities: q = p / sum(p), clipped to [eps, 1 - eps],
  * -sum y_s log q with y_s = y (1 - ls) + ls / c. The gradient goes through the
  * renormalisation: d/dp_j = (a_j - sum_k a_k q_k) / S with a_k = d/dq_k (0 where clipped).
@@ -106,11 +115,8 @@ static inline T SUF(cce_row)(size_t c, const T *y, const T *p, T ls, T f, T *g)
             aq += (double)a * q;
         }
     }
-    if (g) {
-        T t = (T)aq, fs = f / sum;
-        for (size_t j = 0; j < c; j++)
-            g[j] = fs * (g[j] - t);
-    }
+    if (g)
+        SUF(through_renormalisation)(c, g, aq, f, sum);
     return (T)loss;
 }
 
@@ -219,11 +225,8 @@ static inline T SUF(cfce_row)(size_t c, const T *y, const T *p, T ls, T gamma, T
             aq += (double)a * q;
         }
     }
-    if (g) {
-        T t = (T)aq, fs = f / sum;
-        for (size_t j = 0; j < c; j++)
-            g[j] = fs * (g[j] - t);
-    }
+    if (g)
+        SUF(through_renormalisation)(c, g, aq, f, sum);
     return (T)loss;
 }
 

@@ -130,9 +130,11 @@ def _fit(threads, monkeypatch=None):
     return model.get_weights(), history.history
 
 
-def test_switching_counts_between_pieces_gives_the_bits_of_one_thread(monkeypatch):
-    one = _fit(1)
-    # Probe every piece: the epoch runs in many pieces, alternating 2 threads and 1.
+def alternate(monkeypatch, one_chunk_pieces=True):
+    """Probe every piece, so a call runs in many pieces alternating 2 threads and 1; the
+    thread counts of the pieces run (a list that fills as they run)."""
+    if one_chunk_pieces:
+        monkeypatch.setattr(policy, "PROBE_SECONDS", 0.0)
     monkeypatch.setattr(policy, "FIRST_INTERVAL", 0.0)
     monkeypatch.setattr(policy, "MAX_INTERVAL", 0.0)
     monkeypatch.setattr(policy, "PROBE_SHARE", 0)
@@ -140,6 +142,13 @@ def test_switching_counts_between_pieces_gives_the_bits_of_one_thread(monkeypatc
     real = policy._Stream.observe
     monkeypatch.setattr(policy._Stream, "observe",
                         lambda self, t, s, b: (calls.append(t), real(self, t, s, b)))
+    return calls
+
+
+def test_switching_counts_between_pieces_gives_the_bits_of_one_thread(monkeypatch):
+    one = _fit(1)
+    # Probe every piece: the epoch runs in many pieces, alternating 2 threads and 1.
+    calls = alternate(monkeypatch, one_chunk_pieces=False)
     switched = _fit(2)
     assert len(calls) > 6 and {1, 2} <= set(calls)
     for a, b in zip(one[0], switched[0]):
@@ -218,19 +227,9 @@ def test_evaluate_passes_the_running_loss_sum_on():
     assert total == expected                 # the order of one call: the same bits
 
 
-@pytest.fixture
-def alternate(monkeypatch):
-    """Probe every piece, so a call runs in many pieces alternating 2 threads and 1; the
-    thread counts of the pieces run."""
-    monkeypatch.setattr(policy, "PROBE_SECONDS", 0.0)        # pieces of one chunk
-    monkeypatch.setattr(policy, "FIRST_INTERVAL", 0.0)
-    monkeypatch.setattr(policy, "MAX_INTERVAL", 0.0)
-    monkeypatch.setattr(policy, "PROBE_SHARE", 0)
-    calls = []
-    real = policy._Stream.observe
-    monkeypatch.setattr(policy._Stream, "observe",
-                        lambda self, t, s, b: (calls.append(t), real(self, t, s, b)))
-    return calls
+@pytest.fixture(name="alternate")
+def alternate_fixture(monkeypatch):
+    return alternate(monkeypatch)
 
 
 def _on(threads, fn):

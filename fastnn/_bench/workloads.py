@@ -198,6 +198,14 @@ def matmul_operands():
     return operands
 
 
+def product_dims(form: str, a: np.ndarray, b: np.ndarray):
+    """(trans_a, trans_b, m, n, k) of one of `matmul_operands`' products op(a) @ op(b)."""
+    trans_a, trans_b = form[0] == "T", form[1] == "T"
+    m, k = a.shape[::-1] if trans_a else a.shape
+    n = b.shape[0] if trans_b else b.shape[1]
+    return trans_a, trans_b, m, n, k
+
+
 def activation_operands():
     rng = np.random.default_rng(0)
     return (rng.standard_normal((128, 512)).astype(np.float32),

@@ -14,7 +14,7 @@ import numpy as np
 
 from cython.parallel cimport prange
 
-from fastnn._kernels._openmp cimport threads_for
+from fastnn._kernels._openmp cimport chunk_of_tiles, threads_for
 
 cdef extern from "fastnn.h":
     enum:
@@ -78,8 +78,7 @@ cdef void gemm_bf16(int path, bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize
         or m < 2 * threads * FNN_BF16_MR
     cdef Py_ssize_t tile = FNN_BF16_NR if by_columns else FNN_BF16_MR
     cdef Py_ssize_t extent = n if by_columns else m
-    cdef Py_ssize_t tiles = (extent + tile - 1) // tile
-    cdef Py_ssize_t chunk = (tiles + threads - 1) // threads * tile
+    cdef Py_ssize_t chunk = chunk_of_tiles(extent, tile, threads)
     cdef Py_ssize_t n_chunks = (extent + chunk - 1) // chunk
     cdef Py_ssize_t t, lo, size
     if n_chunks <= 1:

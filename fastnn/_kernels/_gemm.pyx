@@ -15,7 +15,7 @@ from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cython cimport floating
 from cython.parallel cimport prange
 
-from fastnn._kernels._openmp cimport threads_for
+from fastnn._kernels._openmp cimport chunk_of_tiles, threads_for
 
 cdef extern from "fastnn.h":
     enum:
@@ -62,8 +62,7 @@ cdef void gemm_own(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ss
                             or m < 2 * threads * FNN_GEMM_MR)
     cdef Py_ssize_t tile = nr if by_columns else FNN_GEMM_MR
     cdef Py_ssize_t extent = n if by_columns else m
-    cdef Py_ssize_t tiles = (extent + tile - 1) // tile
-    cdef Py_ssize_t chunk = (tiles + threads - 1) // threads * tile
+    cdef Py_ssize_t chunk = chunk_of_tiles(extent, tile, threads)
     cdef Py_ssize_t n_chunks = (extent + chunk - 1) // chunk
     cdef Py_ssize_t t, lo, size
     if n_chunks <= 1:

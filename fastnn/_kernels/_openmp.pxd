@@ -31,3 +31,12 @@ cdef inline int threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
     if n_threads < 1 or work < FNN_PARALLEL_MIN_WORK:
         return 1
     return n_threads
+
+
+cdef inline Py_ssize_t chunk_of_tiles(Py_ssize_t extent, Py_ssize_t tile,
+                                      int threads) noexcept nogil:
+    """Length of each thread's share when `extent` items (rows or columns of a product) are
+    cut among `threads` in whole tiles of `tile` items (the last share may be shorter):
+    the matmul kernels split C this way so that every element's arithmetic ignores the split."""
+    cdef Py_ssize_t tiles = (extent + tile - 1) // tile
+    return (tiles + threads - 1) // threads * tile
