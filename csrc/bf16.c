@@ -83,47 +83,70 @@ static inline void to_bf16(uint16_t *restrict dst, const float *restrict x, ptrd
             dst[i] = (uint16_t)bf16_bits(x[i * stride]);
 }
 
-/* Rows [0, mc) of op(A)[., 0..kc) as bfloat16, row i at dst + i*2*kq (kq: kc/2 rounded up to
- * whole steps), zeros past kc and in rows [mc, mc rounded up to MR). op(A)'s rows are A's rows
- * (converted in place) or, when trans_a, its columns: then pairs of A's rows (2q, 2q+1) become
- * one row of uint32 pairs, TB pairs at a time into `tmp` (TB x mc values), transposed from
- * there, so that reads stay sequential and each row of dst gets TB pairs at a time. */
-#define TB 16
+/* Rows [0, mc) of op(A)[., 0..kc) as bfloat16 in row blocks of MR rows: a block holds kq/STEP
+ * steps, each MR rows x 32 elements (64 bytes a row), so that every tile tdpbf16ps loads (16
+ * rows of one step) is 1 KB of consecutive memory, which the prefetchers stream (rows of the
+ * whole k-block, 832 bytes apart, made the tile loads wait on L2). Element (i, kk) sits at
+ * (i / MR) * MR * 2 * kq + (kk / 32) * MR * 32 + (i % MR) * 32 + kk % 32, so a row block starts
+ * at i * 2 * kq as in a plain row-major block. Zeros past kc and in rows [mc, mc rounded up to
+ * MR). op(A)'s rows are A's rows or, when trans_a, its columns: then pairs of A's rows (2q,
+ * 2q+1) become one row of uint32 pairs, a step (STEP pairs) at a time into `tmp` (STEP x mc
+ * values), and are transposed from there, so that reads stay sequential. */
+#define STEP_ELEMS (2 * STEP)
+static inline uint16_t *a_step_row(uint16_t *dst, ptrdiff_t i, ptrdiff_t s, ptrdiff_t kq)
+{
+    return dst + (i / MR) * MR * 2 * kq + s * MR * STEP_ELEMS + (i % MR) * STEP_ELEMS;
+}
+
 FNN_CLONES
 static void pack_a(uint16_t *restrict dst, const float *restrict a, ptrdiff_t lda, int trans_a,
                    ptrdiff_t mc, ptrdiff_t kc, ptrdiff_t kq, uint32_t *restrict tmp)
 {
-    const ptrdiff_t width = 2 * kq, rows = (mc + MR - 1) / MR * MR;
+    const ptrdiff_t steps = kq / STEP, rows = (mc + MR - 1) / MR * MR;
     if (!trans_a) {
-        for (ptrdiff_t i = 0; i < mc; i++)
-            to_bf16(dst + i * width, a + i * lda, 1, kc);
+        const ptrdiff_t full = kc / STEP_ELEMS;
+        for (ptrdiff_t i = 0; i < mc; i++) {
+            const float *src = a + i * lda;
+            for (ptrdiff_t s = 0; s < full; s++) {
+                uint16_t *d = a_step_row(dst, i, s, kq);
+                for (ptrdiff_t e = 0; e < STEP_ELEMS; e++)
+                    d[e] = (uint16_t)bf16_bits(src[s * STEP_ELEMS + e]);
+            }
+            for (ptrdiff_t s = full; s < steps; s++) {
+                uint16_t *d = a_step_row(dst, i, s, kq);
+                for (ptrdiff_t e = 0; e < STEP_ELEMS; e++) {
+                    const ptrdiff_t kk = s * STEP_ELEMS + e;
+                    d[e] = kk < kc ? (uint16_t)bf16_bits(src[kk]) : 0;
+                }
+            }
+        }
     } else {
-        const ptrdiff_t pairs = (kc + 1) / 2;
-        for (ptrdiff_t q0 = 0; q0 < pairs; q0 += TB) {
-            const ptrdiff_t tb = pairs - q0 < TB ? pairs - q0 : TB;
-            for (ptrdiff_t q = 0; q < tb; q++) {
+        for (ptrdiff_t s = 0; s < steps; s++) {
+            const ptrdiff_t q0 = s * STEP;
+            for (ptrdiff_t q = 0; q < STEP; q++) {
                 const ptrdiff_t p = 2 * (q0 + q);
                 const float *even = a + p * lda, *odd = even + lda;
                 uint32_t *t = tmp + q * mc;
                 if (p + 1 < kc)
                     for (ptrdiff_t i = 0; i < mc; i++)
                         t[i] = bf16_bits(even[i]) | bf16_bits(odd[i]) << 16;
-                else
+                else if (p < kc)
                     for (ptrdiff_t i = 0; i < mc; i++)
                         t[i] = bf16_bits(even[i]);
+                else
+                    memset(t, 0, mc * sizeof *t);
             }
             for (ptrdiff_t i = 0; i < mc; i++) {
-                uint32_t pair_row[TB];
-                for (ptrdiff_t q = 0; q < tb; q++)
+                uint32_t pair_row[STEP];
+                for (ptrdiff_t q = 0; q < STEP; q++)
                     pair_row[q] = tmp[q * mc + i];
-                memcpy(dst + i * width + 2 * q0, pair_row, tb * sizeof *pair_row);
+                memcpy(a_step_row(dst, i, s, kq), pair_row, sizeof pair_row);
             }
         }
-        kc = 2 * pairs;     /* the odd tail's partner is written (zero) already */
     }
-    for (ptrdiff_t i = 0; i < mc; i++)
-        memset(dst + i * width + kc, 0, (width - kc) * sizeof *dst);
-    memset(dst + mc * width, 0, (rows - mc) * width * sizeof *dst);
+    for (ptrdiff_t i = mc; i < rows; i++)
+        for (ptrdiff_t s = 0; s < steps; s++)
+            memset(a_step_row(dst, i, s, kq), 0, STEP_ELEMS * sizeof *dst);
 }
 
 /* op(B)[0..kc, 0..n) as panels of kq x NR pairs (even element in the low half), panel jp at
@@ -181,7 +204,6 @@ typedef uint32_t u16x __attribute__((vector_size(64)));
 FNN_CLONES
 static void block_fallback(ptrdiff_t kq, const uint16_t *a, const uint32_t *b, float *acc)
 {
-    const ptrdiff_t width = 2 * kq;
     for (int r0 = 0; r0 < MR; r0 += FR) {
         v16 sum[FR][2];
         for (int r = 0; r < FR; r++)
@@ -199,9 +221,10 @@ static void block_fallback(ptrdiff_t kq, const uint16_t *a, const uint32_t *b, f
                     bo[v] = (v16)(u & 0xFFFF0000u);
                 }
                 for (int r = 0; r < FR; r++) {
-                    const uint16_t *ar = a + (r0 + r) * width;
-                    const uint32_t ue = (uint32_t)ar[2 * q] << 16;
-                    const uint32_t uo = (uint32_t)ar[2 * q + 1] << 16;
+                    const uint16_t *ar = a + (q / STEP) * MR * STEP_ELEMS
+                                         + (r0 + r) * STEP_ELEMS + 2 * (q % STEP);
+                    const uint32_t ue = (uint32_t)ar[0] << 16;
+                    const uint32_t uo = (uint32_t)ar[1] << 16;
                     float ae, ao;
                     memcpy(&ae, &ue, sizeof ae);
                     memcpy(&ao, &uo, sizeof ao);
@@ -229,15 +252,15 @@ static void block_fallback(ptrdiff_t kq, const uint16_t *a, const uint32_t *b, f
 static AMX_TARGET void block_amx(ptrdiff_t kq, const uint16_t *a, const uint32_t *b,
                                  float *acc, ptrdiff_t ld_acc)
 {
-    const ptrdiff_t a_stride = 2 * kq * sizeof(uint16_t), b_stride = NR * sizeof(uint32_t);
-    const uint16_t *a1 = a + 16 * 2 * kq;
+    const ptrdiff_t a_stride = STEP_ELEMS * sizeof(uint16_t), b_stride = NR * sizeof(uint32_t);
+    const uint16_t *a1 = a + 16 * STEP_ELEMS;
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
     for (ptrdiff_t q = 0; q < kq; q += STEP) {
-        _tile_loadd(4, a + 2 * q, a_stride);
-        _tile_loadd(5, a1 + 2 * q, a_stride);
+        _tile_loadd(4, a + q * MR * 2, a_stride);
+        _tile_loadd(5, a1 + q * MR * 2, a_stride);
         _tile_loadd(6, b + q * NR, b_stride);
         _tile_loadd(7, b + q * NR + 16, b_stride);
         _tile_dpbf16ps(0, 4, 6);
@@ -312,7 +335,7 @@ static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
 {
     uint16_t a_block[MC * KC] __attribute__((aligned(64)));
     uint16_t tmp[KC];
-    uint32_t pairs_tmp[TB * MC];
+    uint32_t pairs_tmp[STEP * MC];
     float acc[MR * NR] __attribute__((aligned(64)));
     /* B's k-block is packed once for all row blocks (up to KQ x n pairs: 512 KB for n = 512).
      * Without the memory for it, each panel is packed where it is used, into `one_panel`. */
