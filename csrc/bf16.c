@@ -328,9 +328,12 @@ static void store_block(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr, con
     }
 }
 
-/* The product for k >= 1 and alpha != 0. */
+/* The product for k >= 1 and alpha != 0. op(B) comes from b, packed here, or, when `image` is
+ * not NULL, already packed: columns [0, n) are panels panel0, panel0 + 1, ... of an image of
+ * image_panels panels per k-block (fnn_bf16_image_rows). */
 static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                      float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                     const uint32_t *image, ptrdiff_t image_panels, ptrdiff_t panel0,
                      float beta, float *c, ptrdiff_t ldc)
 {
     uint16_t a_block[MC * KC] __attribute__((aligned(64)));
@@ -340,7 +343,7 @@ static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
     /* B's k-block is packed once for all row blocks (up to KQ x n pairs: 512 KB for n = 512).
      * Without the memory for it, each panel is packed where it is used, into `one_panel`. */
     const ptrdiff_t panels = (n + NR - 1) / NR;
-    uint32_t *b_pack = malloc((size_t)panels * KQ * NR * sizeof *b_pack);
+    uint32_t *b_pack = image == NULL ? malloc((size_t)panels * KQ * NR * sizeof *b_pack) : NULL;
     uint32_t one_panel[KQ * NR] __attribute__((aligned(64)));
 
     if (beta != 0 && beta != 1) {
@@ -351,11 +354,14 @@ static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
     }
     /* Equal k-blocks of at most KC (they depend on k only), each padded to whole steps. */
     const ptrdiff_t kc_even = fnn_even_block(k, KC);
+    const ptrdiff_t kq_even = ((kc_even + 1) / 2 + STEP - 1) / STEP * STEP;
     for (ptrdiff_t pc = 0; pc < k; pc += kc_even) {
         const ptrdiff_t kc = k - pc < kc_even ? k - pc : kc_even;
         const ptrdiff_t kq = ((kc + 1) / 2 + STEP - 1) / STEP * STEP;
         const float beta_eff = pc == 0 ? beta : 1;
         const float *b_k = b + (trans_b ? pc : pc * ldb);
+        const uint32_t *image_k = image == NULL ? NULL
+            : image + ((pc / kc_even) * image_panels + panel0) * kq_even * NR;
         if (b_pack != NULL)
             pack_b(b_pack, b_k, ldb, trans_b, kc, n, kq, tmp);
         for (ptrdiff_t ic = 0; ic < m; ic += MC) {
@@ -364,8 +370,9 @@ static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
                    kq, pairs_tmp);
             for (ptrdiff_t jp = 0; jp < panels; jp++) {
                 const ptrdiff_t jc = jp * NR, nr = n - jc < NR ? n - jc : NR;
-                const uint32_t *panel = b_pack + jp * kq * NR;
-                if (b_pack == NULL) {
+                const uint32_t *panel = image_k != NULL ? image_k + jp * kq_even * NR
+                                                         : b_pack + jp * kq * NR;
+                if (image_k == NULL && b_pack == NULL) {
                     pack_b(one_panel, b_k + (trans_b ? jc * ldb : jc), ldb, trans_b, kc, nr, kq,
                            tmp);
                     panel = one_panel;
@@ -393,9 +400,11 @@ static void gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
     free(b_pack);
 }
 
-void fnn_gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                   float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
-                   float beta, float *c, ptrdiff_t ldc)
+static void gemm_bf16_call(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
+                           ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda,
+                           const float *b, ptrdiff_t ldb, const uint32_t *image,
+                           ptrdiff_t image_panels, ptrdiff_t panel0, float beta, float *c,
+                           ptrdiff_t ldc)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -415,7 +424,8 @@ void fnn_gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
     if (path == FNN_BF16_AMX)
         amx_begin();
 #endif
-    gemm_bf16(path, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_bf16(path, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, image, image_panels,
+              panel0, beta, c, ldc);
 #if FNN_HAVE_AMX_PATH
     if (path == FNN_BF16_AMX)
         amx_end();
@@ -423,4 +433,102 @@ void fnn_gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
 #if defined(__x86_64__)
     __builtin_ia32_ldmxcsr(saved);
 #endif
+}
+
+void fnn_gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                   float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                   float beta, float *c, ptrdiff_t ldc)
+{
+    gemm_bf16_call(path, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, 0, 0, beta, c,
+                   ldc);
+}
+
+void fnn_gemm_bf16_image(int path, int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                         float alpha, const float *a, ptrdiff_t lda, const uint32_t *image,
+                         ptrdiff_t image_panels, ptrdiff_t panel0, float beta, float *c,
+                         ptrdiff_t ldc)
+{
+    gemm_bf16_call(path, trans_a, 0, m, n, k, alpha, a, lda, NULL, 0, image, image_panels,
+                   panel0, beta, c, ldc);
+}
+
+/* ---- images: a weight matrix's op(B), packed once per optimizer step -------------------- */
+
+/* An image holds op(B)'s k-blocks (fnn_even_block(k, KC) rows each, the last maybe fewer) one
+ * after another, each as the panels gemm_bf16 packs, every panel kq_even pairs long (the pairs
+ * of the first block, rounded up to whole steps): the last block's panels end in zeros that
+ * the product never reads. */
+static ptrdiff_t image_kq(ptrdiff_t kc)
+{
+    return ((kc + 1) / 2 + STEP - 1) / STEP * STEP;
+}
+
+ptrdiff_t fnn_bf16_image_size(ptrdiff_t k, ptrdiff_t n)
+{
+    if (k <= 0 || n <= 0)
+        return 0;
+    const ptrdiff_t kc_even = fnn_even_block(k, KC), blocks = (k + kc_even - 1) / kc_even;
+    return blocks * (n + NR - 1) / NR * image_kq(kc_even) * NR;
+}
+
+int fnn_bf16_image_splits_at_even_rows(ptrdiff_t k)
+{
+    const ptrdiff_t kc_even = fnn_even_block(k, KC);
+    return kc_even % 2 == 0 || kc_even >= k;
+}
+
+/* Rows [r0, r1) of the row-major rows x cols matrix w into the images of op(B) = w (`fwd`:
+ * k = rows, n = cols) and of op(B) = w^T (`bwd`, or NULL: k = cols, n = rows). A pair of
+ * fwd's rows is written from both of its rows, so r0 must start a pair and r1 end one:
+ * [0, rows) always does; even r0 and r1 (or rows) do when
+ * fnn_bf16_image_splits_at_even_rows(rows). The images' padding (pairs past a block's rows, columns past n) is never
+ * written: the caller zeroes each image once. */
+FNN_CLONES
+void fnn_bf16_image_rows(uint32_t *fwd, uint32_t *bwd, const float *w, ptrdiff_t rows,
+                         ptrdiff_t cols, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t kc_f = fnn_even_block(rows, KC), kq_f = image_kq(kc_f);
+    const ptrdiff_t panels_f = (cols + NR - 1) / NR;
+    for (ptrdiff_t r = r0; r < r1; r += 2) {     /* r - pc stays even: pairs start there */
+        const ptrdiff_t pc = r / kc_f * kc_f, kc = rows - pc < kc_f ? rows - pc : kc_f;
+        const ptrdiff_t q = (r - pc) / 2;
+        uint32_t *block = fwd + (pc / kc_f) * panels_f * kq_f * NR;
+        const float *even = w + r * cols, *odd = even + cols;
+        if (r + 1 < pc + kc) {
+            for (ptrdiff_t jp = 0; jp < panels_f; jp++) {
+                uint32_t *d = block + jp * kq_f * NR + q * NR;
+                const ptrdiff_t j0 = jp * NR, nr = cols - j0 < NR ? cols - j0 : NR;
+                for (ptrdiff_t j = 0; j < nr; j++)
+                    d[j] = bf16_bits(even[j0 + j]) | bf16_bits(odd[j0 + j]) << 16;
+            }
+        } else {                                /* a block's odd last row: zero partner */
+            for (ptrdiff_t jp = 0; jp < panels_f; jp++) {
+                uint32_t *d = block + jp * kq_f * NR + q * NR;
+                const ptrdiff_t j0 = jp * NR, nr = cols - j0 < NR ? cols - j0 : NR;
+                for (ptrdiff_t j = 0; j < nr; j++)
+                    d[j] = bf16_bits(even[j0 + j]);
+            }
+            r--;                                /* the next block starts at r + 1 */
+        }
+    }
+    if (bwd == NULL)
+        return;
+    /* op(B) = w^T: row j of w is column j of op(B), its pairs along w's columns. */
+    const ptrdiff_t kc_b = fnn_even_block(cols, KC), kq_b = image_kq(kc_b);
+    const ptrdiff_t panels_b = (rows + NR - 1) / NR;
+    uint16_t row_bits[2 * KC];
+    for (ptrdiff_t j = r0; j < r1; j++) {
+        const ptrdiff_t jp = j / NR, lane = j % NR;
+        for (ptrdiff_t pc = 0; pc < cols; pc += kc_b) {
+            const ptrdiff_t kc = cols - pc < kc_b ? cols - pc : kc_b;
+            to_bf16(row_bits, w + j * cols + pc, 1, kc);
+            row_bits[kc] = 0;                   /* the odd tail's partner */
+            uint32_t *d = bwd + ((pc / kc_b) * panels_b + jp) * kq_b * NR + lane;
+            for (ptrdiff_t q = 0; q < (kc + 1) / 2; q++) {
+                uint32_t pair;
+                memcpy(&pair, row_bits + 2 * q, sizeof pair);
+                d[q * NR] = pair;
+            }
+        }
+    }
 }

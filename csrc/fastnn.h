@@ -80,6 +80,21 @@ void fnn_round_bf16(ptrdiff_t n, const float *x, float *out);
 void fnn_gemm_bf16(int path, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                    float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
                    float beta, float *c, ptrdiff_t ldc);
+/* The same with op(B) already packed ("image"): columns [0, n) are panels panel0, ... of an
+ * image of image_panels panels, written by fnn_bf16_image_rows for this k. */
+void fnn_gemm_bf16_image(int path, int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                         float alpha, const float *a, ptrdiff_t lda, const uint32_t *image,
+                         ptrdiff_t image_panels, ptrdiff_t panel0, float beta, float *c,
+                         ptrdiff_t ldc);
+/* uint32 elements of the image of a k x n op(B); zero it once, before the first rows. */
+ptrdiff_t fnn_bf16_image_size(ptrdiff_t k, ptrdiff_t n);
+/* 1 when every even row number starts one of the image's pairs (so rows can be packed in
+ * even-sized pieces by several threads). */
+int fnn_bf16_image_splits_at_even_rows(ptrdiff_t k);
+/* Rows [r0, r1) of the row-major rows x cols w into the image of op(B) = w (fwd, k = rows)
+ * and of op(B) = w^T (bwd, or NULL; k = cols): see bf16.c. */
+void fnn_bf16_image_rows(uint32_t *fwd, uint32_t *bwd, const float *w, ptrdiff_t rows,
+                         ptrdiff_t cols, ptrdiff_t r0, ptrdiff_t r1);
 /* Columns of its register tile: threads splitting C by columns cut at multiples of this. */
 #define FNN_BF16_NR 32
 #define FNN_BF16_MR 32

@@ -27,7 +27,7 @@ def _blas_info() -> dict[str, Any]:
 def config_info() -> dict[str, Any]:
     """Everything show_config prints, as a dictionary."""
     from fastnn import __version__
-    from fastnn._kernels import _bf16, _cpu, _openmp_helpers, _quant
+    from fastnn._kernels import _bf16, _cpu, _gemm, _openmp_helpers, _quant
 
     return {
         "fastnn": __version__,
@@ -39,6 +39,7 @@ def config_info() -> dict[str, Any]:
         "cpus_available": _openmp_helpers.cpu_count(),
         "parallel_min_work": _openmp_helpers.parallel_min_work(),
         "simd": _cpu.simd_path(),
+        "gemm": _gemm.path(),
         "int8": _quant.path_name(),
         "bfloat16": _bf16.path_name(),
         "blas": _blas_info(),
@@ -46,7 +47,8 @@ def config_info() -> dict[str, Any]:
 
 
 def show_config(file=None) -> None:
-    """Print fastnn's version, OpenMP state, thread count, BLAS and its kernel, and SIMD path."""
+    """Print fastnn's version, OpenMP state, thread count, BLAS and its kernel, and the SIMD,
+    GEMM, int8 and bfloat16 paths."""
     info = config_info()
     blas = info["blas"]
     lines = [
@@ -59,6 +61,7 @@ def show_config(file=None) -> None:
         *([f"           capped at {info['threadpool_limit']} by a threadpoolctl limit"]
           if info["threadpool_limit"] else []),
         f"  SIMD:    {info['simd']}",
+        f"  GEMM:    {info['gemm']} (float32 and float64 matmuls)",
         f"  int8:    {info['int8']}",
         f"  bf16:    {info['bfloat16']} (mixed_bfloat16 matmuls)",
         (f"  BLAS:    {blas['name']} {blas['version'] or ''}, kernel {blas['kernel']}, "

@@ -151,3 +151,49 @@ def test_show_config_names_the_bfloat16_path():
     out = io.StringIO()
     fastnn.show_config(file=out)
     assert f"bf16:    {_bf16.path_name()}" in out.getvalue()
+
+
+# Images: a weight matrix's op(B) packed once (by the optimizer step, in even-sized pieces of
+# rows) and read by the products in place of the float32 matrix.
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("rows,cols,m", [(1, 1, 1), (5, 3, 7), (70, 33, 130), (513, 33, 64),
+                                         (1024, 64, 5), (1027, 40, 3), (600, 1100, 40)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_products_from_images_are_exactly_the_reference(path, rows, cols, m, threads):
+    rng = np.random.default_rng(rows * cols + m)
+    w = (rng.standard_normal((rows, cols)) * np.exp2(rng.integers(-8, 9, (rows, cols))))
+    w = w.astype(np.float32)
+    x = rng.standard_normal((m, rows)).astype(np.float32)
+    g = rng.standard_normal((m, cols)).astype(np.float32)
+    fwd, bwd = _bf16.weight_images(w)
+    out = np.zeros((m, cols), np.float32)
+    _bf16.matmul_bf16_image(x, fwd, out, False, 1.0, 0.0, threads, path)
+    np.testing.assert_array_equal(out, bf16_matmul(x, w))
+    grad_in = np.zeros((m, rows), np.float32)
+    _bf16.matmul_bf16_image(g, bwd, grad_in, False, 1.0, 0.0, threads, path)
+    np.testing.assert_array_equal(grad_in, bf16_matmul(g, w.T))
+    # beta = 1 (a shared layer's gradients add up): as the product that packs wᵀ itself.
+    start = rng.standard_normal((m, rows)).astype(np.float32)
+    got, want = start.copy(), start.copy()
+    _bf16.matmul_bf16_image(g, bwd, got, False, 1.0, 1.0, threads, path)
+    _bf16.matmul_bf16(g, w, want, False, True, 1.0, 1.0, threads, path)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("rows,cols", [(6, 5), (784, 512), (1024, 70), (37, 33)])
+def test_images_written_in_pieces_equal_one_whole_write(rows, cols):
+    w = np.random.default_rng(1).standard_normal((rows, cols)).astype(np.float32)
+    whole = _bf16.weight_images(w)
+    for pieces in (2, 3, 7):
+        for got, want in zip(_bf16.weight_images(w, pieces), whole):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_images_refuse_what_they_cannot_hold():
+    w = np.ones((513, 4), np.float32)        # two k-blocks of 257 rows: pairs start at odd rows
+    with pytest.raises(ValueError, match="cannot be written in pieces"):
+        _bf16.weight_images(w, 2)
+    fwd, _ = _bf16.weight_images(np.ones((8, 4), np.float32))
+    with pytest.raises(ValueError, match="not that of a 40 x 4"):
+        _bf16.matmul_bf16_image(np.ones((2, 40), np.float32), fwd, np.zeros((2, 4), np.float32),
+                                False, 1.0, 0.0, 1, _bf16.PATHS["baseline"])

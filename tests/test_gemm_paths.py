@@ -95,3 +95,17 @@ def test_environment_variable_forces_a_path():
     bad = _python("import fastnn._kernels._gemm", FASTNN_GEMM_PATH="sse9")
     assert bad.returncode != 0
     assert "FASTNN_GEMM_PATH: unknown GEMM path 'sse9'" in bad.stderr
+
+
+def test_show_config_names_the_gemm_path_that_runs():
+    import io
+
+    import fastnn
+
+    for name in ("baseline", None):
+        _gemm.set_path(name)
+        printed = io.StringIO()
+        fastnn.show_config(file=printed)
+        line = next(t for t in printed.getvalue().splitlines() if t.lstrip().startswith("GEMM:"))
+        assert line.split()[1] == (name or _gemm.path())
+        assert fastnn._info.config_info()["gemm"] == _gemm.path()

@@ -540,3 +540,58 @@ def test_mixed_fit_gives_the_same_bits_on_any_thread_count_and_either_path(monke
     for other in weights[1:]:
         for a, b in zip(weights[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+def images_model(optimizer, images):
+    """A mixed_bfloat16 model whose kernels take every kind of image: a first layer (no input
+    gradient), middle ones (both images), a layer called twice (one pair of images for two
+    ops, gradients added), one of 513 inputs (two k-blocks of 257 rows: written whole only, so
+    without images), and a float32 head."""
+    fastnn.utils.set_random_seed(4)
+    L = fastnn.layers
+    inp = fastnn.Input((40,))
+    h = L.Dense(70, activation="relu", dtype="mixed_bfloat16")(inp)
+    h = L.Dense(513, activation="relu", dtype="mixed_bfloat16")(h)
+    h = L.Dense(64, activation="tanh", dtype="mixed_bfloat16")(h)
+    shared = L.Dense(64, activation="relu", dtype="mixed_bfloat16")
+    h = shared(shared(h))
+    h = L.Dense(33, activation="gelu", dtype="mixed_bfloat16")(h)
+    out = L.Dense(5, activation="softmax", dtype="float32")(h)
+    model = fastnn.Model(inp, out)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    model._ensure_plan().engine.bf16_images = images
+    return model
+
+
+@pytest.mark.parametrize("optimizer", [
+    "adam", "nadam", "lamb", "ftrl", "lion", "rmsprop",
+    lambda: fastnn.optimizers.SGD(0.05, momentum=0.9, nesterov=True, clipnorm=1.0),
+    lambda: fastnn.optimizers.AdamW(1e-3, weight_decay=0.1, global_clipnorm=0.5)],
+    ids=["adam", "nadam", "lamb", "ftrl", "lion", "rmsprop", "sgd", "adamw"])
+def test_weight_images_change_no_bit(optimizer, monkeypatch):
+    # The optimizer step packs each mixed_bfloat16 kernel's bfloat16 images piece by piece
+    # right after updating it; the products read them instead of converting the weights.
+    # Training with them must give exactly the weights of training without them, also when
+    # the weights change between calls (set_weights) and the images are packed afresh. Two
+    # threads throughout (the thread policy could pick one), so that both threads pack.
+    from fastnn import _thread_policy
+    monkeypatch.setattr(_thread_policy, "_in_pieces",
+                        lambda key, n_threads, n_units, run_piece:
+                        run_piece(n_threads, 0, n_units)[0])
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 40)).astype(np.float32)
+    y = rng.integers(0, 5, 300)
+    results = []
+    for images in (True, False):
+        model = images_model(optimizer() if callable(optimizer) else optimizer, images)
+        with fastnn.config.num_threads(2):
+            model.fit(x, y, batch_size=32, epochs=2, verbose=0, shuffle=False)
+            model.set_weights([w * np.float32(0.9) for w in model.get_weights()])
+            model.fit(x, y, batch_size=64, epochs=1, verbose=0, shuffle=False)
+        results.append((model.get_weights(), model.predict(x[:50], verbose=0),
+                        model._ensure_plan().engine.bf16_image_count))
+    (with_images, predicted, count), (without, predicted_without, none) = results
+    assert (count, none) == (4, 0)   # all mixed_bfloat16 kernels but the one of 513 inputs
+    for a, b in zip(with_images, without):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(predicted, predicted_without)

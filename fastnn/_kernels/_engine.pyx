@@ -57,7 +57,7 @@ from cython cimport floating
 from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, fabs, sqrt
-from libc.stdint cimport int64_t, uint16_t, uint64_t
+from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -72,7 +72,8 @@ cnp.import_array()
 from fastnn._kernels._activations cimport (
     FNN_ACT_LINEAR, act_backward, act_forward, fnn_act_params,
 )
-from fastnn._kernels._bf16 cimport gemm_bf16
+from fastnn._kernels._bf16 cimport (
+    gemm_bf16, image_rows, image_size, image_splits_at_even_rows)
 from fastnn._kernels._gemm cimport gemm
 from fastnn._kernels._losses cimport (
     FNN_LOSS_HINGE, FNN_LOSS_SQUARED_HINGE, fnn_loss_spec, loss_rows, loss_spec,
@@ -191,8 +192,10 @@ cdef struct Op:
     const int *qcomp
     const float *qscale
     int qpath
-    # OP_DENSE with FLAG_BF16: the path of its bfloat16 products (fastnn/_kernels/_bf16.pyx).
+    # OP_DENSE with FLAG_BF16: the path of its bfloat16 products (fastnn/_kernels/_bf16.pyx),
+    # and its kernel's variable when that has images (Engine.var_img_fwd), else -1.
     int bpath
+    Py_ssize_t img_var
 
 
 cdef struct Head:
@@ -381,6 +384,19 @@ cdef class Engine:
     cdef double *var_l2_rows          # L2BatchMean: coefficient of Σw² / batch rows
     cdef double *var_decay
     cdef char *var_dead               # no loss reaches it: its gradient is zero
+    # mixed_bfloat16 kernels (Dense with FLAG_BF16): per variable, its op(B) images for the
+    # forward product (w) and the input gradient's (wᵀ, NULL when no op needs it), packed in
+    # bfloat16 by the optimizer step right after it updates each piece of rows, while they are
+    # in cache, so that the products do not convert the float32 weights again (_bf16.pyx);
+    # NULL for other variables. Valid only inside a training call, once images_ready is set.
+    cdef uint32_t **var_img_fwd
+    cdef uint32_t **var_img_bwd
+    cdef Py_ssize_t *var_img_rows     # the kernel's rows (inputs); its columns: var_size / rows
+    cdef list _images                 # the arrays behind them
+    cdef bint images_ready
+    # False: the products convert the float32 weights on every call instead (the same bits;
+    # tests compare the two). Read at the first training call.
+    cdef public bint bf16_images
     cdef readonly object dtype
     cdef readonly Py_ssize_t in_dim, out_dim
     cdef readonly tuple out_dims
@@ -430,6 +446,9 @@ cdef class Engine:
         free(self.var_decay)
         free(self.var_l2_rows)
         free(self.var_dead)
+        free(self.var_img_fwd)
+        free(self.var_img_bwd)
+        free(self.var_img_rows)
 
     def __init__(self, ops_i, ops_f, params, grads, state, var_off, var_size, var_l1, var_l2,
                  Py_ssize_t in_dim, Py_ssize_t capacity=32, var_l2_rows=None, op_inputs=None,
@@ -478,15 +497,24 @@ cdef class Engine:
         self.var_decay = <double *> malloc(max(1, self.n_vars) * sizeof(double))
         self.var_l2_rows = <double *> malloc(max(1, self.n_vars) * sizeof(double))
         self.var_dead = <char *> malloc(max(1, self.n_vars) * sizeof(char))
+        self.var_img_fwd = <uint32_t **> malloc(max(1, self.n_vars) * sizeof(uint32_t *))
+        self.var_img_bwd = <uint32_t **> malloc(max(1, self.n_vars) * sizeof(uint32_t *))
+        self.var_img_rows = <Py_ssize_t *> malloc(max(1, self.n_vars) * sizeof(Py_ssize_t))
         if not (self.ops and self.in_buf and self.acc_buf and self.n_consumers
                 and self.var_off and self.var_size and self.var_l1 and self.var_l2
-                and self.var_decay and self.var_l2_rows and self.var_dead):
+                and self.var_decay and self.var_l2_rows and self.var_dead
+                and self.var_img_fwd and self.var_img_bwd and self.var_img_rows):
             raise MemoryError()
+        self._images = None
+        self.images_ready = False
+        self.bf16_images = True
         for i in range(self.n_vars):
             self.var_off[i], self.var_size[i] = var_off[i], var_size[i]
             self.var_l1[i], self.var_l2[i] = var_l1[i], var_l2[i]
             self.var_decay[i] = 1.0
             self.var_dead[i] = 0
+            self.var_img_fwd[i] = self.var_img_bwd[i] = NULL
+            self.var_img_rows[i] = 0
             self.var_l2_rows[i] = var_l2_rows[i] if var_l2_rows is not None else 0.0
             if var_off[i] < 0 or var_off[i] + var_size[i] > params.shape[0]:
                 raise ValueError("a variable lies outside the parameter buffer")
@@ -517,6 +545,7 @@ cdef class Engine:
             op.qw, op.qcomp, op.qscale, op.qpath = NULL, NULL, NULL, 0
             op.flags = oi[k, I_FLAGS]
             op.bpath = 0
+            op.img_var = -1
             if op.flags & FLAG_BF16:
                 if op.kind != OP_DENSE or not self.f32:
                     raise ValueError("bfloat16 products run in the Dense ops of float32 "
@@ -1089,6 +1118,7 @@ cdef class Engine:
         self._access.write_begin()
         try:
             self.penalty_sum = 0.0
+            self._allocate_images()
             w = self._acquire(max(1, min(batch_size, n_rows)))
             try:
                 if self.f32:
@@ -1106,6 +1136,49 @@ cdef class Engine:
             self._access.write_end()
         self._add_sums(&targets, head_sums)
         return result
+
+    cdef int _allocate_images(self) except -1:
+        """The bfloat16 images of the mixed_bfloat16 Dense kernels, on the first training call
+        (inference never reads them). A kernel gets them when its op(B)'s pairs of rows can
+        be packed in even-sized pieces; shared kernels have one pair of images."""
+        cdef Py_ssize_t k, v, ni, no
+        cdef Op *op
+        cdef uint32_t[::1] view
+        if self._images is not None:
+            return 0
+        images = []
+        if not self.bf16_images:
+            self._images = images
+            return 0
+        for k in range(self.n_ops):
+            op = &self.ops[k]
+            if op.kind != OP_DENSE or not op.flags & FLAG_BF16:
+                continue
+            ni, no = op.n_in // op.groups, op.n_out // op.groups
+            for v in range(self.n_vars):
+                if self.var_off[v] == op.w and self.var_size[v] == ni * no:
+                    break
+            else:
+                continue
+            if not image_splits_at_even_rows(ni) or ni * no == 0:
+                continue
+            if self.var_img_fwd[v] == NULL:
+                view = np.zeros(image_size(ni, no), np.uint32)
+                images.append(view.base)
+                self.var_img_fwd[v], self.var_img_rows[v] = &view[0], ni
+            if self.var_img_bwd[v] == NULL and op.inp[0] >= 0 \
+                    and self.ops[op.inp[0]].needs_grad:
+                view = np.zeros(image_size(no, ni), np.uint32)
+                images.append(view.base)
+                self.var_img_bwd[v] = &view[0]
+            op.img_var = v
+        self._images = images
+        return 0
+
+    @property
+    def bf16_image_count(self):
+        """How many kernels have images (after the first training call)."""
+        return sum(self.var_img_fwd[v] != NULL for v in range(self.n_vars))
 
     def evaluate(self, x, y, sample_weight, Py_ssize_t batch_rows, preds, int n_threads,
                  head_sums=None, long step=0, double loss_sum=0.0, Py_ssize_t first=0,

@@ -9,6 +9,7 @@ cdef object _train_epoch(Engine e, Workspace w, const floating *x, Batch *t,
     cdef Py_ssize_t start = 0, rows, batch = 0
     cdef double loss_sum = 0.0, last_check
     cdef object interrupt = None
+    e.images_ready = False        # the weights may have changed since the last call
     with nogil:
         last_check = _now()
         while start < n:
@@ -31,6 +32,7 @@ cdef object _train_epoch(Engine e, Workspace w, const floating *x, Batch *t,
                         interrupt = exc
                 if interrupt is not None:
                     break
+    e.images_ready = False        # nothing outside this loop keeps them up to date
     return loss_sum, start, batch, interrupt
 
 
@@ -126,6 +128,8 @@ cdef double _train_batch(Engine e, Workspace w, const floating *like, Batch *t,
     """One optimizer step on the gathered batch (rows idx of the caller's arrays); returns
     its loss incl. penalties."""
     cdef floating *params = <floating *> e.p_params
+    if floating is float and not e.images_ready:
+        _pack_images(e, <float *> params, n_threads)
     cdef double loss = _gradient_batch(e, w, like, t, idx, rows, n_threads, step)
     if not w.abort:
         _update(e, params, <floating *> e.p_grads, lr, step, n_threads)
@@ -350,17 +354,134 @@ cdef void _regularization_grads(Engine e, const floating *params, floating *grad
                                     + 2.0 * l2 * w)
 
 
+# Rows of a kernel with images per piece of its optimizer step: about Adam's 80 KB in cache.
+cdef enum:
+    IMAGE_PIECE = 4096
+
+
+cdef inline Py_ssize_t _image_piece_rows(Py_ssize_t cols) noexcept nogil:
+    """Rows per piece: even, so that a piece never splits a pair of the forward image."""
+    return max(2, IMAGE_PIECE // max(cols, 1) // 2 * 2)
+
+
+cdef void _pack_images(Engine e, const float *params, int n_threads) noexcept nogil:
+    """All images from the weights as they are (a training call's first batch)."""
+    cdef Py_ssize_t v, c, rows, cols, per, n_pieces
+    cdef int nt
+    for v in range(e.n_vars):
+        if e.var_img_fwd[v] == NULL:
+            continue
+        rows = e.var_img_rows[v]
+        cols = e.var_size[v] // rows
+        per = _image_piece_rows(cols)
+        n_pieces = (rows + per - 1) // per
+        nt = threads_for(e.var_size[v], n_threads)
+        if nt == 1:
+            image_rows(e.var_img_fwd[v], e.var_img_bwd[v], params + e.var_off[v], rows, cols,
+                       0, rows)
+            continue
+        for c in prange(n_pieces, schedule="static", num_threads=nt):
+            image_rows(e.var_img_fwd[v], e.var_img_bwd[v], params + e.var_off[v], rows, cols,
+                       c * per, min(rows, (c + 1) * per))
+    e.images_ready = True
+
+
+cdef double _step(Engine e, floating *w, floating *g, Py_ssize_t off, Py_ssize_t n, double lr,
+                  long t, double decay, double scale, double clip_value,
+                  int n_threads) noexcept nogil:
+    """The optimizer's rule on elements [off, off + n) of the parameters (any slice: the
+    rules are elementwise, except Lamb, whose callers pass whole variables). Returns Nadam's
+    new u_product (the current one for the other rules)."""
+    cdef double *h = e.hyper
+    cdef floating *s0 = <floating *> e.p_slot[0]
+    cdef floating *s1 = <floating *> e.p_slot[1]
+    cdef floating *s2 = <floating *> e.p_slot[2]
+    if e.opt_kind == OPT_SGD:
+        sgd_update_nogil(w + off, g + off, s0 + off if s0 != NULL else NULL, n, lr,
+                         h[H_MOMENTUM], h[H_NESTEROV] != 0, decay, scale,
+                         clip_value, n_threads)
+    elif e.opt_kind == OPT_ADAM:
+        adam_update_nogil(w + off, g + off, s0 + off, s1 + off,
+                          s2 + off if s2 != NULL else NULL, n, lr, h[H_BETA_1],
+                          h[H_BETA_2], h[H_EPSILON], t, decay, scale,
+                          clip_value, n_threads)
+    elif e.opt_kind == OPT_RMSPROP:
+        rmsprop_update_nogil(w + off, g + off, s0 + off, s1 + off if s1 != NULL else NULL,
+                             s2 + off if s2 != NULL else NULL, n, lr, h[H_RHO],
+                             h[H_MOMENTUM], h[H_EPSILON], decay, scale,
+                             clip_value, n_threads)
+    elif e.opt_kind == OPT_ADAGRAD:
+        adagrad_update_nogil(w + off, g + off, s0 + off, n, lr, h[H_EPSILON],
+                             decay, scale, clip_value, n_threads)
+    elif e.opt_kind == OPT_ADADELTA:
+        adadelta_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_RHO],
+                              h[H_EPSILON], decay, scale, clip_value, n_threads)
+    elif e.opt_kind == OPT_ADAMAX:
+        adamax_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_BETA_1],
+                            h[H_BETA_2], h[H_EPSILON], t, decay, scale,
+                            clip_value, n_threads)
+    elif e.opt_kind == OPT_NADAM:
+        return nadam_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr,
+                                  h[H_BETA_1], h[H_BETA_2], h[H_EPSILON], t,
+                                  e.nadam_u_product, decay, scale,
+                                  clip_value, n_threads)
+    elif e.opt_kind == OPT_LION:
+        lion_update_nogil(w + off, g + off, s0 + off, n, lr, h[H_BETA_1], h[H_BETA_2],
+                          decay, scale, clip_value, n_threads)
+    elif e.opt_kind == OPT_FTRL:
+        ftrl_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr,
+                          h[H_LEARNING_RATE_POWER], h[H_L1], h[H_L2], h[H_L2_SHRINKAGE],
+                          h[H_BETA], decay, scale, clip_value, n_threads)
+    elif e.opt_kind == OPT_LAMB:  # per variable: its trust ratio uses its own norms
+        lamb_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_BETA_1],
+                          h[H_BETA_2], h[H_EPSILON], t, decay, scale, clip_value,
+                          n_threads)
+    return e.nadam_u_product
+
+
+cdef double _step_with_images(Engine e, floating *w, floating *g, Py_ssize_t v, double lr,
+                              long t, double decay, double scale, double clip_value,
+                              int n_threads) noexcept nogil:
+    """The step of a kernel with images: piece by piece of even rows, each piece's images
+    written right after its update, by the thread that updated it."""
+    cdef Py_ssize_t off = e.var_off[v], rows = e.var_img_rows[v]
+    cdef Py_ssize_t cols = e.var_size[v] // rows, per = _image_piece_rows(cols)
+    cdef Py_ssize_t n_pieces = (rows + per - 1) // per, c, r1
+    cdef int nt = threads_for(e.var_size[v], n_threads)
+    cdef double product = e.nadam_u_product
+    if e.opt_kind == OPT_LAMB:  # its norms span the whole variable: update, then pack
+        product = _step(e, w, g, off, e.var_size[v], lr, t, decay, scale, clip_value,
+                        n_threads)
+        for c in prange(n_pieces, schedule="static", num_threads=nt):
+            image_rows(e.var_img_fwd[v], e.var_img_bwd[v], <const float *> w + off, rows,
+                       cols, c * per, min(rows, (c + 1) * per))
+        return product
+    if nt == 1:
+        for c in range(n_pieces):
+            r1 = min(rows, (c + 1) * per)
+            product = _step(e, w, g, off + c * per * cols, (r1 - c * per) * cols, lr, t, decay,
+                            scale, clip_value, 1)
+            image_rows(e.var_img_fwd[v], e.var_img_bwd[v], <const float *> w + off, rows,
+                       cols, c * per, r1)
+        return product
+    for c in prange(n_pieces, schedule="static", num_threads=nt):
+        r1 = min(rows, (c + 1) * per)
+        product = _step(e, w, g, off + c * per * cols, (r1 - c * per) * cols, lr, t, decay,
+                        scale, clip_value, 1)
+        image_rows(e.var_img_fwd[v], e.var_img_bwd[v], <const float *> w + off, rows, cols,
+                   c * per, r1)
+    return product
+
+
 cdef void _update(Engine e, floating *w, floating *g, double lr, long t,
                   int n_threads) noexcept nogil:
-    """Clip (clipnorm per variable, global_clipnorm, clipvalue), then each variable's step."""
+    """Clip (clipnorm per variable, global_clipnorm, clipvalue), then each variable's step
+    (which, for a kernel with images, repacks them)."""
     cdef Py_ssize_t v, off, n
     cdef double *h = e.hyper
     cdef double scale, global_scale = 1.0, norm, total = 0.0, decay
     cdef double clip_value = h[H_CLIPVALUE] if h[H_CLIPVALUE] > 0 else INFINITY
     cdef double product = e.nadam_u_product
-    cdef floating *s0 = <floating *> e.p_slot[0]
-    cdef floating *s1 = <floating *> e.p_slot[1]
-    cdef floating *s2 = <floating *> e.p_slot[2]
     if h[H_GLOBAL_CLIPNORM] > 0:
         for v in range(e.n_vars):
             total += sum_squares_nogil(g + e.var_off[v], e.var_size[v], n_threads)
@@ -373,44 +494,8 @@ cdef void _update(Engine e, floating *w, floating *g, double lr, long t,
         if h[H_CLIPNORM] > 0:
             norm = sqrt(sum_squares_nogil(g + off, n, n_threads))
             scale = h[H_CLIPNORM] / max(norm, h[H_CLIPNORM])
-        if e.opt_kind == OPT_SGD:
-            sgd_update_nogil(w + off, g + off, s0 + off if s0 != NULL else NULL, n, lr,
-                             h[H_MOMENTUM], h[H_NESTEROV] != 0, decay, scale,
-                             clip_value, n_threads)
-        elif e.opt_kind == OPT_ADAM:
-            adam_update_nogil(w + off, g + off, s0 + off, s1 + off,
-                              s2 + off if s2 != NULL else NULL, n, lr, h[H_BETA_1],
-                              h[H_BETA_2], h[H_EPSILON], t, decay, scale,
-                              clip_value, n_threads)
-        elif e.opt_kind == OPT_RMSPROP:
-            rmsprop_update_nogil(w + off, g + off, s0 + off, s1 + off if s1 != NULL else NULL,
-                                 s2 + off if s2 != NULL else NULL, n, lr, h[H_RHO],
-                                 h[H_MOMENTUM], h[H_EPSILON], decay, scale,
-                                 clip_value, n_threads)
-        elif e.opt_kind == OPT_ADAGRAD:
-            adagrad_update_nogil(w + off, g + off, s0 + off, n, lr, h[H_EPSILON],
-                                 decay, scale, clip_value, n_threads)
-        elif e.opt_kind == OPT_ADADELTA:
-            adadelta_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_RHO],
-                                  h[H_EPSILON], decay, scale, clip_value, n_threads)
-        elif e.opt_kind == OPT_ADAMAX:
-            adamax_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_BETA_1],
-                                h[H_BETA_2], h[H_EPSILON], t, decay, scale,
-                                clip_value, n_threads)
-        elif e.opt_kind == OPT_NADAM:
-            product = nadam_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr,
-                                         h[H_BETA_1], h[H_BETA_2], h[H_EPSILON], t,
-                                         e.nadam_u_product, decay, scale,
-                                         clip_value, n_threads)
-        elif e.opt_kind == OPT_LION:
-            lion_update_nogil(w + off, g + off, s0 + off, n, lr, h[H_BETA_1], h[H_BETA_2],
-                              decay, scale, clip_value, n_threads)
-        elif e.opt_kind == OPT_FTRL:
-            ftrl_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr,
-                              h[H_LEARNING_RATE_POWER], h[H_L1], h[H_L2], h[H_L2_SHRINKAGE],
-                              h[H_BETA], decay, scale, clip_value, n_threads)
-        elif e.opt_kind == OPT_LAMB:  # per variable: its trust ratio uses its own norms
-            lamb_update_nogil(w + off, g + off, s0 + off, s1 + off, n, lr, h[H_BETA_1],
-                              h[H_BETA_2], h[H_EPSILON], t, decay, scale, clip_value,
-                              n_threads)
+        if floating is float and e.images_ready and e.var_img_fwd[v] != NULL:
+            product = _step_with_images(e, w, g, v, lr, t, decay, scale, clip_value, n_threads)
+        else:
+            product = _step(e, w, g, off, n, lr, t, decay, scale, clip_value, n_threads)
     e.nadam_u_product = product

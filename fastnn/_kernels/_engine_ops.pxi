@@ -109,7 +109,9 @@ cdef double _forward(Engine e, Workspace w, floating *ws, floating *vecs, const 
             if floating is float and op.flags & FLAG_BF16:
                 gemm_bf16(op.bpath, False, False, rows * op.groups, op.n_out // op.groups,
                           op.n_in // op.groups, 1.0, inp, op.n_in // op.groups, params + op.w,
-                          op.n_out // op.groups, 0.0, z, op.n_out // op.groups, n_threads)
+                          op.n_out // op.groups, 0.0, z, op.n_out // op.groups, n_threads,
+                          e.var_img_fwd[op.img_var]
+                          if e.images_ready and op.img_var >= 0 else NULL)
             else:
                 gemm(False, False, rows * op.groups, op.n_out // op.groups,
                      op.n_in // op.groups, <floating> 1.0, inp, op.n_in // op.groups,
@@ -452,7 +454,7 @@ cdef void _dense_backward(Engine e, Op *op, floating *ws, const floating *inp,
     if bf16:
         gemm_bf16(op.bpath, True, False, ni, no, r, 1.0, <const float *> inp, ni,
                   <const float *> g, no, 1.0 if op.w_acc else 0.0, <float *> (grads + op.w),
-                  no, n_threads)
+                  no, n_threads, NULL)
     else:
         gemm(True, False, ni, no, r, <floating> 1.0, inp, ni,
              g, no, <floating> (1.0 if op.w_acc else 0.0), grads + op.w, no, n_threads)
@@ -462,7 +464,9 @@ cdef void _dense_backward(Engine e, Op *op, floating *ws, const floating *inp,
         if bf16:
             gemm_bf16(op.bpath, False, True, r, ni, no, 1.0, <const float *> g, no,
                       <const float *> (params + op.w), no, 1.0 if op.acc[0] else 0.0,
-                      <float *> (ws + e.ops[p].g * rows), ni, n_threads)
+                      <float *> (ws + e.ops[p].g * rows), ni, n_threads,
+                      e.var_img_bwd[op.img_var] if e.images_ready and op.img_var >= 0
+                      else NULL)
         else:
             gemm(False, True, r, ni, no, <floating> 1.0, g, no,
                  params + op.w, no, <floating> (1.0 if op.acc[0] else 0.0),
