@@ -7,6 +7,7 @@ import pytest
 
 import fastnn
 from fastnn import _thread_policy
+from fastnn._bench.workloads import reference_forward
 from fastnn.models import streaming
 
 LAYERS = [(16, "relu"), (32, "relu"), (2, "softmax")]
@@ -22,16 +23,8 @@ def _model(dtype="float32", n_in=3, seed=0):
 
 
 def _numpy_forward(model, x):
-    h = np.asarray(x, dtype=np.float64)
     weights = model.get_weights()
-    for (units, act), k, b in zip(LAYERS, weights[::2], weights[1::2]):
-        h = h @ k.astype(np.float64) + b
-        if act == "relu":
-            h = np.maximum(h, 0)
-        else:
-            e = np.exp(h - h.max(axis=1, keepdims=True))
-            h = e / e.sum(axis=1, keepdims=True)
-    return h
+    return reference_forward(np.asarray(x), list(zip(weights[::2], weights[1::2])), LAYERS)
 
 
 def _forbid(monkeypatch):

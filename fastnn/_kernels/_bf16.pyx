@@ -136,6 +136,21 @@ cdef void image_rows(uint32_t *fwd, uint32_t *bwd, const float *w, Py_ssize_t ro
     fnn_bf16_image_rows(fwd, bwd, w, rows, cols, r0, r1)
 
 
+cdef _checked_product(const float[:, ::1] a, const float *b, Py_ssize_t ldb,
+                      const uint32_t *image, float[:, ::1] out, bint trans_a, bint trans_b,
+                      Py_ssize_t k, double alpha, double beta, int n_threads, int path):
+    """The product of the two Python entry points below, once their shapes are checked: op(B)
+    from b or from an image."""
+    check_path(path)
+    cdef Py_ssize_t m = out.shape[0], n = out.shape[1]
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        gemm_bf16(path, trans_a, trans_b, m, n, k, <float>alpha,
+                  &a[0, 0] if a.shape[0] * a.shape[1] else NULL, a.shape[1], b, ldb,
+                  <float>beta, &out[0, 0], n, n_threads, image)
+
+
 def matmul_bf16(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out,
                 bint trans_a, bint trans_b, double alpha, double beta, int n_threads,
                 int path):
@@ -147,14 +162,8 @@ def matmul_bf16(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out,
             (b.shape[0] if trans_b else b.shape[1]) != n:
         raise ValueError(f"shapes {tuple(a.shape)[:2]}, {tuple(b.shape)[:2]} and "
                          f"{tuple(out.shape)[:2]} do not fit op(a) @ op(b) = out")
-    check_path(path)
-    if m == 0 or n == 0:
-        return
-    with nogil:
-        gemm_bf16(path, trans_a, trans_b, m, n, k, <float>alpha,
-                  &a[0, 0] if a.shape[0] * a.shape[1] else NULL, a.shape[1],
-                  &b[0, 0] if b.shape[0] * b.shape[1] else NULL, b.shape[1], <float>beta,
-                  &out[0, 0], n, n_threads, NULL)
+    _checked_product(a, &b[0, 0] if b.shape[0] * b.shape[1] else NULL, b.shape[1], NULL, out,
+                     trans_a, trans_b, k, alpha, beta, n_threads, path)
 
 
 def weight_images(w, pieces=1):
@@ -189,13 +198,8 @@ def matmul_bf16_image(const float[:, ::1] a, const uint32_t[::1] image, float[:,
     if image.shape[0] != fnn_bf16_image_size(k, n):
         raise ValueError(f"an image of {image.shape[0]} elements is not that of a "
                          f"{k} x {n} op(B)")
-    check_path(path)
-    if m == 0 or n == 0:
-        return
-    with nogil:
-        gemm_bf16(path, trans_a, False, m, n, k, <float>alpha,
-                  &a[0, 0] if a.shape[0] * a.shape[1] else NULL, a.shape[1], NULL, 0,
-                  <float>beta, &out[0, 0], n, n_threads, &image[0] if image.shape[0] else NULL)
+    _checked_product(a, NULL, 0, &image[0] if image.shape[0] else NULL, out, trans_a, False, k,
+                     alpha, beta, n_threads, path)
 
 
 def round_bf16(x):
