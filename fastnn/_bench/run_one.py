@@ -56,18 +56,46 @@ def measure(peer: str, workload: str, quick: bool, threads: int | None) -> dict:
     }
 
 
+def _products_per_call(run, seconds: float = 0.25) -> float:
+    """Seconds per call of `run` (the 8 products of one training step), called for about
+    `seconds` after one warm-up call."""
+    import time
+
+    run()
+    start = time.perf_counter()
+    run()
+    number = max(1, int(seconds / max(time.perf_counter() - start, 1e-7)))
+    start = time.perf_counter()
+    for _ in range(number):
+        run()
+    return (time.perf_counter() - start) / number
+
+
 def measure_thread_counts(quick: bool, counts: list[int]) -> list[dict]:
     """fastnn's MNIST-scale epoch at each thread count, the counts taking turns round by
     round in this one process (same data, same model), so that a drift in the machine's
-    background load falls on every count alike."""
+    background load falls on every count alike. Each round also times the epoch's 8
+    products (the `matmul` workload) on fastnn's kernel and on NumPy's BLAS at each count:
+    what the machine gives a GEMM from more threads in the same minutes, the ceiling the
+    epoch's own speed-up is read against. OpenBLAS's threads spin for a while after a call,
+    so its products run last in a round, after a pause, and a pause follows them."""
     import time
+
+    from threadpoolctl import threadpool_limits
 
     import fastnn
     from fastnn._bench import peers, workloads
 
     sizes = workloads.QUICK if quick else workloads.FULL
     case = peers.load("fastnn").CASES["mnist_epoch"](sizes)
+    numpy_products = peers.load("numpy").CASES["matmul"](sizes)
+    fastnn_products = {}    # fastnn's case takes the thread count in force when it is built
+    for n in counts:
+        with fastnn.config.num_threads(n):
+            fastnn_products[n] = peers.load("fastnn").CASES["matmul"](sizes)
     times: dict[int, list[float]] = {n: [] for n in counts}
+    step: dict[tuple[str, int], list[float]] = {(p, n): [] for p in ("fastnn", "numpy")
+                                                for n in counts}
     try:
         for _ in range(max(2, sizes.repeats)):
             for n in counts:
@@ -75,10 +103,19 @@ def measure_thread_counts(quick: bool, counts: list[int]) -> list[dict]:
                 start = time.perf_counter()
                 case.run()
                 times[n].append(time.perf_counter() - start)
+            for n in counts:
+                step["fastnn", n].append(_products_per_call(fastnn_products[n].run))
+            time.sleep(0.2)
+            for n in counts:
+                with threadpool_limits(n, user_api="blas"):
+                    step["numpy", n].append(_products_per_call(numpy_products.run))
+            time.sleep(0.2)
     finally:
         fastnn.config.set_num_threads(None)
-    return [{"peer": "fastnn", "workload": "mnist_epoch", "quick": quick, "threads": n,
-             "status": "ok", "times": times[n]} for n in counts]
+    epochs = [{"peer": "fastnn", "workload": "mnist_epoch", "quick": quick, "threads": n,
+               "status": "ok", "times": times[n]} for n in counts]
+    return epochs + [{"peer": peer, "workload": "matmul", "quick": quick, "threads": n,
+                      "status": "ok", "times": step[peer, n]} for peer, n in step]
 
 
 def concurrent_predict_runs(sizes, callers: int):
