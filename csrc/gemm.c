@@ -36,8 +36,10 @@
  */
 #include "fastnn.h"
 #include "simd.h"
+#include <stdint.h>
 
 #define T float
+#define TI int32_t
 #define GEMM_KC 400
 #define GEMM_MC 132
 #define VEC_BYTES 32
@@ -55,10 +57,12 @@
 #undef VECS_PER_ROW
 #undef NAME
 #undef T
+#undef TI
 #undef GEMM_KC
 #undef GEMM_MC
 
 #define T double
+#define TI int64_t
 #define GEMM_KC 256
 #define GEMM_MC 66
 #define VEC_BYTES 32
@@ -76,6 +80,7 @@
 #undef VECS_PER_ROW
 #undef NAME
 #undef T
+#undef TI
 #undef GEMM_KC
 #undef GEMM_MC
 

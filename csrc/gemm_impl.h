@@ -22,9 +22,12 @@
 #define NR (LANES * NV)
 #define VEC NAME(gemm_vec)
 #define UVEC NAME(gemm_uvec)
+#define IVEC NAME(gemm_ivec)
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 typedef T VEC __attribute__((vector_size(VEC_BYTES)));
+/* Shuffle masks: integers of T's width (__builtin_shuffle wants them). */
+typedef TI IVEC __attribute__((vector_size(VEC_BYTES)));
 /* The same vector read from any element address (B's and C's rows are not aligned). */
 typedef T UVEC __attribute__((vector_size(VEC_BYTES), aligned(sizeof(T))));
 
@@ -173,6 +176,59 @@ ALWAYS_INLINE void NAME(prefetch_c)(const T *c, ptrdiff_t ldc, ptrdiff_t mr, ptr
     }
 }
 
+/* 0, 1, 2, ...: the lane numbers the shuffle masks are computed from. Read through a constant
+ * array, the masks below fold into constants (built lane by lane, GCC assembles them at run
+ * time). */
+static const TI NAME(lane_numbers)[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* Transpose a LANES x LANES block held in r[0..LANES) (r[i][l] -> r[l][i]) in log2(LANES)
+ * stages: stage w swaps the off-diagonal w x w blocks of each 2w x 2w block, pairing row i
+ * with row i + w; each step is one two-source shuffle (vpermt2ps and friends). */
+ALWAYS_INLINE void NAME(transpose_block)(VEC r[LANES])
+{
+    _Static_assert(VEC_BYTES / sizeof(T) <= 16, "lane_numbers covers 16 lanes");
+    IVEC lane;
+    __builtin_memcpy(&lane, NAME(lane_numbers), sizeof lane);
+#pragma GCC unroll 4
+    for (int stage = 0; (1 << stage) < LANES; stage++) {
+        const TI w = (TI)1 << stage;
+        const IVEC upper = (lane & w) != 0;     /* all ones in lanes l with l & w */
+        const IVEC lo = lane + (upper & (TI)(LANES - w));        /* x[l], else y[l - w] */
+        const IVEC hi = lane + (upper & (TI)LANES) + (~upper & w); /* x[l + w], else y[l] */
+#pragma GCC unroll 16
+        for (ptrdiff_t i = 0; i < LANES; i++) {
+            if (i & w)
+                continue;
+            const VEC x = r[i], y = r[i + w];
+            r[i] = __builtin_shuffle(x, y, lo);
+            r[i + w] = __builtin_shuffle(x, y, hi);
+        }
+    }
+}
+
+/* The panel's columns [j0, j0 + LANES) over p in [0, kc) from B's rows j0.. (op(B) = B^T):
+ * LANES x LANES blocks read as vectors along B's rows and transposed in registers (an
+ * element-by-element copy of B^T cost a third of the input-gradient product), the last
+ * kc % LANES values of each row one by one. */
+ALWAYS_INLINE void NAME(pack_bt_lanes)(T *restrict panel, const T *restrict b, ptrdiff_t ldb,
+                                       ptrdiff_t kc)
+{
+    ptrdiff_t p = 0;
+    for (; p + LANES <= kc; p += LANES) {
+        VEC r[LANES];
+#pragma GCC unroll 16
+        for (ptrdiff_t i = 0; i < LANES; i++)
+            r[i] = *(const UVEC *)(b + i * ldb + p);
+        NAME(transpose_block)(r);
+#pragma GCC unroll 16
+        for (ptrdiff_t i = 0; i < LANES; i++)
+            *(VEC *)(panel + (p + i) * NR) = r[i];
+    }
+    for (; p < kc; p++)
+        for (ptrdiff_t i = 0; i < LANES; i++)
+            panel[p * NR + i] = b[i * ldb + p];
+}
+
 /* Copy op(B)[0..kc, 0..nr) into a kc x NR panel, zero beyond nr up to the whole vectors the
  * tile reads (any_tile reads one vector of a panel with nr <= LANES). */
 ALWAYS_INLINE void NAME(pack_b)(T *restrict panel, const T *restrict b, ptrdiff_t ldb,
@@ -191,10 +247,13 @@ ALWAYS_INLINE void NAME(pack_b)(T *restrict panel, const T *restrict b, ptrdiff_
             for (ptrdiff_t j = 0; j < cols; j++)
                 panel[p * NR + j] = j < nr ? b[p * ldb + j] : 0;
     } else {
+        const ptrdiff_t whole = nr / LANES * LANES;
+        for (ptrdiff_t j = 0; j < whole; j += LANES)
+            NAME(pack_bt_lanes)(panel + j, b + j * ldb, ldb, kc);
         for (ptrdiff_t j = nr; j < cols; j++)
             for (ptrdiff_t p = 0; p < kc; p++)
                 panel[p * NR + j] = 0;
-        for (ptrdiff_t j = 0; j < nr; j++)
+        for (ptrdiff_t j = whole; j < nr; j++)
             for (ptrdiff_t p = 0; p < kc; p++)
                 panel[p * NR + j] = b[j * ldb + p];
     }
@@ -368,4 +427,5 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
 #undef NR
 #undef VEC
 #undef UVEC
+#undef IVEC
 #undef ALWAYS_INLINE

@@ -70,6 +70,29 @@ def test_every_path_matches_the_reference(path, form, dtype, n_threads):
         assert_close(out, a, b, c, form, 0.5, 1.0, path)
 
 
+@pytest.mark.parametrize("path", ["avx512", "avx2", "baseline"])
+def test_transposed_b_is_copied_exactly(path, dtype):
+    """op(B) = B^T (the input gradient dY @ W.T) is packed in register-transposed blocks of
+    one vector's lanes, with the rows and depths left over copied one by one. Small integers
+    make every product exact, so the result equals NumPy's integer product bit for bit: a
+    value packed into the wrong place cannot hide inside a rounding tolerance. The depths
+    cover a block's edge (15, 16, 17), several k-blocks of float32 (401) and float64 (257,
+    803), and the widths whole and partial blocks and panels."""
+    if not runnable(path):
+        pytest.skip(f"this CPU has no {path} path")
+    rng = np.random.default_rng(11)
+    for k in (1, 15, 16, 17, 33, 257, 401, 803):
+        for n in (1, 8, 15, 16, 17, 31, 32, 33, 70):
+            a = rng.integers(-3, 4, (7, k))
+            b = rng.integers(-3, 4, (n, k))
+            want = a @ b.T
+            for n_threads in (1, 2):
+                got = run(path, a.astype(dtype), b.astype(dtype), np.zeros((7, n), dtype), "NT",
+                          1.0, 0.0, n_threads)
+                np.testing.assert_array_equal(got, want.astype(dtype),
+                                              err_msg=f"{k=} {n=} {n_threads=}")
+
+
 def test_set_path_refuses_unknown_names():
     before = _gemm.path()
     with pytest.raises(ValueError, match="unknown GEMM path 'avx1024'"):
