@@ -54,10 +54,16 @@ int fnn_gemm_path(void);
 int fnn_gemm_set_path(int path);
 /* Up to this many rows of op(A), a row-major B is read in place instead of being packed. */
 #define FNN_GEMM_STREAM_MAX_M 16
+/* Products of more than one row block of op(A) pack each k-block of op(B) once, into a
+ * buffer of the calling thread's (kept between calls, freed when the thread exits), instead
+ * of once per row block. fnn_gemm_set_b_block(0) turns that off and (1) back on; it returns
+ * the previous setting. Both ways give the same bits (tests compare them). */
+int fnn_gemm_set_b_block(int on);
 
 /* C = alpha*op(A)*op(B) + beta*C, all row-major with leading dimensions; op(A) is m x k (A is
  * stored k x m when trans_a), op(B) is k x n (B is stored n x k when trans_b). Single-threaded,
- * re-entrant, no workspace; beta == 0 never reads C, alpha == 0 or k == 0 never reads A, B. */
+ * re-entrant (the only workspace is the calling thread's, see fnn_gemm_set_b_block); beta == 0
+ * never reads C, alpha == 0 or k == 0 never reads A, B. */
 void fnn_gemm_f32(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                   const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
                   float *c, ptrdiff_t ldc);

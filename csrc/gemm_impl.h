@@ -327,6 +327,23 @@ ALWAYS_INLINE void NAME(row_times_b)(ptrdiff_t kc, const T *a, ptrdiff_t a_cs, c
     }
 }
 
+/* C[ic.., jc..jc + nr) for rows [0, mc) of op(A)'s block a_i0 (packed into a_block when
+ * `packed`) against one panel of B (bp, rows b_rs apart), tile by tile. */
+ALWAYS_INLINE void NAME(panel_tiles)(ptrdiff_t kc, const T *a_i0, int packed, const T *a_block,
+                                     ptrdiff_t a_rs, ptrdiff_t a_cs, ptrdiff_t mc, const T *bp,
+                                     ptrdiff_t b_rs, ptrdiff_t nr, T *c, ptrdiff_t ldc, T alpha,
+                                     T beta_eff, VEC acc[MR][2 * NV])
+{
+    for (ptrdiff_t ir = 0; ir < mc;) {
+        const ptrdiff_t mr = NAME(tile_rows)(mc - ir);
+        const T *a_i = packed ? a_block + ir * kc : a_i0 + ir * a_rs;
+        NAME(prefetch_c)(c + ir * ldc, ldc, mr, nr);
+        NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 0, bp, b_rs, nr, acc);
+        NAME(store_tile)(c + ir * ldc, ldc, mr, nr, acc, alpha, beta_eff);
+        ir += mr;
+    }
+}
+
 /* The whole product for k >= 1 and alpha != 0 (the entry point handles the rest). */
 ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                               T alpha, const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb,
@@ -356,10 +373,37 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
      * to whole tiles. */
     const ptrdiff_t kc_even = fnn_even_block(k, GEMM_KC);
     const ptrdiff_t mc_even = (fnn_even_block(m, GEMM_MC) + MR - 1) / MR * MR;
+    /* With more than one row block, every block would pack the same panels of B again: they
+     * are packed once per k-block instead, GEMM_NC columns at a time, into the thread's
+     * scratch (NULL: no memory, the panels are packed per row block as below). */
+    const ptrdiff_t nc_max = n < GEMM_NC ? (n + NR - 1) / NR * NR : GEMM_NC;
+    T *b_block = m > mc_even && gemm_b_block_on
+                     ? (T *)gemm_scratch((size_t)kc_even * (size_t)nc_max * sizeof(T))
+                     : NULL;
     for (ptrdiff_t pc = 0; pc < k; pc += kc_even) {
         const ptrdiff_t kc = k - pc < kc_even ? k - pc : kc_even;
         const T beta_eff = pc == 0 ? beta : 1;
         const T *a_k = a + pc * a_cs;
+        if (b_block) {
+            for (ptrdiff_t jb = 0; jb < n; jb += GEMM_NC) {
+                const ptrdiff_t nb = n - jb < GEMM_NC ? n - jb : GEMM_NC;
+                for (ptrdiff_t j = 0; j < nb; j += NR)
+                    NAME(pack_b)(b_block + j * kc,
+                                 trans_b ? b + (jb + j) * ldb + pc : b + pc * ldb + jb + j,
+                                 ldb, trans_b, kc, nb - j < NR ? nb - j : NR);
+                for (ptrdiff_t ic = 0; ic < m; ic += mc_even) {
+                    const ptrdiff_t mc = m - ic < mc_even ? m - ic : mc_even;
+                    const T *a_i0 = a_k + ic * a_rs;
+                    if (packed)
+                        NAME(pack_a)(a_block, a_i0, a_rs, a_cs, mc, kc);
+                    for (ptrdiff_t j = 0; j < nb; j += NR)
+                        NAME(panel_tiles)(kc, a_i0, packed, a_block, a_rs, a_cs, mc,
+                                          b_block + j * kc, NR, nb - j < NR ? nb - j : NR,
+                                          c + ic * ldc + jb + j, ldc, alpha, beta_eff, acc);
+                }
+            }
+            continue;
+        }
         /* The chains of up to half a panel's worth of columns live in `panel` (stays in L1). */
         const ptrdiff_t row_chunk = GEMM_KC * NR / 2;
         for (ptrdiff_t jc = 0; jc < n_rowwise; jc += row_chunk) {
@@ -406,15 +450,8 @@ ALWAYS_INLINE void NAME(gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                 } else {
                     NAME(pack_b)(panel, b_k, ldb, trans_b, kc, nr);
                 }
-                for (ptrdiff_t ir = 0; ir < mc;) {
-                    const ptrdiff_t mr = NAME(tile_rows)(mc - ir);
-                    const T *a_i = packed ? a_block + ir * kc : a_i0 + ir * a_rs;
-                    NAME(prefetch_c)(c + (ic + ir) * ldc + jc, ldc, mr, nr);
-                    NAME(any_tile)(kc, a_i, packed, a_rs, a_cs, mr, 0, bp, b_rs, nr, acc);
-                    NAME(store_tile)(c + (ic + ir) * ldc + jc, ldc, mr, nr, acc, alpha,
-                                     beta_eff);
-                    ir += mr;
-                }
+                NAME(panel_tiles)(kc, a_i0, packed, a_block, a_rs, a_cs, mc, bp, b_rs, nr,
+                                  c + ic * ldc + jc, ldc, alpha, beta_eff, acc);
                 jc += NR;
             }
         }

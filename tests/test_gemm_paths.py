@@ -5,6 +5,7 @@ the same on either kind of machine), each path matches the reference, and FASTNN
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -91,6 +92,74 @@ def test_transposed_b_is_copied_exactly(path, dtype):
                           1.0, 0.0, n_threads)
                 np.testing.assert_array_equal(got, want.astype(dtype),
                                               err_msg=f"{k=} {n=} {n_threads=}")
+
+
+@pytest.mark.parametrize("path", ["avx512", "avx2", "baseline"])
+@pytest.mark.parametrize("form", FORMS)
+def test_b_packed_once_for_several_row_blocks(path, form, dtype):
+    """A product of more than one row block of op(A) (132 rows in float32, 66 in float64)
+    packs each k-block of B once, 512 columns at a time, into the thread's buffer, instead of
+    once per row block. Small integers make every product exact, so both ways must equal
+    NumPy's integer product bit for bit. The shapes give 2 to 16 row blocks, B blocks of 512
+    columns with a partial one and a partial panel (1100 = 512 + 512 + 76), several k-blocks,
+    and on 2 threads both ways of splitting C."""
+    if not runnable(path):
+        pytest.skip(f"this CPU has no {path} path")
+    trans_a, trans_b = FORMS[form]
+    rng = np.random.default_rng(12)
+    try:
+        for m, n, k in [(133, 70, 17), (1024, 33, 401), (300, 1100, 60), (200, 513, 803)]:
+            a = rng.integers(-3, 4, (k, m) if trans_a else (m, k))
+            b = rng.integers(-3, 4, (n, k) if trans_b else (k, n))
+            want = (a.T if trans_a else a) @ (b.T if trans_b else b)
+            for once in (True, False):
+                _gemm.set_b_block(once)
+                for n_threads in (1, 2):
+                    got = run(path, a.astype(dtype), b.astype(dtype), np.zeros((m, n), dtype),
+                              form, 1.0, 0.0, n_threads)
+                    np.testing.assert_array_equal(
+                        got, want.astype(dtype), err_msg=f"{m=} {n=} {k=} {once=} {n_threads=}")
+    finally:
+        _gemm.set_b_block(True)
+
+
+def test_b_block_gives_the_same_bits_with_alpha_and_beta(dtype):
+    """Rounded arithmetic, C scaled and added to: packing B once or per row block changes
+    where the panels are read from, never the order of any element's operations."""
+    a, b, c = operands(np.random.default_rng(13), 400, 600, 900, "NN", dtype)
+    try:
+        outs = []
+        for once in (True, False):
+            _gemm.set_b_block(once)
+            outs.append(run(None, a, b, c, "NN", -0.7, 0.25, 2))
+        np.testing.assert_array_equal(outs[0], outs[1])
+        assert_close(outs[0], a, b, c, "NN", -0.7, 0.25)
+    finally:
+        _gemm.set_b_block(True)
+
+
+def test_threads_with_their_own_b_buffers_multiply_correctly():
+    """Each thread packs into its own buffer, which grows with the product: eight threads
+    multiplying products of different widths at once each get their own right answer."""
+    rng = np.random.default_rng(14)
+    jobs = []
+    for i in range(8):
+        m, n, k = 140 + 40 * i, 64 * (i + 1), 300 + 50 * i
+        a = rng.integers(-3, 4, (m, k)).astype(np.float32)
+        b = rng.integers(-3, 4, (k, n)).astype(np.float32)
+        jobs.append((a, b, (a.astype(np.int64) @ b.astype(np.int64)).astype(np.float32)))
+
+    def work(job):
+        a, b, want = job
+        for _ in range(5):
+            out = np.zeros(want.shape, np.float32)
+            _gemm.matmul(a, b, out, False, False, 1.0, 0.0, 1)
+            if not np.array_equal(out, want):
+                return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(work, jobs))
 
 
 def test_set_path_refuses_unknown_names():

@@ -172,6 +172,7 @@ cdef extern from "fastnn.h":
         FNN_GEMM_PATH_AVX512
     int fnn_gemm_path() noexcept nogil
     int fnn_gemm_set_path(int path) noexcept nogil
+    int fnn_gemm_set_b_block(int on) noexcept nogil
 
 GEMM_PATHS = {"baseline": FNN_GEMM_PATH_BASELINE, "avx2": FNN_GEMM_PATH_AVX2,
               "avx512": FNN_GEMM_PATH_AVX512}
@@ -196,6 +197,14 @@ def set_path(name):
         best = {v: k for k, v in GEMM_PATHS.items()}[fnn_gemm_set_path(-1)]
         fnn_gemm_set_path(previous)
         raise ValueError(f"GEMM path {name!r} does not run on this CPU (its best: {best!r})")
+
+
+def set_b_block(bint on):
+    """Whether products of more than one 132-row block of op(A) pack each k-block of B once
+    (True, the default) or once per row block, as single-block products do (False); returns
+    the previous setting. Both give the same bits; tests run both. Not meant for use while
+    other threads multiply."""
+    return bool(fnn_gemm_set_b_block(on))
 
 
 def _path_from_environment():
