@@ -1,6 +1,7 @@
 """Packing B once per k-block against once per row block (csrc/gemm.c, `_gemm.set_b_block`),
-taking turns in one process: products of more than one 132-row block, and `predict` of
-10,000 rows of the MNIST-scale model (its 1,024-row chunks are such products).
+taking turns in one process: products of more than one 132-row block, `predict` of 10,000
+rows of the MNIST-scale model (its 1,024-row chunks are such products), and its training on
+12,800 rows (100 batches of 128, whose 784- and 512-row weight gradients are such products).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=. \\
         python benchmarks/gemm_b_block_ab.py [THREADS [ROUNDS]]
@@ -67,10 +68,17 @@ def products(threads, rounds):
         one_product(m, n, k, trans_a, threads, rounds, rng)
 
 
-def predict(threads, rounds):
+def mnist_model():
     model = fastnn.Sequential([fastnn.Input((w.MNIST_FEATURES,))] + [
         fastnn.layers.Dense(units, activation=act) for units, act in w.MNIST_LAYERS])
     model.set_weights([a for pair in w.initial_weights(784, w.MNIST_LAYERS) for a in pair])
+    model.compile(optimizer=fastnn.optimizers.Adam(1e-3),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
+def predict(threads, rounds):
+    model = mnist_model()
     x, _ = w.mnist_data(10_000)
     results = {}
 
@@ -85,8 +93,23 @@ def predict(threads, rounds):
           f"{per_block * 1e3:6.1f} ms, {ratio:.3f}x")
 
 
+def train(threads, rounds):
+    model = mnist_model()
+    x, y = w.mnist_data(12_800)
+
+    def run():
+        model.fit(x, y, batch_size=128, epochs=1, verbose=0)
+
+    with config.num_threads(threads):
+        run()
+        once, per_block, ratio = take_turns(run, run, rounds)
+    print(f"fit on 12,800 rows, {threads} thread(s): once {once * 1e3:6.1f} ms, per row block "
+          f"{per_block * 1e3:6.1f} ms, {ratio:.3f}x")
+
+
 if __name__ == "__main__":
     n_threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     n_rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 40
     products(n_threads, n_rounds)
     predict(n_threads, n_rounds)
+    train(n_threads, n_rounds)

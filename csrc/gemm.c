@@ -19,9 +19,9 @@
  * op(A) has more than one row block (GEMM_MC rows), each block would copy the same panels
  * again: B's panels are then copied once per k-block, GEMM_NC columns at a time, into a
  * buffer each thread keeps (gemm_scratch). On Sapphire Rapids that made the MNIST model's
- * 1,024-row products 8-28% faster on one thread and 12-15% on two, predict of 10,000 rows
- * 1.21x and 1.14x, and the 784- and 512-row weight gradients 2-6%
- * (benchmarks/gemm_b_block_ab.py, medians of 40 turns). When
+ * 1,024-row products 8-28% faster on one thread and 11-18% on two, predict of 10,000 rows
+ * 13-21% and 14-18%, and the 784- and 512-row weight gradients 2-7%
+ * (benchmarks/gemm_b_block_ab.py, two runs of 40 turns). When
  * op(A) = A^T (the weight gradient) and more than one panel of B will read it, A^T's rows are
  * copied too, a GEMM_MC x kc block at a time (up to 211 KB, kept in L2), tile by tile in
  * p-major order, so the micro-kernel reads them sequentially (in place, each multiply-add step
